@@ -1,0 +1,41 @@
+"""Build the compiled core: one extension, ``rodata._core._codec``, made of small ``.pyx`` parts."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+CORE = os.path.join("src", "rodata", "_core")
+DEBUG = os.environ.get("RODATA_DEBUG_BUILD") == "1"
+
+extra_compile_args = ["-O3", "-fno-strict-aliasing", "-Wno-unused-function"]
+if DEBUG:
+    extra_compile_args = ["-O0", "-g", "-fno-strict-aliasing"]
+
+extensions = [
+    Extension(
+        "rodata._core._codec",
+        [os.path.join(CORE, "_codec.pyx")],
+        include_dirs=[np.get_include(), os.path.join(CORE, "includes")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=extra_compile_args,
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "initializedcheck": False,
+            "cdivision": True,
+            "embedsignature": True,
+        },
+        include_path=[CORE],
+    )
+)

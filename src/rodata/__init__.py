@@ -1,0 +1,48 @@
+"""rodata: serve read-only datasets at memory speed.
+
+>>> import rodata
+>>> version = rodata.write("data", "users", {"id": [1, 2], "name": ["ada", "bob"]}, key="id")
+>>> with rodata.open("data/users") as ds:
+...     ds.get(2)
+{'id': 2, 'name': 'bob'}
+"""
+
+from __future__ import annotations
+
+from rodata._version import __version__
+from rodata.batch import Batch
+from rodata.dataset import Dataset, open
+from rodata.errors import (
+    BadInputError,
+    DatasetNotFoundError,
+    DuplicateKeyError,
+    FormatError,
+    KeyTypeError,
+    PublishError,
+    RodataError,
+    SchemaError,
+)
+from rodata.schema import Column, Schema
+from rodata.store import Version, list_versions, rollback
+from rodata.writer import write
+
+__all__ = [
+    "BadInputError",
+    "Batch",
+    "Column",
+    "Dataset",
+    "DatasetNotFoundError",
+    "DuplicateKeyError",
+    "FormatError",
+    "KeyTypeError",
+    "PublishError",
+    "RodataError",
+    "Schema",
+    "SchemaError",
+    "Version",
+    "__version__",
+    "list_versions",
+    "open",
+    "rollback",
+    "write",
+]

@@ -1,0 +1,31 @@
+"""The compiled core (private).  Import the public API from :mod:`rodata` instead."""
+
+from __future__ import annotations
+
+from rodata._core._codec import (
+    FORMAT_CONSTANTS,
+    FORMAT_VERSION,
+    Mapping,
+    Segment,
+    as_int64_keys,
+    build_index_int64,
+    build_index_strings,
+    section_name,
+    take_varwidth,
+    table_slots,
+    xxh64,
+)
+
+__all__ = [
+    "FORMAT_CONSTANTS",
+    "FORMAT_VERSION",
+    "Mapping",
+    "Segment",
+    "as_int64_keys",
+    "build_index_int64",
+    "build_index_strings",
+    "section_name",
+    "take_varwidth",
+    "table_slots",
+    "xxh64",
+]

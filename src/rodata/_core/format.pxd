@@ -1,0 +1,50 @@
+# The segment format's constants: docs/FORMAT.md is the prose of this file.
+cdef enum:
+    FORMAT_MAJOR = 1
+    FORMAT_MINOR = 0
+    ALIGN = 64                  # every section, the directory and the trailer start on 64 bytes
+    HEADER_SIZE = 64
+    TRAILER_SIZE = 64
+    DIR_ENTRY_SIZE = 32
+    ENDIAN_TAG = 0x0A0B0C0D
+    MAX_SCHEMA_BYTES = 16 * 1024 * 1024
+
+# Constants wider than a C int (enums are ints) come from rodata_c.h.
+cdef extern from "rodata_c.h":
+    const unsigned long long NO_COLUMN "RD_NO_COLUMN"   # directory entry of a section of no column
+    const unsigned long long MAX_ROWS "RD_MAX_ROWS"     # an index slot stores row + 1 in 32 bits
+
+# Section kinds (directory entry field `kind`).
+cdef enum SectionKind:
+    SEC_SCHEMA = 1
+    SEC_VALIDITY = 2
+    SEC_DATA = 3
+    SEC_OFFSETS = 4
+    SEC_INDEX = 5
+
+# Column type codes (schema field `code`).
+cdef enum TypeCode:
+    T_INT8 = 1
+    T_INT16 = 2
+    T_INT32 = 3
+    T_INT64 = 4
+    T_UINT8 = 5
+    T_UINT16 = 6
+    T_UINT32 = 7
+    T_UINT64 = 8
+    T_FLOAT32 = 9
+    T_FLOAT64 = 10
+    T_BOOL = 11
+    T_TIMESTAMP = 12
+    T_DATE = 13
+    T_STRING = 14
+    T_BYTES = 15
+    T_VECTOR = 16
+
+# Status codes returned from nogil code and turned into exceptions after it.
+cdef enum Status:
+    ST_OK = 0
+    ST_NOT_FOUND = 1
+    ST_BAD_OFFSETS = -1
+    ST_BAD_INDEX = -2
+    ST_BAD_ROW = -3

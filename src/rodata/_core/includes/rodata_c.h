@@ -1,0 +1,109 @@
+/* Small C helpers for the compiled core: XXH64, an integer mixer, unaligned
+ * little-endian loads and a prefetch hint.  Header-only so that the one Cython
+ * extension stays one translation unit and the compiler can inline all of it. */
+#ifndef RODATA_C_H
+#define RODATA_C_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "rodata segments are little-endian and are mapped as-is: a big-endian host is not supported"
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RD_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 1)
+#define RD_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define RD_PREFETCH(p) ((void)0)
+#define RD_LIKELY(x) (x)
+#define RD_UNLIKELY(x) (x)
+#endif
+
+#define RD_NO_COLUMN 0xFFFFFFFFULL
+#define RD_MAX_ROWS 0xFFFFFFFEULL
+
+static inline uint64_t rd_load64(const void *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+static inline uint32_t rd_load32(const void *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/* ---- XXH64 (the public xxHash specification, 64-bit variant) ---------------- */
+
+#define RD_P1 0x9E3779B185EBCA87ULL
+#define RD_P2 0xC2B2AE3D27D4EB4FULL
+#define RD_P3 0x165667B19E3779F9ULL
+#define RD_P4 0x85EBCA77C2B2AE63ULL
+#define RD_P5 0x27D4EB2F165667C5ULL
+
+static inline uint64_t rd_rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+static inline uint64_t rd_xxh_round(uint64_t acc, uint64_t input) {
+    acc += input * RD_P2;
+    acc = rd_rotl64(acc, 31);
+    return acc * RD_P1;
+}
+
+static inline uint64_t rd_xxh_merge(uint64_t acc, uint64_t val) {
+    acc ^= rd_xxh_round(0, val);
+    return acc * RD_P1 + RD_P4;
+}
+
+static uint64_t rd_xxh64(const void *data, size_t len, uint64_t seed) {
+    const uint8_t *p = (const uint8_t *)data;
+    const uint8_t *end = p + len;
+    uint64_t h;
+
+    if (len >= 32) {
+        const uint8_t *limit = end - 32;
+        uint64_t v1 = seed + RD_P1 + RD_P2, v2 = seed + RD_P2, v3 = seed, v4 = seed - RD_P1;
+        do {
+            v1 = rd_xxh_round(v1, rd_load64(p));
+            v2 = rd_xxh_round(v2, rd_load64(p + 8));
+            v3 = rd_xxh_round(v3, rd_load64(p + 16));
+            v4 = rd_xxh_round(v4, rd_load64(p + 24));
+            p += 32;
+        } while (p <= limit);
+        h = rd_rotl64(v1, 1) + rd_rotl64(v2, 7) + rd_rotl64(v3, 12) + rd_rotl64(v4, 18);
+        h = rd_xxh_merge(h, v1);
+        h = rd_xxh_merge(h, v2);
+        h = rd_xxh_merge(h, v3);
+        h = rd_xxh_merge(h, v4);
+    } else {
+        h = seed + RD_P5;
+    }
+    h += (uint64_t)len;
+    while (p + 8 <= end) {
+        h ^= rd_xxh_round(0, rd_load64(p));
+        h = rd_rotl64(h, 27) * RD_P1 + RD_P4;
+        p += 8;
+    }
+    if (p + 4 <= end) {
+        h ^= (uint64_t)rd_load32(p) * RD_P1;
+        h = rd_rotl64(h, 23) * RD_P2 + RD_P3;
+        p += 4;
+    }
+    while (p < end) {
+        h ^= (uint64_t)(*p) * RD_P5;
+        h = rd_rotl64(h, 11) * RD_P1;
+        p++;
+    }
+    h ^= h >> 33;
+    h *= RD_P2;
+    h ^= h >> 29;
+    h *= RD_P3;
+    h ^= h >> 32;
+    return h;
+}
+
+/* splitmix64's finalizer: a bijective mixer, so distinct int64 keys never
+ * collide in the full 64-bit hash, only in the table slot. */
+static inline uint64_t rd_mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBULL;
+    x ^= x >> 31;
+    return x;
+}
+
+#endif /* RODATA_C_H */

@@ -1,0 +1,12 @@
+# C declarations of includes/rodata_c.h (the only C the core uses beyond libc/POSIX).
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+
+
+cdef extern from "rodata_c.h" nogil:
+    uint64_t rd_xxh64(const void *data, size_t length, uint64_t seed)
+    uint64_t rd_mix64(uint64_t x)
+    uint64_t rd_load64(const void *p)
+    uint32_t rd_load32(const void *p)
+    void RD_PREFETCH(const void *p)
+    bint RD_LIKELY(bint x)
+    bint RD_UNLIKELY(bint x)

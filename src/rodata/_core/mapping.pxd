@@ -1,0 +1,10 @@
+cdef class Mapping:
+    """A read-only, shared mmap of a whole file that exports the buffer protocol.
+
+    Every numpy view made from it holds a reference (through its base chain),
+    so the pages are unmapped only when the last view is gone."""
+    cdef const char *addr
+    cdef size_t size
+    cdef readonly object path
+    cdef Py_ssize_t shape[1]
+    cdef Py_ssize_t strides[1]

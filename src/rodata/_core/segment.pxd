@@ -1,0 +1,36 @@
+ctypedef struct ColumnDesc:
+    int code              # TypeCode
+    Py_ssize_t itemsize   # bytes per row for fixed-width columns (a vector: 4 * dim)
+    Py_ssize_t dim        # vector length, 1 otherwise
+    const char *data      # DATA section
+    uint64_t data_len
+    const uint64_t *offsets   # OFFSETS section (strings and bytes), n + 1 entries
+    const uint8_t *validity   # VALIDITY bitmap or NULL when the column has no nulls
+
+
+cdef class Segment:
+    cdef readonly Mapping mapping
+    cdef readonly object path
+    cdef readonly Py_ssize_t nrows
+    cdef readonly Py_ssize_t ncols
+    cdef readonly Py_ssize_t key_index
+    cdef readonly bint key_is_string
+    cdef readonly object schema        # list of dicts, as stored
+    cdef readonly tuple names
+    cdef readonly list sections        # [(kind, column, offset, length, checksum)]
+    cdef ColumnDesc *cols
+    cdef const uint64_t *table
+    cdef uint64_t table_mask
+    cdef object _views                 # cache of fixed-width column views
+
+    cdef _fail(self, str where, uint64_t offset, str what)
+    cdef _parse(self)
+    cdef _parse_schema(self, uint64_t ncols, uint64_t key_index)
+    cdef _bind_sections(self)
+    cdef _raise_status(self, int status, str what)
+    cdef _check_cell(self, Py_ssize_t col, Py_ssize_t row)
+    cdef int _probe_int(self, int64_t key, Py_ssize_t *row) noexcept nogil
+    cdef int _probe_str(self, const char *key, Py_ssize_t klen, uint64_t h, Py_ssize_t *row) noexcept nogil
+    cdef int _string_at(self, ColumnDesc *c, Py_ssize_t row, const char **p, Py_ssize_t *n) noexcept nogil
+    cdef object _value(self, Py_ssize_t col, Py_ssize_t row)
+    cdef Py_ssize_t _find(self, object key) except -2

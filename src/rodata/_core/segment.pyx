@@ -1,0 +1,689 @@
+# Segment: the reader of one .seg file.  Every length and offset is checked
+# once here, at open, with overflow-safe comparisons; after that the lookups
+# run nogil over pointers that are known to lie inside the mapping.
+
+cdef inline bint span_ok(uint64_t size, uint64_t off, uint64_t length) noexcept nogil:
+    """The one checked-read primitive: [off, off + length) lies inside [0, size)."""
+    return off <= size and length <= size - off
+
+
+cdef dict _TYPE_CODES = {
+    "int8": T_INT8, "int16": T_INT16, "int32": T_INT32, "int64": T_INT64,
+    "uint8": T_UINT8, "uint16": T_UINT16, "uint32": T_UINT32, "uint64": T_UINT64,
+    "float32": T_FLOAT32, "float64": T_FLOAT64, "bool": T_BOOL,
+    "timestamp": T_TIMESTAMP, "date": T_DATE, "string": T_STRING, "bytes": T_BYTES,
+    "vector": T_VECTOR,
+}
+cdef dict _ITEMSIZE = {
+    T_INT8: 1, T_INT16: 2, T_INT32: 4, T_INT64: 8, T_UINT8: 1, T_UINT16: 2, T_UINT32: 4,
+    T_UINT64: 8, T_FLOAT32: 4, T_FLOAT64: 8, T_BOOL: 1, T_TIMESTAMP: 8, T_DATE: 8,
+}
+cdef dict _DTYPES = {
+    T_INT8: "<i1", T_INT16: "<i2", T_INT32: "<i4", T_INT64: "<i8", T_UINT8: "<u1",
+    T_UINT16: "<u2", T_UINT32: "<u4", T_UINT64: "<u8", T_FLOAT32: "<f4", T_FLOAT64: "<f8",
+    T_BOOL: "?", T_TIMESTAMP: "<M8[ns]", T_DATE: "<M8[D]", T_VECTOR: "<f4",
+}
+cdef dict _SECTION_NAMES = {
+    SEC_SCHEMA: "schema", SEC_VALIDITY: "validity", SEC_DATA: "data", SEC_OFFSETS: "offsets",
+    SEC_INDEX: "index",
+}
+cdef bytes HEADER_MAGIC = b"\x89RODATA\n"
+cdef bytes TRAILER_MAGIC = b"RODATEND"
+cdef uint64_t KEY_SEED = 0
+cdef int64_t MIN_DATE_DAYS = -719162     # 0001-01-01
+cdef int64_t MAX_DATE_DAYS = 2932896     # 9999-12-31
+_EPOCH_DATETIME = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
+def section_name(int kind):
+    return _SECTION_NAMES.get(kind, f"kind {kind}")
+
+
+cdef class Segment:
+    """A mapped, validated segment file.  Private: rodata.Dataset is the public face."""
+
+    def __cinit__(self, path, bint verify=True):
+        self.cols = NULL
+        self.table = NULL
+        self.path = os.fspath(path)
+        self.mapping = Mapping(self.path)
+        self._views = {}
+        self._parse()
+        if verify:
+            self.verify()
+
+    def __dealloc__(self):
+        if self.cols != NULL:
+            PyMem_Free(self.cols)
+            self.cols = NULL
+
+    # -- opening ------------------------------------------------------------------
+
+    cdef _fail(self, str where, uint64_t offset, str what):
+        raise FormatError(f"{self.path}: {where} at offset {offset}: {what}")
+
+    cdef _parse(self):
+        cdef const char *base = self.mapping.addr
+        cdef uint64_t size = self.mapping.size
+        cdef uint64_t trailer_at, dir_off, dir_count, prev_end, off, length
+        cdef uint64_t nrows
+        cdef Py_ssize_t i
+
+        if size % ALIGN != 0:
+            self._fail("file", size, f"size {size} is not a multiple of {ALIGN} (truncated?)")
+        # Header.
+        if base[:8] != HEADER_MAGIC:
+            self._fail("header", 0, "bad magic: not a rodata segment")
+        if rd_xxh64(base, 56, 0) != rd_load64(base + 56):
+            self._fail("header", 56, "header checksum mismatch")
+        major = (<const uint16_t *>(base + 8))[0]
+        minor = (<const uint16_t *>(base + 10))[0]
+        if major != FORMAT_MAJOR:
+            self._fail("header", 8, f"unsupported format version {major}.{minor} (this reader reads {FORMAT_MAJOR}.x)")
+        if rd_load32(base + 12) != ENDIAN_TAG:
+            self._fail("header", 12, "endianness marker mismatch")
+        nrows = rd_load64(base + 16)
+        if nrows > MAX_ROWS:
+            self._fail("header", 16, f"row count {nrows} exceeds the format limit {MAX_ROWS}")
+        self.nrows = <Py_ssize_t>nrows
+        ncols = rd_load32(base + 24)
+        key_index = rd_load32(base + 28)
+        # Trailer.
+        trailer_at = size - TRAILER_SIZE
+        if base[trailer_at + 56:trailer_at + 64] != TRAILER_MAGIC:
+            self._fail("trailer", trailer_at, "bad trailer magic (file truncated or not a segment)")
+        if rd_xxh64(base + trailer_at, 48, 0) != rd_load64(base + trailer_at + 48):
+            self._fail("trailer", trailer_at, "trailer checksum mismatch")
+        if rd_load64(base + trailer_at + 24) != size:
+            self._fail("trailer", trailer_at + 24,
+                       f"recorded file size {rd_load64(base + trailer_at + 24)} != actual size {size}")
+        dir_off = rd_load64(base + trailer_at)
+        dir_count = rd_load64(base + trailer_at + 8)
+        if dir_off % ALIGN != 0 or dir_off < HEADER_SIZE or dir_off > trailer_at:
+            self._fail("trailer", trailer_at, f"directory offset {dir_off} out of range")
+        if dir_count > (trailer_at - dir_off) // DIR_ENTRY_SIZE:
+            self._fail("trailer", trailer_at + 8, f"directory of {dir_count} entries does not fit")
+        if rd_xxh64(base + dir_off, dir_count * DIR_ENTRY_SIZE, 0) != rd_load64(base + trailer_at + 16):
+            self._fail("directory", dir_off, "directory checksum mismatch")
+        # Directory: sections in increasing, non-overlapping, aligned order.
+        sections = []
+        prev_end = HEADER_SIZE
+        for i in range(<Py_ssize_t>dir_count):
+            entry = base + dir_off + <uint64_t>i * DIR_ENTRY_SIZE
+            kind = (<const uint16_t *>entry)[0]
+            column = rd_load32(entry + 4)
+            off = rd_load64(entry + 8)
+            length = rd_load64(entry + 16)
+            where = f"directory entry {i}"
+            if kind not in _SECTION_NAMES:
+                self._fail(where, dir_off + i * DIR_ENTRY_SIZE, f"unknown section kind {kind}")
+            if off % ALIGN != 0 or off < prev_end or not span_ok(dir_off, off, length):
+                self._fail(where, dir_off + i * DIR_ENTRY_SIZE,
+                           f"{_SECTION_NAMES[kind]} section [{off}, +{length}) is misplaced")
+            prev_end = off + length
+            sections.append((kind, column, off, length, rd_load64(entry + 24)))
+        self.sections = sections
+        self._parse_schema(ncols, key_index)
+        self._bind_sections()
+
+    cdef _parse_schema(self, uint64_t ncols, uint64_t key_index):
+        cdef uint64_t off, length
+        found = [s for s in self.sections if s[0] == SEC_SCHEMA]
+        if len(found) != 1:
+            self._fail("directory", 0, f"expected one schema section, found {len(found)}")
+        kind, column, off, length, checksum = found[0]
+        if length > MAX_SCHEMA_BYTES:
+            self._fail("schema", off, f"schema of {length} bytes is larger than {MAX_SCHEMA_BYTES}")
+        raw = PyBytes_FromStringAndSize(self.mapping.addr + off, <Py_ssize_t>length)
+        if xxh64_bytes(raw) != checksum:
+            # The schema steers every later check, so it is verified even when
+            # the caller skips verification of the data sections.
+            self._fail("schema", off, "checksum mismatch")
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            self._fail("schema", off, f"not valid JSON: {exc}")
+        if not isinstance(doc, dict) or not isinstance(doc.get("columns"), list):
+            self._fail("schema", off, "expected an object with a 'columns' list")
+        columns = doc["columns"]
+        if len(columns) != ncols or ncols == 0:
+            self._fail("schema", off, f"{len(columns)} columns described, header says {ncols}")
+        if key_index >= ncols:
+            self._fail("header", 28, f"key column index {key_index} out of range")
+        names = []
+        for spec in columns:
+            if (not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]
+                    or spec.get("type") not in _TYPE_CODES or not isinstance(spec.get("nullable"), bool)):
+                self._fail("schema", off, f"bad column description {spec!r:.200}")
+            dim = spec.get("dim", 1)
+            if type(dim) is not int or not (1 <= dim <= 1 << 20) or (dim != 1 and spec["type"] != "vector"):
+                self._fail("schema", off, f"bad vector dimension in {spec!r:.200}")
+            names.append(spec["name"])
+        if len(set(names)) != len(names):
+            self._fail("schema", off, "duplicate column names")
+        key_spec = columns[key_index]
+        if key_spec["type"] not in ("int64", "string") or key_spec["nullable"]:
+            self._fail("schema", off, f"key column {key_spec['name']!r} must be a non-null int64 or string")
+        self.schema = columns
+        self.names = tuple(names)
+        self.ncols = <Py_ssize_t>ncols
+        self.key_index = <Py_ssize_t>key_index
+        self.key_is_string = key_spec["type"] == "string"
+
+    cdef _bind_sections(self):
+        cdef uint64_t n = <uint64_t>self.nrows
+        cdef uint64_t off, length, slots
+        cdef ColumnDesc *c
+        cdef const char *base = self.mapping.addr
+        self.cols = <ColumnDesc *>PyMem_Calloc(self.ncols, sizeof(ColumnDesc))
+        if self.cols == NULL:
+            raise MemoryError()
+        seen = set()
+        index = None
+        for kind, column, off, length, checksum in self.sections:
+            if kind == SEC_SCHEMA:
+                continue
+            if kind == SEC_INDEX:
+                if index is not None:
+                    self._fail("index", off, "more than one index section")
+                index = (off, length)
+                continue
+            if column >= <uint64_t>self.ncols:
+                self._fail(_SECTION_NAMES[kind], off, f"column number {column} out of range")
+            if (kind, column) in seen:
+                self._fail(_SECTION_NAMES[kind], off, f"second {_SECTION_NAMES[kind]} section for column {column}")
+            seen.add((kind, column))
+            c = &self.cols[column]
+            spec = self.schema[column]
+            code = _TYPE_CODES[spec["type"]]
+            c.code = code
+            c.dim = spec.get("dim", 1)
+            c.itemsize = 4 * c.dim if code == T_VECTOR else _ITEMSIZE.get(code, 0)
+            where = f"{_SECTION_NAMES[kind]} of column {spec['name']!r}"
+            if kind == SEC_DATA:
+                if c.itemsize and (n > length // <uint64_t>c.itemsize or length != n * <uint64_t>c.itemsize):
+                    self._fail(where, off, f"{length} bytes, expected {n} rows x {c.itemsize}")
+                c.data = base + off
+                c.data_len = length
+            elif kind == SEC_OFFSETS:
+                if code != T_STRING and code != T_BYTES:
+                    self._fail(where, off, "offsets for a fixed-width column")
+                if length // 8 != n + 1 or length % 8 != 0:
+                    self._fail(where, off, f"{length} bytes, expected {n + 1} offsets")
+                c.offsets = <const uint64_t *>(base + off)
+            elif kind == SEC_VALIDITY:
+                if not spec["nullable"]:
+                    self._fail(where, off, "validity bitmap for a non-nullable column")
+                if length != (n + 7) // 8:
+                    self._fail(where, off, f"{length} bytes, expected {(n + 7) // 8}")
+                c.validity = <const uint8_t *>(base + off)
+        for i in range(self.ncols):
+            c = &self.cols[i]
+            if (SEC_DATA, i) not in seen:
+                self._fail("directory", 0, f"column {self.names[i]!r} has no data section")
+            if (c.code == T_STRING or c.code == T_BYTES) and c.offsets == NULL:
+                self._fail("directory", 0, f"column {self.names[i]!r} has no offsets section")
+        if index is None:
+            self._fail("directory", 0, "no index section")
+        off, length = index
+        slots = length // 8
+        if length % 8 != 0 or slots <= n or (slots & (slots - 1)) != 0:
+            self._fail("index", off, f"{length} bytes is not a power-of-two table larger than {n} rows")
+        self.table = <const uint64_t *>(base + off)
+        self.table_mask = slots - 1
+
+    def verify(self):
+        """Check every section's XXH64 checksum; raise FormatError naming the first bad one."""
+        cdef Py_ssize_t count = len(self.sections), i, bad = -1
+        cdef uint64_t *offs = <uint64_t *>PyMem_Malloc(3 * count * sizeof(uint64_t) + 1)
+        if offs == NULL:
+            raise MemoryError()
+        cdef const char *base = self.mapping.addr
+        try:
+            for i, (kind, column, off, length, checksum) in enumerate(self.sections):
+                offs[3 * i] = off
+                offs[3 * i + 1] = length
+                offs[3 * i + 2] = checksum
+            with nogil:
+                for i in range(count):
+                    if rd_xxh64(base + offs[3 * i], offs[3 * i + 1], 0) != offs[3 * i + 2]:
+                        bad = i
+                        break
+        finally:
+            PyMem_Free(offs)
+        if bad >= 0:
+            kind, column, off, length, checksum = self.sections[bad]
+            where = _SECTION_NAMES[kind]
+            if column < <uint64_t>self.ncols:
+                where = f"{where} of column {self.names[column]!r}"
+            self._fail(where, off, "checksum mismatch")
+
+    # -- lookups ------------------------------------------------------------------
+
+    cdef int _string_at(self, ColumnDesc *c, Py_ssize_t row, const char **p, Py_ssize_t *n) noexcept nogil:
+        cdef uint64_t a = c.offsets[row]
+        cdef uint64_t b = c.offsets[row + 1]
+        if RD_UNLIKELY(a > b or b > c.data_len):
+            return ST_BAD_OFFSETS
+        p[0] = c.data + a
+        n[0] = <Py_ssize_t>(b - a)
+        return ST_OK
+
+    cdef int _probe_int(self, int64_t key, Py_ssize_t *row) noexcept nogil:
+        cdef uint64_t h = rd_mix64(<uint64_t>key)
+        cdef uint64_t tag = h >> 32
+        cdef uint64_t mask = self.table_mask
+        cdef uint64_t i = h & mask
+        cdef uint64_t s, r, probes = 0
+        cdef uint64_t n = <uint64_t>self.nrows
+        cdef const int64_t *keys = <const int64_t *>self.cols[self.key_index].data
+        while probes <= mask:
+            s = self.table[i]
+            if s == 0:
+                return ST_NOT_FOUND
+            if (s >> 32) == tag:
+                r = (s & 0xFFFFFFFFULL) - 1
+                if RD_UNLIKELY(r >= n):
+                    return ST_BAD_INDEX
+                if keys[r] == key:
+                    row[0] = <Py_ssize_t>r
+                    return ST_OK
+            i = (i + 1) & mask
+            probes += 1
+        return ST_NOT_FOUND
+
+    cdef int _probe_str(self, const char *key, Py_ssize_t klen, uint64_t h, Py_ssize_t *row) noexcept nogil:
+        cdef uint64_t tag = h >> 32
+        cdef uint64_t mask = self.table_mask
+        cdef uint64_t i = h & mask
+        cdef uint64_t s, r, probes = 0
+        cdef uint64_t n = <uint64_t>self.nrows
+        cdef ColumnDesc *c = &self.cols[self.key_index]
+        cdef const char *p
+        cdef Py_ssize_t plen
+        while probes <= mask:
+            s = self.table[i]
+            if s == 0:
+                return ST_NOT_FOUND
+            if (s >> 32) == tag:
+                r = (s & 0xFFFFFFFFULL) - 1
+                if RD_UNLIKELY(r >= n):
+                    return ST_BAD_INDEX
+                if self._string_at(c, <Py_ssize_t>r, &p, &plen) != ST_OK:
+                    return ST_BAD_OFFSETS
+                if plen == klen and memcmp(p, key, <size_t>klen) == 0:
+                    row[0] = <Py_ssize_t>r
+                    return ST_OK
+            i = (i + 1) & mask
+            probes += 1
+        return ST_NOT_FOUND
+
+    cdef _raise_status(self, int status, str what):
+        if status == ST_BAD_INDEX:
+            self._fail("index", 0, f"slot points past the last row during {what}")
+        if status == ST_BAD_OFFSETS:
+            self._fail("offsets", 0, f"string offsets out of order or out of range during {what}")
+        self._fail("segment", 0, f"internal status {status} during {what}")
+
+    cdef Py_ssize_t _find(self, object key) except -2:
+        """Row number of `key`, or -1.  Raises KeyTypeError for a key of the wrong type."""
+        cdef Py_ssize_t row = -1, klen
+        cdef const char *kp
+        cdef int st
+        cdef int64_t ikey
+        if self.key_is_string:
+            if not isinstance(key, str):
+                raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
+            kp = PyUnicode_AsUTF8AndSize(key, &klen)
+            st = self._probe_str(kp, klen, rd_xxh64(kp, <size_t>klen, KEY_SEED), &row)
+        else:
+            if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+                raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")
+            if not (-0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF):
+                return -1
+            ikey = key
+            st = self._probe_int(ikey, &row)
+        if st == ST_OK:
+            return row
+        if st == ST_NOT_FOUND:
+            return -1
+        self._raise_status(st, "a lookup")
+
+    def find(self, key):
+        """Row number of `key` in this segment, or -1."""
+        return self._find(key)
+
+    def find_many(self, keys):
+        """Row numbers (int64, -1 where absent) for a sequence of keys, aligned with it."""
+        if self.key_is_string:
+            return self._find_many_str(keys)
+        return self._find_many_int(as_int64_keys(keys))
+
+    def _find_many_int(self, const int64_t[::1] keys):
+        cdef Py_ssize_t n = keys.shape[0], i, j, end, row
+        cdef Py_ssize_t B = 16
+        cdef uint64_t hs[16]
+        cdef int st = ST_OK, bad = ST_OK
+        out = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] rows = out
+        cdef uint64_t mask = self.table_mask
+        if n == 0:
+            return out
+        with nogil:
+            i = 0
+            while i < n:
+                end = i + B if i + B < n else n
+                # Hash a block and prefetch its slots first, so the cache misses
+                # of up to B independent probes overlap instead of queueing.
+                for j in range(i, end):
+                    hs[j - i] = rd_mix64(<uint64_t>keys[j])
+                    RD_PREFETCH(&self.table[hs[j - i] & mask])
+                for j in range(i, end):
+                    row = -1
+                    st = self._probe_int(keys[j], &row)
+                    if RD_UNLIKELY(st < 0):
+                        bad = st
+                        break
+                    rows[j] = row
+                if bad != ST_OK:
+                    break
+                i = end
+        if bad != ST_OK:
+            self._raise_status(bad, "a batch lookup")
+        return out
+
+    def _find_many_str(self, keys):
+        cdef Py_ssize_t n, i, row, klen
+        cdef int st = ST_OK, bad = ST_OK
+        cdef const char *kp
+        if not isinstance(keys, (list, tuple)):
+            keys = list(keys)
+        n = len(keys)
+        out = np.empty(n, dtype=np.int64)
+        cdef int64_t[::1] rows = out
+        cdef const char **ptrs = <const char **>PyMem_Malloc(n * sizeof(char *) + 1)
+        cdef Py_ssize_t *lens = <Py_ssize_t *>PyMem_Malloc(n * sizeof(Py_ssize_t) + 1)
+        cdef uint64_t *hs = <uint64_t *>PyMem_Malloc(n * sizeof(uint64_t) + 1)
+        try:
+            if ptrs == NULL or lens == NULL or hs == NULL:
+                raise MemoryError()
+            for i in range(n):
+                key = keys[i]
+                if not isinstance(key, str):
+                    raise KeyTypeError(f"key {key!r:.80} at position {i} is not a string")
+                # UTF-8 view owned by the str object, which `keys` keeps alive.
+                ptrs[i] = PyUnicode_AsUTF8AndSize(key, &lens[i])
+            with nogil:
+                for i in range(n):
+                    hs[i] = rd_xxh64(ptrs[i], <size_t>lens[i], KEY_SEED)
+                    RD_PREFETCH(&self.table[hs[i] & self.table_mask])
+                for i in range(n):
+                    row = -1
+                    st = self._probe_str(ptrs[i], lens[i], hs[i], &row)
+                    if RD_UNLIKELY(st < 0):
+                        bad = st
+                        break
+                    rows[i] = row
+        finally:
+            PyMem_Free(ptrs)
+            PyMem_Free(lens)
+            PyMem_Free(hs)
+        if bad != ST_OK:
+            self._raise_status(bad, "a batch lookup")
+        return out
+
+    # -- values -------------------------------------------------------------------
+
+    cdef object _value(self, Py_ssize_t col, Py_ssize_t row):
+        cdef ColumnDesc *c = &self.cols[col]
+        cdef const char *p
+        cdef Py_ssize_t plen
+        cdef int64_t v
+        if c.validity != NULL and not (c.validity[row >> 3] >> (row & 7)) & 1:
+            return None
+        p = c.data + row * c.itemsize
+        code = c.code
+        if code == T_INT64:
+            return (<const int64_t *>p)[0]
+        if code == T_FLOAT64:
+            return (<const double *>p)[0]
+        if code == T_STRING:
+            if self._string_at(c, row, &p, &plen) != ST_OK:
+                self._raise_status(ST_BAD_OFFSETS, "a read")
+            try:
+                return PyUnicode_DecodeUTF8(p, plen, NULL)
+            except UnicodeDecodeError as exc:
+                self._fail(f"data of column {self.names[col]!r}", 0, f"invalid UTF-8 in row {row}: {exc}")
+        if code == T_INT32:
+            return (<const int32_t *>p)[0]
+        if code == T_FLOAT32:
+            return (<const float *>p)[0]
+        if code == T_BOOL:
+            return (<const uint8_t *>p)[0] != 0
+        if code == T_INT8:
+            return (<const int8_t *>p)[0]
+        if code == T_INT16:
+            return (<const int16_t *>p)[0]
+        if code == T_UINT8:
+            return (<const uint8_t *>p)[0]
+        if code == T_UINT16:
+            return (<const uint16_t *>p)[0]
+        if code == T_UINT32:
+            return (<const uint32_t *>p)[0]
+        if code == T_UINT64:
+            return (<const uint64_t *>p)[0]
+        if code == T_TIMESTAMP:
+            v = (<const int64_t *>p)[0]
+            # Floor division: the instant before the epoch stays before it.
+            return _EPOCH_DATETIME + timedelta_new(0, 0, v // 1000 if v >= 0 else -((-v + 999) // 1000))
+        if code == T_DATE:
+            v = (<const int64_t *>p)[0]
+            if v < MIN_DATE_DAYS or v > MAX_DATE_DAYS:
+                self._fail(f"data of column {self.names[col]!r}", 0, f"date {v} days out of range in row {row}")
+            return datetime.date.fromordinal(_EPOCH_ORDINAL + v)
+        if code == T_BYTES:
+            if self._string_at(c, row, &p, &plen) != ST_OK:
+                self._raise_status(ST_BAD_OFFSETS, "a read")
+            return PyBytes_FromStringAndSize(p, plen)
+        if code == T_VECTOR:
+            return np.frombuffer(self.mapping, np.float32, c.dim, p - self.mapping.addr)
+        raise AssertionError(code)
+
+    def value(self, Py_ssize_t col, Py_ssize_t row):
+        """One value as a Python object (None for null)."""
+        self._check_cell(col, row)
+        return self._value(col, row)
+
+    cdef _check_cell(self, Py_ssize_t col, Py_ssize_t row):
+        if not (0 <= col < self.ncols):
+            raise IndexError(f"column {col} out of range")
+        if not (0 <= row < self.nrows):
+            raise IndexError(f"row {row} out of range")
+
+    def row(self, Py_ssize_t row, tuple cols):
+        """Row `row` as a dict of the columns numbered in `cols`."""
+        cdef Py_ssize_t col
+        self._check_cell(0, row)
+        out = {}
+        for col in cols:
+            if not (0 <= col < self.ncols):
+                raise IndexError(f"column {col} out of range")
+            out[self.names[col]] = self._value(col, row)
+        return out
+
+    def get(self, key, tuple cols):
+        """The row with `key` as a dict of the columns numbered in `cols`, or None."""
+        cdef Py_ssize_t row = self._find(key)
+        cdef Py_ssize_t col
+        if row < 0:
+            return None
+        out = {}
+        for col in cols:
+            if not (0 <= col < self.ncols):
+                raise IndexError(f"column {col} out of range")
+            out[self.names[col]] = self._value(col, row)
+        return out
+
+    def rows(self, const int64_t[::1] rows, tuple cols):
+        """Dicts for the rows numbered in `rows` (None where the number is negative)."""
+        cdef Py_ssize_t i, r, col, n = rows.shape[0]
+        for col in cols:
+            if not (0 <= col < self.ncols):
+                raise IndexError(f"column {col} out of range")
+        out = PyList_New(0)
+        names = self.names
+        for i in range(n):
+            r = rows[i]
+            if r < 0:
+                out.append(None)
+                continue
+            if r >= self.nrows:
+                raise IndexError(f"row {r} out of range")
+            d = {}
+            for col in cols:
+                d[names[col]] = self._value(col, r)
+            out.append(d)
+        return out
+
+    def take_objects(self, Py_ssize_t col, const int64_t[::1] rows):
+        """A list with the value of column `col` at each row (None where the row is negative)."""
+        cdef Py_ssize_t i, r, n = rows.shape[0]
+        self._check_cell(col, 0) if self.nrows else None
+        out = [None] * n
+        for i in range(n):
+            r = rows[i]
+            if r < 0:
+                continue
+            if r >= self.nrows:
+                raise IndexError(f"row {r} out of range")
+            out[i] = self._value(col, r)
+        return out
+
+    def valid_rows(self, Py_ssize_t col, const int64_t[::1] rows):
+        """Bool array: True where rows[i] is a row (>= 0) whose value in `col` is not null."""
+        cdef Py_ssize_t i, r, n = rows.shape[0]
+        if not (0 <= col < self.ncols):
+            raise IndexError(f"column {col} out of range")
+        cdef const uint8_t *bits = self.cols[col].validity
+        out = np.empty(n, dtype=np.bool_)
+        cdef uint8_t[::1] o = out.view(np.uint8)
+        for i in range(n):
+            r = rows[i]
+            if r >= self.nrows:
+                raise IndexError(f"row {r} out of range")
+            o[i] = r >= 0 and (bits == NULL or (bits[r >> 3] >> (r & 7)) & 1)
+        return out
+
+    def key_at(self, Py_ssize_t row):
+        """The key of row `row`."""
+        self._check_cell(self.key_index, row)
+        return self._value(self.key_index, row)
+
+    def lower_bound(self, key):
+        """The first row whose key is >= `key` (rows are sorted by key)."""
+        cdef Py_ssize_t lo = 0, hi = self.nrows, mid, klen, plen
+        cdef const char *kp
+        cdef const char *p
+        cdef int64_t ikey
+        cdef int cmp
+        cdef ColumnDesc *c = &self.cols[self.key_index]
+        cdef const int64_t *ikeys = <const int64_t *>c.data
+        cdef int st = ST_OK
+        if self.key_is_string:
+            if isinstance(key, str):
+                key = key.encode("utf-8", "surrogatepass")
+            if not isinstance(key, bytes):
+                raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
+            kp = PyBytes_AS_STRING(key)
+            klen = PyBytes_GET_SIZE(key)
+            with nogil:
+                while lo < hi:
+                    mid = lo + (hi - lo) // 2
+                    if self._string_at(c, mid, &p, &plen) != ST_OK:
+                        st = ST_BAD_OFFSETS
+                        break
+                    cmp = memcmp(p, kp, <size_t>(plen if plen < klen else klen))
+                    if cmp < 0 or (cmp == 0 and plen < klen):
+                        lo = mid + 1
+                    else:
+                        hi = mid
+            if st != ST_OK:
+                self._raise_status(st, "a range search")
+            return lo
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")
+        if key < -0x8000000000000000:
+            return 0
+        if key > 0x7FFFFFFFFFFFFFFF:
+            return self.nrows
+        ikey = key
+        with nogil:
+            while lo < hi:
+                mid = lo + (hi - lo) // 2
+                if ikeys[mid] < ikey:
+                    lo = mid + 1
+                else:
+                    hi = mid
+        return lo
+
+    # -- zero-copy views ----------------------------------------------------------
+
+    def column_view(self, Py_ssize_t col):
+        """A read-only numpy view of a fixed-width column's values (nulls read as 0)."""
+        cdef ColumnDesc *c
+        if not (0 <= col < self.ncols):
+            raise IndexError(f"column {col} out of range")
+        view = self._views.get(col)
+        if view is not None:
+            return view
+        c = &self.cols[col]
+        if c.code == T_STRING or c.code == T_BYTES:
+            raise TypeError(f"column {self.names[col]!r} is variable-width: no array view")
+        view = np.frombuffer(self.mapping, np.dtype(_DTYPES[c.code]), self.nrows * c.dim,
+                             c.data - self.mapping.addr)
+        if c.code == T_VECTOR:
+            view = view.reshape(self.nrows, c.dim)
+        self._views[col] = view
+        return view
+
+    def validity_view(self, Py_ssize_t col):
+        """Bool array (True = present) for a column with nulls, else None."""
+        cdef ColumnDesc *c
+        if not (0 <= col < self.ncols):
+            raise IndexError(f"column {col} out of range")
+        c = &self.cols[col]
+        if c.validity == NULL:
+            return None
+        bits = np.frombuffer(self.mapping, np.uint8, (self.nrows + 7) // 8,
+                             <const char *>c.validity - self.mapping.addr)
+        return np.unpackbits(bits, count=self.nrows, bitorder="little").view(np.bool_)
+
+    def offsets_view(self, Py_ssize_t col):
+        """The (nrows + 1) uint64 offsets and the data bytes of a string/bytes column."""
+        cdef ColumnDesc *c
+        if not (0 <= col < self.ncols):
+            raise IndexError(f"column {col} out of range")
+        c = &self.cols[col]
+        if c.offsets == NULL:
+            raise TypeError(f"column {self.names[col]!r} is fixed-width")
+        offsets = np.frombuffer(self.mapping, np.uint64, self.nrows + 1,
+                                <const char *>c.offsets - self.mapping.addr)
+        data = np.frombuffer(self.mapping, np.uint8, c.data_len, c.data - self.mapping.addr)
+        return offsets, data
+
+    def prefault(self):
+        """Ask the kernel to read the whole file into the page cache now."""
+        self.mapping.advise("willneed")
+
+    @property
+    def fingerprint(self):
+        """The directory checksum from the trailer: it covers every section's checksum."""
+        return rd_load64(self.mapping.addr + self.mapping.size - TRAILER_SIZE + 16)
+
+    @property
+    def size(self):
+        return self.mapping.size
+
+    def __len__(self):
+        return self.nrows

@@ -1,0 +1,336 @@
+"""``rodata.open`` and :class:`Dataset`: a mapped, verified version of a dataset."""
+
+from __future__ import annotations
+
+import bisect
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from rodata._core import Segment, as_int64_keys
+from rodata.batch import Batch, Piece
+from rodata.errors import DatasetNotFoundError, FormatError, KeyTypeError, RodataError
+from rodata.schema import Column, Schema
+from rodata.store import CURRENT, MANIFEST, current_version, read_manifest
+
+__all__ = ["Dataset", "open"]
+
+_INT64_MAX = (1 << 63) - 1
+_OPEN_RETRIES = 3
+
+
+def open(path: str | os.PathLike[str], *, verify: bool = True, prefault: bool = False) -> Dataset:  # noqa: A001
+    """Map and verify a dataset.
+
+    `path` is a dataset directory (its live version, named by CURRENT), a version
+    directory, or a single ``.seg`` file.  ``verify=False`` skips the checksum
+    pass (structure is still checked); ``prefault=True`` asks the kernel to read
+    the files into the page cache now."""
+    p = Path(path)
+    if p.is_file():
+        return Dataset._from_segment_file(p, verify=verify, prefault=prefault)
+    if (p / CURRENT).is_file():
+        # CURRENT may move, and an old version be pruned, while we open: retry.
+        for attempt in range(_OPEN_RETRIES):
+            name = current_version(p)
+            if name is None:
+                break
+            try:
+                return Dataset._from_version_dir(p / name, verify=verify, prefault=prefault)
+            except DatasetNotFoundError:
+                if attempt == _OPEN_RETRIES - 1 or current_version(p) == name:
+                    raise
+    if (p / MANIFEST).is_file():
+        return Dataset._from_version_dir(p, verify=verify, prefault=prefault)
+    raise DatasetNotFoundError(f"{p}: not a dataset (no CURRENT), a version (no manifest.json) or a .seg file")
+
+
+class Dataset:
+    """One immutable version of a dataset, mapped read-only.
+
+    Lookups never copy fixed-width data: :meth:`column` and scans hand out views
+    of the mapping, which stay valid after :meth:`close` (each view keeps its
+    mapping alive until it is gone)."""
+
+    def __init__(self, path: Path, name: str, version: str | None, schema: Schema, parts: Sequence[Segment],
+                 manifest: dict[str, Any] | None) -> None:
+        self.path = path
+        self.name = name
+        self.version = version
+        self.schema = schema
+        self.manifest = manifest or {}
+        self._parts: list[Segment] | None = list(parts)
+        self._key_is_string = schema.key_column.type == "string"
+        self._max_keys = [seg.key_at(len(seg) - 1) for seg in parts if len(seg)]
+        self._nonempty = [seg for seg in parts if len(seg)]
+        self._all_columns = tuple(range(len(schema.columns)))
+        self._projections: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._rows = sum(len(seg) for seg in parts)
+
+    # -- opening ----------------------------------------------------------------------
+
+    @classmethod
+    def _from_segment_file(cls, path: Path, *, verify: bool, prefault: bool) -> Dataset:
+        seg = Segment(path, verify=verify)
+        schema = Schema(tuple(Column.from_json(c) for c in seg.schema), seg.names[seg.key_index])
+        if prefault:
+            seg.prefault()
+        return cls(path, path.stem, None, schema, [seg], None)
+
+    @classmethod
+    def _from_version_dir(cls, path: Path, *, verify: bool, prefault: bool) -> Dataset:
+        manifest = read_manifest(path)
+        try:
+            schema = Schema.from_json(manifest["schema"], manifest["key"])
+        except (RodataError, KeyError, TypeError, ValueError) as exc:
+            raise FormatError(f"{path / MANIFEST}: bad schema: {exc}") from None
+        parts = []
+        for part in manifest["parts"]:
+            file = path / part["file"]
+            try:
+                seg = Segment(file, verify=verify)
+            except FileNotFoundError:
+                raise DatasetNotFoundError(f"{file}: part named by the manifest is missing") from None
+            _check_part(file, seg, part, schema)
+            if prefault:
+                seg.prefault()
+            parts.append(seg)
+        return cls(path, path.parent.name, manifest.get("version", path.name), schema, parts, manifest)
+
+    # -- the library contract ---------------------------------------------------------
+
+    @property
+    def key(self) -> str:
+        """Name of the key column."""
+        return self.schema.key
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`."""
+        return self._parts is None
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes mapped (the size of every part file)."""
+        return sum(seg.size for seg in self._segments())
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def _segments(self) -> list[Segment]:
+        if self._parts is None:
+            raise RodataError(f"dataset {self.name!r} is closed")
+        return self._parts
+
+    def projection(self, columns: Sequence[str] | None) -> tuple[int, ...]:
+        """Column positions for a list of names (all columns for None)."""
+        if columns is None:
+            return self._all_columns
+        key = tuple(columns)
+        proj = self._projections.get(key)
+        if proj is None:
+            proj = tuple(self.schema.index(name) for name in key)
+            if len(self._projections) < 1024:
+                self._projections[key] = proj
+        return proj
+
+    def _check_key(self, key: Any) -> None:
+        if self._key_is_string:
+            if not isinstance(key, str):
+                raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
+        elif isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
+            raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")
+
+    def _part_for(self, key: Any) -> Segment | None:
+        parts = self._segments()
+        if len(parts) == 1:
+            return parts[0]
+        self._check_key(key)
+        at = bisect.bisect_left(self._max_keys, key)
+        return self._nonempty[at] if at < len(self._nonempty) else None
+
+    def get(self, key: Any, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """The row with `key` as a dict (nulls as None), or None when there is none."""
+        seg = self._part_for(key)
+        if seg is None:
+            return None
+        return seg.get(key, self.projection(columns))  # type: ignore[no-any-return]
+
+    def get_many(self, keys: Any, columns: Sequence[str] | None = None) -> Batch:
+        """Vectorized lookup of many keys; the result is aligned with `keys`."""
+        proj = self.projection(columns)
+        parts = self._segments()
+        if not self._key_is_string:
+            keys = as_int64_keys(keys)
+        elif not isinstance(keys, (list, tuple)):
+            keys = list(keys.tolist() if isinstance(keys, np.ndarray) else keys)
+        n = len(keys)
+        if len(parts) == 1:
+            rows = parts[0].find_many(keys)
+            return Batch(self.schema, proj, n, [(parts[0], None, rows)], rows >= 0)
+        found = np.zeros(n, dtype=bool)
+        pieces: list[Piece] = []
+        for seg, pos in self._route(keys):
+            if not len(pos):
+                continue
+            sub = keys[pos] if isinstance(keys, np.ndarray) else [keys[i] for i in pos.tolist()]
+            rows = seg.find_many(sub)
+            found[pos] = rows >= 0
+            pieces.append((seg, pos, rows))
+        return Batch(self.schema, proj, n, pieces, found)
+
+    def _route(self, keys: Any) -> list[tuple[Segment, np.ndarray[Any, Any]]]:
+        """For each non-empty part, the positions of the keys that can only be in it."""
+        if isinstance(keys, np.ndarray):
+            where = np.searchsorted(np.array(self._max_keys, dtype=np.int64), keys, side="left")
+        else:
+            for k in keys:
+                self._check_key(k)
+            where = np.fromiter((bisect.bisect_left(self._max_keys, k) for k in keys), dtype=np.int64,
+                                count=len(keys))
+        return [(seg, np.flatnonzero(where == i)) for i, seg in enumerate(self._nonempty)]
+
+    def column(self, name: str, offset: int = 0, limit: int | None = None) -> Any:
+        """Column `name`, rows [offset, offset + limit): a read-only numpy array for fixed-width
+        types (a zero-copy view when the version has one part; nulls read as 0, see :meth:`validity`),
+        a list of str/bytes/None for variable-width ones."""
+        index = self.schema.index(name)
+        column = self.schema.columns[index]
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ValueError("offset and limit must not be negative")
+        stop = self._rows if limit is None else min(self._rows, offset + limit)
+        pieces = self._row_range(offset, stop)
+        if not column.fixed_width:
+            values: list[Any] = []
+            for seg, lo, hi in pieces:
+                values.extend(seg.take_objects(index, np.arange(lo, hi, dtype=np.int64)))
+            return values
+        views = [seg.column_view(index)[lo:hi] for seg, lo, hi in pieces]
+        if len(views) == 1:
+            return views[0]
+        if not views:
+            return self._segments()[0].column_view(index)[:0]
+        out = np.concatenate(views)
+        out.flags.writeable = False
+        return out
+
+    def validity(self, name: str) -> np.ndarray[Any, Any] | None:
+        """Bool array, True where column `name` is not null; None when it holds no nulls."""
+        index = self.schema.index(name)
+        masks = [seg.validity_view(index) for seg in self._segments()]
+        if all(m is None for m in masks):
+            return None
+        return np.concatenate([np.ones(len(seg), dtype=bool) if m is None else m
+                               for seg, m in zip(self._segments(), masks)])
+
+    def _row_range(self, start: int, stop: int) -> list[tuple[Segment, int, int]]:
+        """Global rows [start, stop) as (segment, lo, hi) pieces."""
+        out = []
+        base = 0
+        for seg in self._segments():
+            n = len(seg)
+            lo, hi = max(start - base, 0), min(stop - base, n)
+            if lo < hi:
+                out.append((seg, lo, hi))
+            base += n
+        return out
+
+    def scan(
+        self,
+        start: Any = None,
+        end: Any = None,
+        prefix: str | None = None,
+        columns: Sequence[str] | None = None,
+        *,
+        after: Any = None,
+        batch_size: int = 65536,
+    ) -> Iterator[Batch]:
+        """Batches of rows in key order with ``start <= key < end`` (either may be None), keys
+        beginning with `prefix` (string keys), and keys strictly greater than `after`."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        proj = self.projection(columns)
+        lo_key, hi_key = self._scan_bounds(start, end, prefix, after)
+        for seg in self._segments():
+            lo = seg.lower_bound(lo_key) if lo_key is not None else 0
+            hi = seg.lower_bound(hi_key) if hi_key is not None else len(seg)
+            for at in range(lo, hi, batch_size):
+                stop = min(at + batch_size, hi)
+                yield Batch(self.schema, proj, stop - at, [(seg, None, slice(at, stop))],
+                            np.ones(stop - at, dtype=bool))
+
+    def _scan_bounds(self, start: Any, end: Any, prefix: str | None, after: Any) -> tuple[Any, Any]:
+        """The scan as one half-open range [lo, hi) of keys (bytes for string keys), None = unbounded."""
+        for k in (start, end, after):
+            if k is not None:
+                self._check_key(k)
+        if not self._key_is_string:
+            if prefix is not None:
+                raise KeyTypeError("a prefix scan needs a string key column")
+            lo = start
+            if after is not None and after < _INT64_MAX:
+                lo = after + 1 if lo is None else max(lo, after + 1)
+            elif after is not None:
+                return 0, 0  # nothing comes after the largest int64
+            return lo, end
+        lo_b = None if start is None else start.encode("utf-8", "surrogatepass")
+        hi_b = None if end is None else end.encode("utf-8", "surrogatepass")
+        if after is not None:
+            nxt = after.encode("utf-8", "surrogatepass") + b"\x00"  # the smallest key > after
+            lo_b = nxt if lo_b is None else max(lo_b, nxt)
+        if prefix is not None:
+            p = prefix.encode("utf-8", "surrogatepass")
+            lo_b = p if lo_b is None else max(lo_b, p)
+            succ = _prefix_successor(p)
+            if succ is not None:
+                hi_b = succ if hi_b is None else min(hi_b, succ)
+        return lo_b, hi_b
+
+    def prefault(self) -> None:
+        """Ask the kernel to read every part into the page cache now."""
+        for seg in self._segments():
+            seg.prefault()
+
+    def close(self) -> None:
+        """Release the mappings.  Views handed out stay valid: each keeps its mapping alive."""
+        self._parts = None
+        self._nonempty = []
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{self._rows} rows"
+        return f"<rodata.Dataset {self.name!r} version={self.version!r} {state}>"
+
+    def describe(self) -> dict[str, Any]:
+        """The public description: name, version, rows, key and columns."""
+        return {"name": self.name, "version": self.version, "rows": self._rows, "key": self.key,
+                "columns": self.schema.to_json()}
+
+
+def _prefix_successor(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string that starts with `prefix` (None: no bound)."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+def _check_part(file: Path, seg: Segment, part: dict[str, Any], schema: Schema) -> None:
+    """A part must be the file the manifest describes: rows, schema and fingerprint."""
+    if len(seg) != part["rows"]:
+        raise FormatError(f"{file}: {len(seg)} rows, the manifest says {part['rows']}")
+    if [Column.from_json(c) for c in seg.schema] != list(schema.columns) or seg.names[seg.key_index] != schema.key:
+        raise FormatError(f"{file}: schema differs from the manifest's")
+    fingerprint = part.get("fingerprint")
+    if fingerprint is not None and fingerprint != f"{seg.fingerprint:016x}":
+        raise FormatError(f"{file}: content fingerprint differs from the manifest's (file from another version?)")

@@ -1,0 +1,68 @@
+"""One error hierarchy: every error rodata raises on purpose is a :class:`RodataError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadInputError",
+    "DatasetNotFoundError",
+    "DuplicateKeyError",
+    "FormatError",
+    "KeyTypeError",
+    "PublishError",
+    "RodataError",
+    "SchemaError",
+    "UnknownColumnError",
+]
+
+
+class RodataError(Exception):
+    """Base class of every error rodata raises on purpose."""
+
+
+class FormatError(RodataError):
+    """A segment, manifest or version on disk is malformed, truncated or corrupt."""
+
+
+class SchemaError(RodataError, ValueError):
+    """Columns or a schema description that rodata cannot store."""
+
+
+class UnknownColumnError(RodataError, KeyError):
+    """A column name that the dataset does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class KeyTypeError(RodataError, TypeError):
+    """A key whose type does not match the dataset's key column."""
+
+
+class DuplicateKeyError(RodataError, ValueError):
+    """Two rows share one key."""
+
+    def __init__(self, message: str, key: object = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class DatasetNotFoundError(RodataError, FileNotFoundError):
+    """No dataset, version or live version at the given path."""
+
+
+class PublishError(RodataError):
+    """A new version could not be published; the live version is untouched."""
+
+
+class BadInputError(RodataError, ValueError):
+    """A malformed input record; names file, line and column where known."""
+
+    def __init__(
+        self, message: str, *, path: str | None = None, line: int | None = None, column: int | None = None
+    ) -> None:
+        where = ":".join(str(p) for p in (path, line, column) if p is not None)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path = path
+        self.line = line
+        self.column = column
+        self.reason = message

@@ -1,0 +1,178 @@
+"""Column types and schemas: what a dataset stores, as the public API names it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rodata.errors import SchemaError, UnknownColumnError
+
+__all__ = ["FIXED_TYPES", "TYPES", "VAR_TYPES", "Column", "Schema", "parse_type"]
+
+#: Fixed-width types and the little-endian numpy dtype of their zero-copy views.
+FIXED_TYPES: dict[str, str] = {
+    "int8": "<i1",
+    "int16": "<i2",
+    "int32": "<i4",
+    "int64": "<i8",
+    "uint8": "<u1",
+    "uint16": "<u2",
+    "uint32": "<u4",
+    "uint64": "<u8",
+    "float32": "<f4",
+    "float64": "<f8",
+    "bool": "?",
+    "timestamp": "<M8[ns]",
+    "date": "<M8[D]",
+}
+#: Variable-width types: offsets plus a data blob.
+VAR_TYPES = ("string", "bytes")
+#: Every type name; a vector column is written ``vector[DIM]`` (float32 x DIM).
+TYPES = (*FIXED_TYPES, *VAR_TYPES, "vector")
+KEY_TYPES = ("int64", "string")
+MAX_VECTOR_DIM = 1 << 20
+_VECTOR_RE = re.compile(r"^vector\[(\d+)\]$")
+_NAME_RE = re.compile(r"^[^\x00-\x1f/]{1,256}$")
+
+
+def parse_type(text: str) -> tuple[str, int]:
+    """``"int64"`` -> ``("int64", 1)``; ``"vector[128]"`` -> ``("vector", 128)``."""
+    text = text.strip().lower()
+    if text in FIXED_TYPES or text in VAR_TYPES:
+        return text, 1
+    aliases = {"str": "string", "utf8": "string", "text": "string", "int": "int64", "float": "float64",
+               "double": "float64", "boolean": "bool", "datetime": "timestamp", "binary": "bytes"}
+    if text in aliases:
+        return aliases[text], 1
+    match = _VECTOR_RE.match(text)
+    if match:
+        dim = int(match.group(1))
+        if 1 <= dim <= MAX_VECTOR_DIM:
+            return "vector", dim
+    raise SchemaError(f"unknown column type {text!r} (expected one of {', '.join(TYPES[:-1])}, vector[DIM])")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, type (see :data:`TYPES`), whether it may hold nulls, and a vector's length."""
+
+    name: str
+    type: str
+    nullable: bool = False
+    dim: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+            raise SchemaError(f"bad column name {self.name!r}: 1-256 characters, no control characters or '/'")
+        if self.type not in TYPES:
+            raise SchemaError(f"column {self.name!r}: unknown type {self.type!r}")
+        if self.type == "vector":
+            if not 1 <= self.dim <= MAX_VECTOR_DIM:
+                raise SchemaError(f"column {self.name!r}: vector dimension {self.dim} out of range")
+        elif self.dim != 1:
+            raise SchemaError(f"column {self.name!r}: only vector columns have a dimension")
+
+    @property
+    def type_name(self) -> str:
+        """The type as written in schemas: ``vector[DIM]`` for vectors, else :attr:`type`."""
+        return f"vector[{self.dim}]" if self.type == "vector" else self.type
+
+    @property
+    def fixed_width(self) -> bool:
+        """True when the column is a zero-copy numpy view of the mapping."""
+        return self.type not in VAR_TYPES
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The numpy dtype of this column's values (a vector's element type, float32)."""
+        if self.type == "vector":
+            return np.dtype("<f4")
+        if self.type in VAR_TYPES:
+            return np.dtype(object)
+        return np.dtype(FIXED_TYPES[self.type])
+
+    def to_json(self) -> dict[str, Any]:
+        """The public description: ``{"name", "type", "nullable"}``."""
+        return {"name": self.name, "type": self.type_name, "nullable": self.nullable}
+
+    def to_segment_json(self) -> dict[str, Any]:
+        """The description stored in a segment's schema section (FORMAT.md)."""
+        doc: dict[str, Any] = {"name": self.name, "type": self.type, "nullable": self.nullable}
+        if self.type == "vector":
+            doc["dim"] = self.dim
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> Column:
+        """Inverse of :meth:`to_json` (also accepts :meth:`to_segment_json`)."""
+        if doc["type"] == "vector":  # the segment form: {"type": "vector", "dim": N}
+            type_, dim = "vector", int(doc.get("dim", 0))
+        else:
+            type_, dim = parse_type(str(doc["type"]))
+        return cls(str(doc["name"]), type_, bool(doc.get("nullable", False)), dim)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The ordered columns of a dataset and the name of its key column."""
+
+    columns: tuple[Column, ...]
+    key: str
+    _positions: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        positions: dict[str, int] = {}
+        for i, col in enumerate(self.columns):
+            if col.name in positions:
+                raise SchemaError(f"duplicate column name {col.name!r}")
+            positions[col.name] = i
+        object.__setattr__(self, "_positions", positions)
+        if self.key not in positions:
+            raise SchemaError(f"key column {self.key!r} is not among the columns {list(positions)}")
+        key_col = self.columns[positions[self.key]]
+        if key_col.type not in KEY_TYPES:
+            raise SchemaError(f"key column {self.key!r} has type {key_col.type}: it must be int64 or string")
+        if key_col.nullable:
+            raise SchemaError(f"key column {self.key!r} cannot be nullable")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Column names in order."""
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def key_column(self) -> Column:
+        """The key column."""
+        return self.columns[self._positions[self.key]]
+
+    def index(self, name: str) -> int:
+        """Position of column `name`; :class:`UnknownColumnError` naming the known columns if absent."""
+        try:
+            return self._positions[name]
+        except KeyError:
+            raise UnknownColumnError(f"unknown column {name!r}; columns are {', '.join(self.names)}") from None
+
+    def __getitem__(self, name: str) -> Column:
+        return self.columns[self.index(name)]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._positions
+
+    def __iter__(self) -> Iterable[Column]:  # type: ignore[override]
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """``[{"name", "type", "nullable"}, ...]``."""
+        return [c.to_json() for c in self.columns]
+
+    @classmethod
+    def from_json(cls, columns: Iterable[Mapping[str, Any]], key: str) -> Schema:
+        """Inverse of :meth:`to_json`."""
+        return cls(tuple(Column.from_json(c) for c in columns), key)

@@ -1,0 +1,296 @@
+"""The data root on disk: datasets, versions, manifests, CURRENT and the publish protocol.
+
+A version becomes visible only when CURRENT is renamed to name it, after every
+file of it was written, fsynced and verified (DESIGN.md, "Data layout")."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rodata.errors import DatasetNotFoundError, FormatError, PublishError
+
+__all__ = [
+    "MANIFEST_FORMAT",
+    "Version",
+    "current_version",
+    "dataset_path",
+    "list_datasets",
+    "list_versions",
+    "publish",
+    "read_manifest",
+    "rollback",
+    "staging_dir",
+]
+
+MANIFEST_FORMAT = "rodata-manifest/1"
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+_DATASET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_VERSION_RE = re.compile(r"^v(\d{6,})-([0-9a-f]{8})$")
+_STAGING_PREFIX = ".staging-"
+_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Version:
+    """A published version of a dataset."""
+
+    dataset: str
+    name: str
+    path: Path
+    rows: int
+    manifest: dict[str, Any]
+
+    @property
+    def sequence(self) -> int:
+        """The version's number (``v000012-...`` -> 12)."""
+        match = _VERSION_RE.match(self.name)
+        return int(match.group(1)) if match else -1
+
+
+def check_dataset_name(name: str) -> str:
+    """Return `name` if it is a valid dataset name, else raise ValueError saying why."""
+    if not isinstance(name, str) or not _DATASET_RE.match(name):
+        raise ValueError(
+            f"bad dataset name {name!r}: 1-128 characters of letters, digits, '_', '.', '-', not starting with '.'"
+        )
+    return name
+
+
+def dataset_path(data_root: str | os.PathLike[str], dataset: str) -> Path:
+    """``DATA_ROOT/<dataset>`` for a valid dataset name."""
+    return Path(data_root) / check_dataset_name(dataset)
+
+
+def is_version_name(name: str) -> bool:
+    """True for names of the form ``v000012-1a2b3c4d``."""
+    return bool(_VERSION_RE.match(name))
+
+
+def list_datasets(data_root: str | os.PathLike[str]) -> list[str]:
+    """Names of the datasets under `data_root` that have a live version."""
+    root = Path(data_root)
+    if not root.is_dir():
+        raise DatasetNotFoundError(f"{root}: no such data root")
+    return sorted(p.name for p in root.iterdir() if _DATASET_RE.match(p.name) and (p / CURRENT).is_file())
+
+
+def current_version(dataset_dir: str | os.PathLike[str]) -> str | None:
+    """The version name CURRENT holds, or None when nothing was published yet."""
+    path = Path(dataset_dir) / CURRENT
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        return None
+    except (UnicodeDecodeError, OSError) as exc:
+        raise FormatError(f"{path}: unreadable: {exc}") from None
+    if not is_version_name(text):
+        raise FormatError(f"{path}: {text[:80]!r} is not a version name")
+    return text
+
+
+def read_manifest(version_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The checked manifest of a version directory."""
+    path = Path(version_dir) / MANIFEST
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(_MAX_MANIFEST_BYTES + 1)
+    except FileNotFoundError:
+        raise DatasetNotFoundError(f"{path}: no manifest (not a version directory)") from None
+    if len(raw) > _MAX_MANIFEST_BYTES:
+        raise FormatError(f"{path}: larger than {_MAX_MANIFEST_BYTES} bytes")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise FormatError(f"{path}: not valid JSON: {exc}") from None
+    _check_manifest(path, doc)
+    return doc  # type: ignore[no-any-return]
+
+
+def _check_manifest(path: Path, doc: Any) -> None:
+    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
+        raise FormatError(f"{path}: not a {MANIFEST_FORMAT} manifest")
+    parts = doc.get("parts")
+    if not isinstance(parts, list) or not isinstance(doc.get("schema"), list) or not isinstance(doc.get("key"), str):
+        raise FormatError(f"{path}: manifest lacks schema, key or parts")
+    for part in parts:
+        if (not isinstance(part, dict) or not isinstance(part.get("file"), str)
+                or not re.match(r"^part-\d{5,}\.seg$", part["file"]) or not isinstance(part.get("rows"), int)):
+            raise FormatError(f"{path}: bad part entry {part!r:.200}")
+    if not isinstance(doc.get("rows"), int) or doc["rows"] != sum(p["rows"] for p in parts):
+        raise FormatError(f"{path}: row count does not add up over the parts")
+
+
+def list_versions(dataset_dir: str | os.PathLike[str]) -> list[str]:
+    """Published version names of a dataset, oldest first."""
+    d = Path(dataset_dir)
+    if not d.is_dir():
+        raise DatasetNotFoundError(f"{d}: no such dataset")
+    names = [p.name for p in d.iterdir() if is_version_name(p.name) and p.is_dir()]
+    return sorted(names, key=lambda n: int(_VERSION_RE.match(n).group(1)))  # type: ignore[union-attr]
+
+
+def load_version(dataset_dir: str | os.PathLike[str], name: str) -> Version:
+    """The :class:`Version` named `name` of a dataset."""
+    d = Path(dataset_dir)
+    if not is_version_name(name):
+        raise DatasetNotFoundError(f"{name!r} is not a version name")
+    manifest = read_manifest(d / name)
+    return Version(d.name, name, d / name, int(manifest["rows"]), manifest)
+
+
+@contextlib.contextmanager
+def _locked(dataset_dir: Path) -> Iterator[None]:
+    """An exclusive advisory lock per dataset: publishes and rollbacks never interleave."""
+    fd = os.open(dataset_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_staging(dataset_dir: Path) -> list[str]:
+    """Remove staging directories left by builds whose process is gone (a crash, SIGKILL)."""
+    removed = []
+    if not dataset_dir.is_dir():
+        return removed
+    for p in dataset_dir.iterdir():
+        if not p.name.startswith(_STAGING_PREFIX):
+            continue
+        try:
+            pid = int(p.name[len(_STAGING_PREFIX):].split("-")[0])
+        except ValueError:
+            pid = -1
+        if pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    return removed
+
+
+@contextlib.contextmanager
+def staging_dir(data_root: str | os.PathLike[str], dataset: str) -> Iterator[Path]:
+    """A private directory inside the dataset to write a new version into.
+
+    Removed on any exception; stale ones from killed builds are removed first."""
+    d = dataset_path(data_root, dataset)
+    d.mkdir(parents=True, exist_ok=True)
+    clean_stale_staging(d)
+    path = d / f"{_STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        if path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _swap_current(d: Path, name: str) -> None:
+    tmp = d / f".{CURRENT}.{os.getpid()}.tmp"
+    _write_durably(tmp, (name + "\n").encode("ascii"))
+    os.replace(tmp, d / CURRENT)
+    _fsync_dir(d)
+
+
+def publish(
+    staging: Path, dataset: str, manifest: dict[str, Any], *, keep_versions: int = 3
+) -> Version:
+    """Move a fully written and verified staging directory into place and make it live.
+
+    `manifest` gets its ``version`` field here.  Versions beyond the newest
+    `keep_versions` are removed afterwards (never the live one)."""
+    if keep_versions < 1:
+        raise ValueError("keep_versions must be at least 1")
+    d = staging.parent
+    with _locked(d):
+        existing = list_versions(d)
+        seq = int(_VERSION_RE.match(existing[-1]).group(1)) + 1 if existing else 1  # type: ignore[union-attr]
+        name = f"v{seq:06d}-{secrets.token_hex(4)}"
+        manifest = dict(manifest, version=name, format=MANIFEST_FORMAT, dataset=dataset)
+        _write_durably(staging / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+        _fsync_dir(staging)
+        try:
+            os.rename(staging, d / name)
+        except OSError as exc:
+            raise PublishError(f"{d / name}: cannot move the new version into place: {exc}") from exc
+        _fsync_dir(d)
+        _swap_current(d, name)
+        _prune(d, keep_versions)
+    return Version(dataset, name, d / name, int(manifest["rows"]), manifest)
+
+
+def _prune(d: Path, keep: int) -> None:
+    live = current_version(d)
+    versions = list_versions(d)
+    for name in versions[:-keep]:
+        if name != live:
+            shutil.rmtree(d / name, ignore_errors=True)
+
+
+def rollback(data_root: str | os.PathLike[str], dataset: str, version: str | None = None) -> Version:
+    """Make `version` (default: the one published before the live one) live again."""
+    d = dataset_path(data_root, dataset)
+    with _locked(d):
+        live = current_version(d)
+        versions = list_versions(d)
+        if version is None:
+            older = [v for v in versions if live is None or _seq(v) < _seq(live)]
+            if not older:
+                raise PublishError(f"{dataset}: no version older than {live} to roll back to")
+            version = older[-1]
+        if version not in versions:
+            raise DatasetNotFoundError(f"{dataset}: no version {version!r} (have {', '.join(versions)})")
+        # Open and verify before it goes live: a broken version never gets served.
+        from rodata.dataset import open as open_dataset
+
+        with open_dataset(d / version, verify=True):
+            pass
+        _swap_current(d, version)
+        return load_version(d, version)
+
+
+def _seq(name: str) -> int:
+    match = _VERSION_RE.match(name)
+    return int(match.group(1)) if match else -1
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string (for manifests)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
