@@ -230,52 +230,61 @@ def _cast(column: Column, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return np.ascontiguousarray(arr.astype(target, copy=False))
 
 
-def _infer_list_type(name: str, values: Sequence[Any]) -> Column:
+def _kind_of_type(t: type) -> str | None:
+    """The storage kind of a Python value type, checked once per distinct type, not per value."""
+    for kind, bases in _KIND_BASES:
+        if issubclass(t, bases):
+            return kind
+    return None
+
+
+_KIND_BASES: tuple[tuple[str, Any], ...] = (
+    ("bool", (bool, np.bool_)),
+    ("int", (int, np.integer)),
+    ("float", (float, np.floating)),
+    ("string", str),
+    ("bytes", (bytes, bytearray, memoryview)),
+    ("timestamp", (_dt.datetime, np.datetime64)),
+    ("date", _dt.date),
+    ("vector", (list, tuple, np.ndarray)),
+)
+_SINGLE_KIND_TYPES = {"bool": "bool", "int": "int64", "string": "string", "bytes": "bytes",
+                      "timestamp": "timestamp", "date": "date", "vector": "vector"}
+
+
+def _infer_list_type(name: str, values: Sequence[Any], value_types: set[type]) -> Column:
     kinds: set[str] = set()
-    dim = 1
-    for pos, v in enumerate(values):
-        if v is None:
-            continue
-        if isinstance(v, (bool, np.bool_)):
-            kinds.add("bool")
-        elif isinstance(v, (int, np.integer)):
-            kinds.add("int")
-        elif isinstance(v, (float, np.floating)):
-            kinds.add("float")
-        elif isinstance(v, str):
-            kinds.add("string")
-        elif isinstance(v, (bytes, bytearray, memoryview)):
-            kinds.add("bytes")
-        elif isinstance(v, (_dt.datetime, np.datetime64)):
-            kinds.add("timestamp")
-        elif isinstance(v, _dt.date):
-            kinds.add("date")
-        elif isinstance(v, (list, tuple, np.ndarray)):
-            kinds.add("vector")
-            dim = len(v)
-        else:
-            raise SchemaError(f"column {name!r}: value {v!r:.60} at row {pos} has unsupported type {type(v).__name__}")
-    nullable = any(v is None for v in values)
+    for t in value_types:
+        kind = _kind_of_type(t)
+        if kind is None:
+            pos, bad = next((i, v) for i, v in enumerate(values) if type(v) is t)
+            raise SchemaError(f"column {name!r}: value {bad!r:.60} at row {pos} has unsupported type {t.__name__}")
+        kinds.add(kind)
+    nullable = type(None) in value_types
     if kinds <= {"int", "float"} and "float" in kinds:
         return Column(name, "float64", nullable)
-    single = {"bool": "bool", "int": "int64", "string": "string", "bytes": "bytes", "timestamp": "timestamp",
-              "date": "date", "vector": "vector"}
     if len(kinds) == 1:
         kind = kinds.pop()
-        return Column(name, single[kind], nullable, dim if kind == "vector" else 1)
+        dim = len(next(v for v in values if v is not None)) if kind == "vector" else 1
+        return Column(name, _SINGLE_KIND_TYPES[kind], nullable, dim)
     if not kinds:
         raise SchemaError(f"column {name!r}: every value is null, so its type must be declared")
     raise SchemaError(f"column {name!r}: mixed value types {sorted(kinds)}; declare the type")
 
 
 def _from_list(name: str, values: Sequence[Any], declared: Column | None) -> ColumnData:
-    inferred = _infer_list_type(name, values) if declared is None else declared
-    has_null = any(v is None for v in values)
+    value_types = set(map(type, values))
+    has_null = type(None) in value_types
+    inferred = _infer_list_type(name, values, value_types - {type(None)}) if declared is None else declared
     column = Column(name, inferred.type, inferred.nullable or has_null, inferred.dim)
     valid = np.fromiter((v is not None for v in values), dtype=bool, count=len(values)) if has_null else None
     try:
         if column.type == "string":
-            encoded = [b"" if v is None else _as_str(v).encode("utf-8") for v in values]
+            if not value_types <= {str, type(None)} and not all(isinstance(v, str) for v in values if v is not None):
+                bad = next(v for v in values if v is not None and not isinstance(v, str))
+                raise SchemaError(f"column {name!r}: {bad!r:.60} is not a string")
+            encoded = [b"" if v is None else v.encode("utf-8") for v in values] if has_null else \
+                [v.encode("utf-8") for v in values]
             offsets, data = encode_strings(encoded)
             return ColumnData(column, offsets=offsets, data=data, valid=valid)
         if column.type == "bytes":
@@ -288,12 +297,6 @@ def _from_list(name: str, values: Sequence[Any], declared: Column | None) -> Col
             raise
         raise SchemaError(f"column {name!r}: cannot store the values as {column.type_name}: {exc}") from None
     return ColumnData(column, values=fixed, valid=valid)
-
-
-def _as_str(v: Any) -> str:
-    if not isinstance(v, str):
-        raise TypeError(f"{v!r:.60} is not a string")
-    return v
 
 
 def _fixed_from_list(column: Column, values: Sequence[Any]) -> np.ndarray[Any, Any]:

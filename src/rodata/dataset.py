@@ -155,10 +155,12 @@ class Dataset:
 
     def get(self, key: Any, columns: Sequence[str] | None = None) -> dict[str, Any] | None:
         """The row with `key` as a dict (nulls as None), or None when there is none."""
+        proj = self._all_columns if columns is None else self.projection(columns)
+        parts = self._parts
+        if parts is not None and len(parts) == 1:  # the common case, kept short: it is the hot path
+            return parts[0].get(key, proj)  # type: ignore[no-any-return]
         seg = self._part_for(key)
-        if seg is None:
-            return None
-        return seg.get(key, self.projection(columns))  # type: ignore[no-any-return]
+        return None if seg is None else seg.get(key, proj)
 
     def get_many(self, keys: Any, columns: Sequence[str] | None = None) -> Batch:
         """Vectorized lookup of many keys; the result is aligned with `keys`."""

@@ -4,6 +4,7 @@ cdef enum:
     FORMAT_MINOR = 0
     ALIGN = 64                  # every section, the directory and the trailer start on 64 bytes
     HEADER_SIZE = 64
+    PIPELINE = 16               # keys in flight per block in batch lookups (prefetch distance)
     TRAILER_SIZE = 64
     DIR_ENTRY_SIZE = 32
     ENDIAN_TAG = 0x0A0B0C0D

@@ -29,8 +29,10 @@ cdef class Segment:
     cdef _bind_sections(self)
     cdef _raise_status(self, int status, str what)
     cdef _check_cell(self, Py_ssize_t col, Py_ssize_t row)
+    cdef Py_ssize_t _first_candidate(self, uint64_t h) noexcept nogil
     cdef int _probe_int(self, int64_t key, Py_ssize_t *row) noexcept nogil
     cdef int _probe_str(self, const char *key, Py_ssize_t klen, uint64_t h, Py_ssize_t *row) noexcept nogil
     cdef int _string_at(self, ColumnDesc *c, Py_ssize_t row, const char **p, Py_ssize_t *n) noexcept nogil
     cdef object _value(self, Py_ssize_t col, Py_ssize_t row)
+    cdef dict _row_dict(self, Py_ssize_t row, tuple cols)
     cdef Py_ssize_t _find(self, object key) except -2

@@ -360,43 +360,53 @@ cdef class Segment:
             return self._find_many_str(keys)
         return self._find_many_int(as_int64_keys(keys))
 
+    cdef inline Py_ssize_t _first_candidate(self, uint64_t h) noexcept nogil:
+        """The row in the home slot of hash `h` when its tag matches (a prefetch hint only), else -1."""
+        cdef uint64_t s = self.table[h & self.table_mask]
+        cdef uint64_t r = (s & 0xFFFFFFFFULL) - 1
+        if s == 0 or (s >> 32) != (h >> 32) or r >= <uint64_t>self.nrows:
+            return -1
+        return <Py_ssize_t>r
+
     def _find_many_int(self, const int64_t[::1] keys):
         cdef Py_ssize_t n = keys.shape[0], i, j, end, row
-        cdef Py_ssize_t B = 16
-        cdef uint64_t hs[16]
-        cdef int st = ST_OK, bad = ST_OK
+        cdef uint64_t hs[PIPELINE]
+        cdef int st = ST_OK
         out = np.empty(n, dtype=np.int64)
         cdef int64_t[::1] rows = out
-        cdef uint64_t mask = self.table_mask
+        cdef const int64_t *kcol = <const int64_t *>self.cols[self.key_index].data
         if n == 0:
             return out
         with nogil:
             i = 0
-            while i < n:
-                end = i + B if i + B < n else n
-                # Hash a block and prefetch its slots first, so the cache misses
-                # of up to B independent probes overlap instead of queueing.
+            while i < n and st >= 0:
+                end = i + PIPELINE if i + PIPELINE < n else n
+                # A short software pipeline: hash a block and prefetch its slots,
+                # then prefetch the keys those slots point at, then probe.  The
+                # cache misses of the whole block overlap instead of queueing.
                 for j in range(i, end):
                     hs[j - i] = rd_mix64(<uint64_t>keys[j])
-                    RD_PREFETCH(&self.table[hs[j - i] & mask])
+                    RD_PREFETCH(&self.table[hs[j - i] & self.table_mask])
+                for j in range(i, end):
+                    row = self._first_candidate(hs[j - i])
+                    if row >= 0:
+                        RD_PREFETCH(&kcol[row])
                 for j in range(i, end):
                     row = -1
                     st = self._probe_int(keys[j], &row)
                     if RD_UNLIKELY(st < 0):
-                        bad = st
                         break
                     rows[j] = row
-                if bad != ST_OK:
-                    break
                 i = end
-        if bad != ST_OK:
-            self._raise_status(bad, "a batch lookup")
+        if st < 0:
+            self._raise_status(st, "a batch lookup")
         return out
 
     def _find_many_str(self, keys):
-        cdef Py_ssize_t n, i, row, klen
-        cdef int st = ST_OK, bad = ST_OK
-        cdef const char *kp
+        cdef Py_ssize_t n, i, j, end, row, klen
+        cdef int st = ST_OK
+        cdef uint64_t a
+        cdef ColumnDesc *kc = &self.cols[self.key_index]
         if not isinstance(keys, (list, tuple)):
             keys = list(keys)
         n = len(keys)
@@ -404,9 +414,10 @@ cdef class Segment:
         cdef int64_t[::1] rows = out
         cdef const char **ptrs = <const char **>PyMem_Malloc(n * sizeof(char *) + 1)
         cdef Py_ssize_t *lens = <Py_ssize_t *>PyMem_Malloc(n * sizeof(Py_ssize_t) + 1)
-        cdef uint64_t *hs = <uint64_t *>PyMem_Malloc(n * sizeof(uint64_t) + 1)
+        cdef uint64_t hs[PIPELINE]
+        cdef Py_ssize_t cand[PIPELINE]
         try:
-            if ptrs == NULL or lens == NULL or hs == NULL:
+            if ptrs == NULL or lens == NULL:
                 raise MemoryError()
             for i in range(n):
                 key = keys[i]
@@ -415,22 +426,35 @@ cdef class Segment:
                 # UTF-8 view owned by the str object, which `keys` keeps alive.
                 ptrs[i] = PyUnicode_AsUTF8AndSize(key, &lens[i])
             with nogil:
-                for i in range(n):
-                    hs[i] = rd_xxh64(ptrs[i], <size_t>lens[i], KEY_SEED)
-                    RD_PREFETCH(&self.table[hs[i] & self.table_mask])
-                for i in range(n):
-                    row = -1
-                    st = self._probe_str(ptrs[i], lens[i], hs[i], &row)
-                    if RD_UNLIKELY(st < 0):
-                        bad = st
-                        break
-                    rows[i] = row
+                i = 0
+                while i < n and st >= 0:
+                    end = i + PIPELINE if i + PIPELINE < n else n
+                    # Three dependent misses per key (slot, offsets, bytes): prefetch
+                    # each level for the whole block before touching the next one.
+                    for j in range(i, end):
+                        hs[j - i] = rd_xxh64(ptrs[j], <size_t>lens[j], KEY_SEED)
+                        RD_PREFETCH(&self.table[hs[j - i] & self.table_mask])
+                    for j in range(i, end):
+                        cand[j - i] = self._first_candidate(hs[j - i])
+                        if cand[j - i] >= 0:
+                            RD_PREFETCH(&kc.offsets[cand[j - i]])
+                    for j in range(i, end):
+                        if cand[j - i] >= 0:
+                            a = kc.offsets[cand[j - i]]
+                            if a < kc.data_len:
+                                RD_PREFETCH(kc.data + a)
+                    for j in range(i, end):
+                        row = -1
+                        st = self._probe_str(ptrs[j], lens[j], hs[j - i], &row)
+                        if RD_UNLIKELY(st < 0):
+                            break
+                        rows[j] = row
+                    i = end
         finally:
             PyMem_Free(ptrs)
             PyMem_Free(lens)
-            PyMem_Free(hs)
-        if bad != ST_OK:
-            self._raise_status(bad, "a batch lookup")
+        if st < 0:
+            self._raise_status(st, "a batch lookup")
         return out
 
     # -- values -------------------------------------------------------------------
@@ -440,10 +464,10 @@ cdef class Segment:
         cdef const char *p
         cdef Py_ssize_t plen
         cdef int64_t v
+        cdef int code = c.code
         if c.validity != NULL and not (c.validity[row >> 3] >> (row & 7)) & 1:
             return None
         p = c.data + row * c.itemsize
-        code = c.code
         if code == T_INT64:
             return (<const int64_t *>p)[0]
         if code == T_FLOAT64:
@@ -501,29 +525,28 @@ cdef class Segment:
         if not (0 <= row < self.nrows):
             raise IndexError(f"row {row} out of range")
 
-    def row(self, Py_ssize_t row, tuple cols):
-        """Row `row` as a dict of the columns numbered in `cols`."""
-        cdef Py_ssize_t col
-        self._check_cell(0, row)
-        out = {}
-        for col in cols:
+    cdef dict _row_dict(self, Py_ssize_t row, tuple cols):
+        cdef Py_ssize_t i, col, n = PyTuple_GET_SIZE(cols)
+        cdef tuple names = self.names
+        cdef dict out = _PyDict_NewPresized(n)
+        for i in range(n):
+            col = <Py_ssize_t>PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(cols, i))
             if not (0 <= col < self.ncols):
                 raise IndexError(f"column {col} out of range")
-            out[self.names[col]] = self._value(col, row)
+            PyDict_SetItem(out, <object>PyTuple_GET_ITEM(names, col), self._value(col, row))
         return out
 
-    def get(self, key, tuple cols):
+    def row(self, Py_ssize_t row, tuple cols not None):
+        """Row `row` as a dict of the columns numbered in `cols`."""
+        self._check_cell(0, row)
+        return self._row_dict(row, cols)
+
+    def get(self, key, tuple cols not None):
         """The row with `key` as a dict of the columns numbered in `cols`, or None."""
         cdef Py_ssize_t row = self._find(key)
-        cdef Py_ssize_t col
         if row < 0:
             return None
-        out = {}
-        for col in cols:
-            if not (0 <= col < self.ncols):
-                raise IndexError(f"column {col} out of range")
-            out[self.names[col]] = self._value(col, row)
-        return out
+        return self._row_dict(row, cols)
 
     def rows(self, const int64_t[::1] rows, tuple cols):
         """Dicts for the rows numbered in `rows` (None where the number is negative)."""
@@ -540,10 +563,7 @@ cdef class Segment:
                 continue
             if r >= self.nrows:
                 raise IndexError(f"row {r} out of range")
-            d = {}
-            for col in cols:
-                d[names[col]] = self._value(col, r)
-            out.append(d)
+            out.append(self._row_dict(r, cols))
         return out
 
     def take_objects(self, Py_ssize_t col, const int64_t[::1] rows):
