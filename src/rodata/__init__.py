@@ -21,6 +21,7 @@ from rodata.errors import (
     PublishError,
     RodataError,
     SchemaError,
+    UnknownColumnError,
 )
 from rodata.schema import Column, Schema
 from rodata.store import Version, list_versions, rollback
@@ -39,6 +40,7 @@ __all__ = [
     "RodataError",
     "Schema",
     "SchemaError",
+    "UnknownColumnError",
     "Version",
     "__version__",
     "list_versions",

@@ -61,7 +61,10 @@ class _SectionWriter:
 
     def section(self, kind: int, column: int, buf: Any) -> None:
         self.pad()
-        view = memoryview(np.ascontiguousarray(buf)).cast("B") if not isinstance(buf, bytes) else memoryview(buf)
+        if isinstance(buf, bytes):
+            view = memoryview(buf)
+        else:  # as raw bytes: datetime64 arrays do not export a buffer of their own
+            view = memoryview(np.ascontiguousarray(buf).reshape(-1).view(np.uint8))
         offset = self.pos
         self.fh.write(view)
         self.pos += view.nbytes

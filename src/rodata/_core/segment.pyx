@@ -36,6 +36,23 @@ _EPOCH_DATETIME = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
 
+cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t q = a // b   # C division truncates toward zero (cdivision): correct it to floor
+    if (a % b != 0) and ((a < 0) != (b < 0)):
+        q -= 1
+    return q
+
+
+cdef object _ns_to_timedelta(int64_t ns):
+    """Nanoseconds since the epoch as a timedelta, floored to microseconds (datetime's resolution).
+
+    Split into days, seconds and microseconds: each argument of timedelta_new is a C int."""
+    cdef int64_t us = _floordiv(ns, 1000)
+    cdef int64_t days = _floordiv(us, 86400000000)
+    cdef int64_t rest = us - days * 86400000000
+    return timedelta_new(<int>days, <int>(rest // 1000000), <int>(rest % 1000000))
+
+
 def section_name(int kind):
     return _SECTION_NAMES.get(kind, f"kind {kind}")
 
@@ -498,9 +515,7 @@ cdef class Segment:
         if code == T_UINT64:
             return (<const uint64_t *>p)[0]
         if code == T_TIMESTAMP:
-            v = (<const int64_t *>p)[0]
-            # Floor division: the instant before the epoch stays before it.
-            return _EPOCH_DATETIME + timedelta_new(0, 0, v // 1000 if v >= 0 else -((-v + 999) // 1000))
+            return _EPOCH_DATETIME + _ns_to_timedelta((<const int64_t *>p)[0])
         if code == T_DATE:
             v = (<const int64_t *>p)[0]
             if v < MIN_DATE_DAYS or v > MAX_DATE_DAYS:

@@ -1,0 +1,1 @@
+"""The ETL: files (CSV, JSON Lines, Parquet) to a published version, on every core."""
