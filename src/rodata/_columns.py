@@ -302,6 +302,12 @@ def _from_list(name: str, values: Sequence[Any], declared: Column | None) -> Col
 def _fixed_from_list(column: Column, values: Sequence[Any]) -> np.ndarray[Any, Any]:
     if column.type == "vector":
         zero = [0.0] * column.dim
+        if not values:
+            return np.zeros((0, column.dim), dtype="<f4")
+        for row, v in enumerate(values):
+            if v is not None and len(v) != column.dim:
+                raise SchemaError(f"column {column.name!r}: every vector must have {column.dim} values, "
+                                  f"row {row} has {len(v)}")
         arr = np.array([zero if v is None else v for v in values], dtype="<f4")
         if arr.ndim != 2 or (len(values) and arr.shape[1] != column.dim):
             raise SchemaError(f"column {column.name!r}: every vector must have {column.dim} values")
