@@ -32,8 +32,9 @@ cdef bytes TRAILER_MAGIC = b"RODATEND"
 cdef uint64_t KEY_SEED = 0
 cdef int64_t MIN_DATE_DAYS = -719162     # 0001-01-01
 cdef int64_t MAX_DATE_DAYS = 2932896     # 9999-12-31
-_EPOCH_DATETIME = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+_UTC = datetime.timezone.utc
+_np_bool = np.bool_
+_np_integer = np.integer
 
 
 cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept nogil:
@@ -43,14 +44,15 @@ cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept nogil:
     return q
 
 
-cdef object _ns_to_timedelta(int64_t ns):
-    """Nanoseconds since the epoch as a timedelta, floored to microseconds (datetime's resolution).
-
-    Split into days, seconds and microseconds: each argument of timedelta_new is a C int."""
+cdef object _timestamp(int64_t ns):
+    """Nanoseconds since the epoch as an aware UTC datetime, floored to microseconds (its resolution)."""
     cdef int64_t us = _floordiv(ns, 1000)
     cdef int64_t days = _floordiv(us, 86400000000)
     cdef int64_t rest = us - days * 86400000000
-    return timedelta_new(<int>days, <int>(rest // 1000000), <int>(rest % 1000000))
+    cdef int year, month, day
+    rd_civil_from_days(days, &year, &month, &day)
+    return datetime_new(year, month, day, <int>(rest // 3600000000), <int>(rest // 60000000 % 60),
+                        <int>(rest // 1000000 % 60), <int>(rest % 1000000), _UTC)
 
 
 def section_name(int kind):
@@ -349,17 +351,20 @@ cdef class Segment:
         cdef const char *kp
         cdef int st
         cdef int64_t ikey
+        cdef int overflow = 0
         if self.key_is_string:
             if not isinstance(key, str):
                 raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
             kp = PyUnicode_AsUTF8AndSize(key, &klen)
             st = self._probe_str(kp, klen, rd_xxh64(kp, <size_t>klen, KEY_SEED), &row)
         else:
-            if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-                raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")
-            if not (-0x8000000000000000 <= key <= 0x7FFFFFFFFFFFFFFF):
-                return -1
-            ikey = key
+            if type(key) is not int:  # exact int is the hot path; anything else is checked here
+                if isinstance(key, (bool, _np_bool)) or not isinstance(key, (int, _np_integer)):
+                    raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")
+                key = int(key)
+            ikey = PyLong_AsLongLongAndOverflow(key, &overflow)
+            if overflow:
+                return -1  # outside int64: no such key can be stored
             st = self._probe_int(ikey, &row)
         if st == ST_OK:
             return row
@@ -482,6 +487,7 @@ cdef class Segment:
         cdef Py_ssize_t plen
         cdef int64_t v
         cdef int code = c.code
+        cdef int year, month, day
         if c.validity != NULL and not (c.validity[row >> 3] >> (row & 7)) & 1:
             return None
         p = c.data + row * c.itemsize
@@ -515,12 +521,13 @@ cdef class Segment:
         if code == T_UINT64:
             return (<const uint64_t *>p)[0]
         if code == T_TIMESTAMP:
-            return _EPOCH_DATETIME + _ns_to_timedelta((<const int64_t *>p)[0])
+            return _timestamp((<const int64_t *>p)[0])
         if code == T_DATE:
             v = (<const int64_t *>p)[0]
             if v < MIN_DATE_DAYS or v > MAX_DATE_DAYS:
                 self._fail(f"data of column {self.names[col]!r}", 0, f"date {v} days out of range in row {row}")
-            return datetime.date.fromordinal(_EPOCH_ORDINAL + v)
+            rd_civil_from_days(v, &year, &month, &day)
+            return date_new(year, month, day)
         if code == T_BYTES:
             if self._string_at(c, row, &p, &plen) != ST_OK:
                 self._raise_status(ST_BAD_OFFSETS, "a read")

@@ -106,4 +106,21 @@ static inline uint64_t rd_mix64(uint64_t x) {
     return x;
 }
 
+/* Days since 1970-01-01 to a proleptic Gregorian (year, month, day): H. Hinnant's
+ * civil_from_days, exact for every int64 day count whose year fits in int32. */
+static inline void rd_civil_from_days(int64_t z, int *year, int *month, int *day) {
+    z += 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const uint64_t doe = (uint64_t)(z - era * 146097);
+    const uint64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const int64_t y = (int64_t)yoe + era * 400;
+    const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const uint64_t mp = (5 * doy + 2) / 153;
+    const uint64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const uint64_t m = mp < 10 ? mp + 3 : mp - 9;
+    *year = (int)(y + (m <= 2));
+    *month = (int)m;
+    *day = (int)d;
+}
+
 #endif /* RODATA_C_H */

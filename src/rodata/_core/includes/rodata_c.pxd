@@ -1,5 +1,5 @@
 # C declarations of includes/rodata_c.h (the only C the core uses beyond libc/POSIX).
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 
 cdef extern from "rodata_c.h" nogil:
@@ -10,3 +10,4 @@ cdef extern from "rodata_c.h" nogil:
     void RD_PREFETCH(const void *p)
     bint RD_LIKELY(bint x)
     bint RD_UNLIKELY(bint x)
+    void rd_civil_from_days(int64_t z, int *year, int *month, int *day)
