@@ -249,3 +249,19 @@ def test_empty_and_non_regular_files(tmp_path: Path) -> None:
     (tmp_path / "dir.seg").mkdir()
     with pytest.raises(rodata.RodataError):
         rodata.open(tmp_path / "dir.seg")
+
+
+def test_unknown_section_kinds_depend_on_the_minor_version(segment: Path, tmp_path: Path) -> None:
+    buf = bytearray(segment.read_bytes())
+    _, entries = directory(buf)
+    validity = next(e for e in entries if e.kind == SEC["validity"])
+    struct.pack_into("<H", buf, validity.at, 77)
+    path = tmp_path / "unknown.seg"
+    path.write_bytes(bytes(reseal(buf)))
+    with pytest.raises(rodata.FormatError, match="unknown section kind 77"):
+        rodata.open(path)
+    struct.pack_into("<H", buf, 10, 1)  # a newer minor version: unknown kinds are optional additions
+    path.write_bytes(bytes(reseal(buf)))
+    with rodata.open(path) as ds:
+        seg = ds._segments()[0]
+        assert seg.validity_view(validity.column) is None  # the skipped section is not used

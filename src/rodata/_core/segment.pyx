@@ -135,13 +135,14 @@ cdef class Segment:
             off = rd_load64(entry + 8)
             length = rd_load64(entry + 16)
             where = f"directory entry {i}"
-            if kind not in _SECTION_NAMES:
+            if kind not in _SECTION_NAMES and minor <= FORMAT_MINOR:
                 self._fail(where, dir_off + i * DIR_ENTRY_SIZE, f"unknown section kind {kind}")
             if off % ALIGN != 0 or off < prev_end or not span_ok(dir_off, off, length):
                 self._fail(where, dir_off + i * DIR_ENTRY_SIZE,
-                           f"{_SECTION_NAMES[kind]} section [{off}, +{length}) is misplaced")
+                           f"{section_name(kind)} section [{off}, +{length}) is misplaced")
             prev_end = off + length
-            sections.append((kind, column, off, length, rd_load64(entry + 24)))
+            if kind in _SECTION_NAMES:  # kinds added by a newer minor version are optional: skipped
+                sections.append((kind, column, off, length, rd_load64(entry + 24)))
         self.sections = sections
         self._parse_schema(ncols, key_index)
         self._bind_sections()
