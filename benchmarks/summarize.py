@@ -32,7 +32,7 @@ def summarize(doc: dict[str, Any]) -> str:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for bench in doc["benchmarks"]:
         groups[bench["group"] or bench["name"]].append(bench)
-    lines = ["| benchmark | implementation | median | throughput | rodata ÷ this |", "|---|---|---|---|---|"]
+    lines = ["| benchmark | implementation | median | throughput | rodata / this |", "|---|---|---|---|---|"]
     for group, members in groups.items():
         subject = next((b for b in members if "rodata" in b["name"]), members[0])
         subject_rate, _ = _rate(subject)
@@ -40,7 +40,7 @@ def summarize(doc: dict[str, Any]) -> str:
             rate, unit = _rate(b)
             name = b["name"].removeprefix("test_")
             lines.append(f"| {group} | {name} | {b['stats']['median'] * 1e3:.2f} ms | {_fmt(rate, unit)} | "
-                         f"{subject_rate / rate:.2f}× |")
+                         f"{subject_rate / rate:.2f}x |")
     machine = doc.get("machine_info", {})
     cpu = machine.get("cpu", {}).get("brand_raw", "?")
     lines.append("")

@@ -123,6 +123,6 @@ def test_lookups_agree_with_a_dict(tmp_path: Path, keys: list[int], probes: list
         batch = ds.get_many(asked)
         assert batch.found.tolist() == [p in reference for p in asked]
         assert batch["v"].tolist() == [reference.get(p, 0) for p in asked]
-        lo, hi = (sorted(probes[:2]) + [None, None])[:2] if probes else (None, None)
+        lo, hi = [*sorted(probes[:2]), None, None][:2]
         got = [int(k) for b in ds.scan(start=lo, end=hi) for k in b["k"]]
         assert got == sorted(k for k in keys if (lo is None or k >= lo) and (hi is None or k < hi))

@@ -1,6 +1,8 @@
 """Codec benchmarks, one core: each rodata figure has a baseline measured in the same run.
 
-Run: pytest benchmarks/core --benchmark-json=.benchmarks/core.json && python benchmarks/summarize.py .benchmarks/core.json
+Run:
+    pytest benchmarks/core --benchmark-json=.benchmarks/core.json
+    python benchmarks/summarize.py .benchmarks/core.json
 Throughput is recorded in ``extra_info`` as items per call; summarize.py turns it into items/s and ratios."""
 
 from __future__ import annotations
@@ -108,7 +110,7 @@ def test_get_row_rodata(benchmark: Any, int_table: Any, row_queries: list[int]) 
 @pytest.mark.benchmark(group="get 10-column row (100k gets)")
 def test_get_row_baseline_dict_of_dicts(benchmark: Any, int_table: Any, row_queries: list[int]) -> None:
     """The in-memory ceiling: every row prebuilt as a dict in a dict (no decoding at all)."""
-    ds, cols = int_table
+    ds, _ = int_table
     wanted = set(row_queries)
     table = {k: ds.get(k) for k in wanted}
     rows = benchmark(lambda: [table.get(k) for k in row_queries])

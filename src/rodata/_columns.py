@@ -128,10 +128,10 @@ def _coerce_one(name: str, values: Any, declared: Column | None) -> ColumnData:
     elif module == "pandas":
         values = _from_pandas(values)
     if isinstance(values, np.ma.MaskedArray):
-        mask = np.ma.getmaskarray(values)
+        mask: np.ndarray[Any, Any] = np.ma.getmaskarray(values)
         data = np.ma.getdata(values)
         if mask.ndim > 1:
-            mask = mask.any(axis=tuple(range(1, mask.ndim)))
+            mask = np.asarray(mask.any(axis=tuple(range(1, mask.ndim))))
         col = _from_numpy(name, data, declared, nullable=bool(mask.any()))
         if mask.any():
             col.valid = ~mask
@@ -185,7 +185,7 @@ def _from_numpy(name: str, arr: np.ndarray[Any, Any], declared: Column | None, n
         column = Column(name, declared.type, declared.nullable or nullable, declared.dim)
     elif arr.ndim == 2 and kind in "iuf":
         column = Column(name, "vector", nullable, int(arr.shape[1]))
-    elif kind in "iu" or kind == "f" and arr.dtype.itemsize in (4, 8) or kind == "b":
+    elif kind in "iu" or (kind == "f" and arr.dtype.itemsize in (4, 8)) or kind == "b":
         column = Column(name, "bool" if kind == "b" else str(arr.dtype.newbyteorder("=")), nullable)
     elif kind == "f":
         column = Column(name, "float32", nullable)
@@ -224,9 +224,8 @@ def _cast(column: Column, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
             raise SchemaError(f"column {name!r}: values outside the range of {type_}")
     elif type_ in _FLOAT_TYPES and kind not in "iuf":
         raise SchemaError(f"column {name!r}: {arr.dtype} values cannot be stored as {type_}")
-    elif type_ == "bool" and kind != "b":
-        if kind not in "iu" or (arr.size and not np.isin(arr, (0, 1)).all()):
-            raise SchemaError(f"column {name!r}: {arr.dtype} values cannot be stored as bool")
+    elif type_ == "bool" and kind != "b" and (kind not in "iu" or (arr.size and not np.isin(arr, (0, 1)).all())):
+        raise SchemaError(f"column {name!r}: {arr.dtype} values cannot be stored as bool")
     return np.ascontiguousarray(arr.astype(target, copy=False))
 
 
@@ -316,9 +315,8 @@ def _fixed_from_list(column: Column, values: Sequence[Any]) -> np.ndarray[Any, A
         return np.array([_to_utc_naive(v) for v in values], dtype="datetime64[ns]").astype("<M8[ns]")
     if column.type == "date":
         return np.array([0 if v is None else _to_date(v) for v in values], dtype="datetime64[D]")
-    if column.type == "bool":
-        if any(not isinstance(v, (bool, np.bool_)) for v in values if v is not None):
-            raise SchemaError(f"column {column.name!r}: bool columns take True/False values")
+    if column.type == "bool" and any(not isinstance(v, (bool, np.bool_)) for v in values if v is not None):
+        raise SchemaError(f"column {column.name!r}: bool columns take True/False values")
     if column.type in _INT_TYPES:
         if any(isinstance(v, (float, np.floating)) and not float(v).is_integer() for v in values if v is not None):
             raise SchemaError(f"column {column.name!r}: non-integral values cannot be stored as {column.type}")
@@ -338,7 +336,7 @@ def _to_utc_naive(v: Any) -> Any:
             v = v.astimezone(_dt.timezone.utc).replace(tzinfo=None)
         return np.datetime64(v, "ns")
     if isinstance(v, (np.datetime64, str)):
-        return np.datetime64(v, "ns")
+        return np.datetime64(v, "ns")  # type: ignore[call-overload]
     raise TypeError(f"{v!r:.60} is not a timestamp")
 
 
@@ -346,5 +344,5 @@ def _to_date(v: Any) -> Any:
     if isinstance(v, _dt.datetime):
         raise TypeError(f"{v!r:.60} is a timestamp, not a date")
     if isinstance(v, (_dt.date, np.datetime64, str)):
-        return np.datetime64(v, "D")
+        return np.datetime64(v, "D")  # type: ignore[call-overload]
     raise TypeError(f"{v!r:.60} is not a date")

@@ -64,7 +64,7 @@ class _SectionWriter:
         if isinstance(buf, bytes):
             view = memoryview(buf)
         else:  # as raw bytes: datetime64 arrays do not export a buffer of their own
-            view = memoryview(np.ascontiguousarray(buf).reshape(-1).view(np.uint8))
+            view = memoryview(np.ascontiguousarray(buf).reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         offset = self.pos
         self.fh.write(view)
         self.pos += view.nbytes
@@ -122,6 +122,7 @@ def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequenc
         if key.values is not None:
             table = build_index_int64(np.ascontiguousarray(key.values, dtype=np.int64))
         else:
+            assert key.offsets is not None and key.data is not None
             table = build_index_strings(key.offsets, key.data)
         out.section(FORMAT_CONSTANTS["SEC_INDEX"], NO_COLUMN, table)
         out.pad()

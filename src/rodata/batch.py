@@ -77,7 +77,7 @@ class Batch:
                 if pos is None:
                     values[: len(got)] = got
                 else:
-                    for p, v in zip(pos.tolist(), got):
+                    for p, v in zip(pos.tolist(), got, strict=True):
                         values[p] = v
             return values
         if len(self._pieces) == 1 and self._pieces[0][1] is None and isinstance(self._pieces[0][2], slice):
@@ -114,7 +114,7 @@ class Batch:
             if pos is None:
                 out[: len(dicts)] = dicts
             else:
-                for p, d in zip(pos.tolist(), dicts):
+                for p, d in zip(pos.tolist(), dicts, strict=True):
                     out[p] = d
         return out
 

@@ -23,7 +23,7 @@ _INT64_MAX = (1 << 63) - 1
 _OPEN_RETRIES = 3
 
 
-def open(path: str | os.PathLike[str], *, verify: bool = True, prefault: bool = False) -> Dataset:  # noqa: A001
+def open(path: str | os.PathLike[str], *, verify: bool = True, prefault: bool = False) -> Dataset:
     """Map and verify a dataset.
 
     `path` is a dataset directory (its live version, named by CURRENT), a version
@@ -158,7 +158,7 @@ class Dataset:
         proj = self._all_columns if columns is None else self.projection(columns)
         parts = self._parts
         if parts is not None and len(parts) == 1:  # the common case, kept short: it is the hot path
-            return parts[0].get(key, proj)  # type: ignore[no-any-return]
+            return parts[0].get(key, proj)
         seg = self._part_for(key)
         return None if seg is None else seg.get(key, proj)
 
@@ -227,7 +227,7 @@ class Dataset:
         if all(m is None for m in masks):
             return None
         return np.concatenate([np.ones(len(seg), dtype=bool) if m is None else m
-                               for seg, m in zip(self._segments(), masks)])
+                               for seg, m in zip(self._segments(), masks, strict=True)])
 
     def _row_range(self, start: int, stop: int) -> list[tuple[Segment, int, int]]:
         """Global rows [start, stop) as (segment, lo, hi) pieces."""

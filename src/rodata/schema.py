@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +162,7 @@ class Schema:
     def __contains__(self, name: object) -> bool:
         return name in self._positions
 
-    def __iter__(self) -> Iterable[Column]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Column]:
         return iter(self.columns)
 
     def __len__(self) -> int:

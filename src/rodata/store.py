@@ -188,7 +188,7 @@ def _pid_alive(pid: int) -> bool:
 
 def clean_stale_staging(dataset_dir: Path) -> list[str]:
     """Remove staging directories left by builds whose process is gone (a crash, SIGKILL)."""
-    removed = []
+    removed: list[str] = []
     if not dataset_dir.is_dir():
         return removed
     for p in dataset_dir.iterdir():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import time
@@ -13,8 +14,8 @@ import numpy as np
 
 from rodata._columns import ColumnData, coerce_columns
 from rodata._core import FORMAT_CONSTANTS, FORMAT_VERSION, Segment
-from rodata._version import __version__
 from rodata._segment import SegmentInfo, write_segment
+from rodata._version import __version__
 from rodata.errors import DuplicateKeyError, FormatError, SchemaError
 from rodata.schema import Column, Schema
 from rodata.store import Version, publish, staging_dir, utc_now
@@ -81,6 +82,7 @@ def key_order(key: ColumnData, on_duplicate: OnDuplicate = "error") -> np.ndarra
     if on_duplicate not in ("error", "first", "last"):
         raise ValueError(f"on_duplicate must be 'error', 'first' or 'last', not {on_duplicate!r}")
     n = len(key)
+    order: np.ndarray[Any, Any] | None
     if key.values is not None:
         values = key.values
         if n < 2 or bool(np.all(values[1:] > values[:-1])):
@@ -132,7 +134,7 @@ def _string_order(key: ColumnData) -> tuple[np.ndarray[Any, Any] | None, np.ndar
     raw = key.data.tobytes()
     offs = key.offsets.tolist()
     items = [raw[offs[i] : offs[i + 1]] for i in range(n)]
-    if all(a < b for a, b in zip(items, items[1:])):
+    if all(a < b for a, b in itertools.pairwise(items)):
         return None, np.zeros(0, dtype=bool)
     order = np.array(sorted(range(n), key=items.__getitem__), dtype=np.int64)
     same = np.fromiter((items[order[i]] == items[order[i + 1]] for i in range(n - 1)), dtype=bool,

@@ -51,7 +51,7 @@ def main() -> None:
         except rodata.FormatError as exc:
             result["outcome"] = "format_error"
             result["detail"] = str(exc)
-        except Exception as exc:  # noqa: BLE001 - reported to the parent test as a failure
+        except Exception as exc:
             result["outcome"] = "unexpected"
             result["detail"] = f"{type(exc).__name__}: {exc}"
         print(json.dumps(result), flush=True)

@@ -71,7 +71,7 @@ def test_truncation_anywhere_is_a_format_error(segment: Path, tmp_path: Path) ->
         path = tmp_path / f"cut-{cut}.seg"
         path.write_bytes(data[:cut])
         cases += [{"path": str(path), "verify": True}, {"path": str(path), "verify": False}]
-    for case, result in zip(cases, run_cases(tmp_path, cases)):
+    for case, result in zip(cases, run_cases(tmp_path, cases), strict=True):
         assert result["outcome"] == "format_error", (case, result)
 
 
@@ -90,9 +90,9 @@ def test_bit_flips_are_detected_by_verification(segment: Path, tmp_path: Path) -
     cases = []
     for pos in _flip_positions(data, segment, rng):
         bit = 1 << rng.randrange(8)
-        cases.append({"path": mutate(tmp_path, data, f"flip-{pos}", lambda b, p=pos, m=bit: b.__setitem__(p, b[p] ^ m)),
-                      "verify": True, "pos": pos})
-    for case, result in zip(cases, run_cases(tmp_path, cases)):
+        path = mutate(tmp_path, data, f"flip-{pos}", lambda b, p=pos, m=bit: b.__setitem__(p, b[p] ^ m))
+        cases.append({"path": path, "verify": True, "pos": pos})
+    for case, result in zip(cases, run_cases(tmp_path, cases), strict=True):
         # Either caught, or the flip hit padding no reader looks at and nothing changed.
         assert result["outcome"] == "format_error" or result.get("digest") == want, (case, result)
 
@@ -103,9 +103,9 @@ def test_bit_flips_without_verification_never_crash(segment: Path, tmp_path: Pat
     cases = []
     for pos in _flip_positions(data, segment, rng):
         bit = 1 << rng.randrange(8)
-        cases.append({"path": mutate(tmp_path, data, f"uflip-{pos}", lambda b, p=pos, m=bit: b.__setitem__(p, b[p] ^ m)),
-                      "verify": False, "pos": pos})
-    for case, result in zip(cases, run_cases(tmp_path, cases)):
+        path = mutate(tmp_path, data, f"uflip-{pos}", lambda b, p=pos, m=bit: b.__setitem__(p, b[p] ^ m))
+        cases.append({"path": path, "verify": False, "pos": pos})
+    for case, result in zip(cases, run_cases(tmp_path, cases), strict=True):
         assert result["outcome"] in ("format_error", "ok"), (case, result)
 
 
@@ -195,7 +195,7 @@ def test_lying_structures_are_format_errors(segment: Path, tmp_path: Path) -> No
     for name, change in lies.items():
         path = mutate(tmp_path, data, name, lambda b, c=change: reseal(b) if c(b) is None else None)
         cases += [{"path": path, "verify": True, "name": name}, {"path": path, "verify": False, "name": name}]
-    for case, result in zip(cases, run_cases(tmp_path, cases)):
+    for case, result in zip(cases, run_cases(tmp_path, cases), strict=True):
         assert result["outcome"] == "format_error", (case, result)
 
 
@@ -210,11 +210,16 @@ def test_an_index_with_no_empty_slot_cannot_hang_a_lookup(segment: Path, tmp_pat
         assert ds.get(ds._segments()[0].key_at(0)) is None
 
 
+def _set_major(buf: bytearray, major: int) -> bytearray:
+    struct.pack_into("<H", buf, 8, major)
+    return buf
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (lambda b: b.__setitem__(slice(0, 8), b"NOTRODAT"), r"header at offset 0: bad magic"),
-        (lambda b: reseal(b) and struct.pack_into("<H", b, 8, 9) or reseal(b), r"header at offset 8: unsupported format version 9"),
+        (lambda b: reseal(_set_major(b, 9)), r"header at offset 8: unsupported format version 9"),
         (lambda b: b.__setitem__(slice(len(b) - 8, len(b)), b"XXXXXXXX"), r"trailer at offset \d+: bad trailer magic"),
         (lambda b: b.__setitem__(70, b[70] ^ 1), r"schema at offset 64: checksum mismatch"),
     ],
