@@ -11,8 +11,8 @@ from rodata._core._codec import (
     build_index_int64,
     build_index_strings,
     section_name,
-    take_varwidth,
     table_slots,
+    take_varwidth,
     xxh64,
 )
 
@@ -25,7 +25,7 @@ __all__ = [
     "build_index_int64",
     "build_index_strings",
     "section_name",
-    "take_varwidth",
     "table_slots",
+    "take_varwidth",
     "xxh64",
 ]

@@ -1,6 +1,5 @@
 """Type stubs of the compiled core (rodata._core._codec)."""
 
-from collections.abc import Sequence
 from os import PathLike
 from typing import Any
 

@@ -592,7 +592,8 @@ cdef class Segment:
     def take_objects(self, Py_ssize_t col, const int64_t[::1] rows):
         """A list with the value of column `col` at each row (None where the row is negative)."""
         cdef Py_ssize_t i, r, n = rows.shape[0]
-        self._check_cell(col, 0) if self.nrows else None
+        if not (0 <= col < self.ncols):
+            raise IndexError(f"column {col} out of range")
         out = [None] * n
         for i in range(n):
             r = rows[i]
