@@ -5,6 +5,7 @@ cdef enum:
     ALIGN = 64                  # every section, the directory and the trailer start on 64 bytes
     HEADER_SIZE = 64
     PIPELINE = 16               # keys in flight per block in batch lookups (prefetch distance)
+    ROW_PREFETCH = 4            # rows ahead whose values are prefetched while dicts are built
     TRAILER_SIZE = 64
     DIR_ENTRY_SIZE = 32
     ENDIAN_TAG = 0x0A0B0C0D

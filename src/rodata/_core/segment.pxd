@@ -35,4 +35,5 @@ cdef class Segment:
     cdef int _string_at(self, ColumnDesc *c, Py_ssize_t row, const char **p, Py_ssize_t *n) noexcept nogil
     cdef object _value(self, Py_ssize_t col, Py_ssize_t row)
     cdef dict _row_dict(self, Py_ssize_t row, tuple cols)
+    cdef void _prefetch_row(self, Py_ssize_t row, tuple cols)
     cdef Py_ssize_t _find(self, object key) except -2

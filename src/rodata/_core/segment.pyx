@@ -577,17 +577,33 @@ cdef class Segment:
         for col in cols:
             if not (0 <= col < self.ncols):
                 raise IndexError(f"column {col} out of range")
-        out = PyList_New(0)
-        names = self.names
         for i in range(n):
+            if rows[i] >= self.nrows:
+                raise IndexError(f"row {rows[i]} out of range")
+        out = PyList_New(0)
+        for i in range(n):
+            if i + ROW_PREFETCH < n:
+                # Random rows miss the cache in every column: start those loads a few rows
+                # ahead so they overlap with building the dicts of the rows before.
+                self._prefetch_row(rows[i + ROW_PREFETCH], cols)
             r = rows[i]
-            if r < 0:
-                out.append(None)
-                continue
-            if r >= self.nrows:
-                raise IndexError(f"row {r} out of range")
-            out.append(self._row_dict(r, cols))
+            out.append(None if r < 0 else self._row_dict(r, cols))
         return out
+
+    cdef void _prefetch_row(self, Py_ssize_t row, tuple cols):
+        cdef Py_ssize_t i, col
+        cdef ColumnDesc *c
+        if row < 0:
+            return
+        for i in range(PyTuple_GET_SIZE(cols)):
+            col = PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(cols, i))
+            c = &self.cols[col]
+            if c.offsets != NULL:
+                RD_PREFETCH(&c.offsets[row])
+            else:
+                RD_PREFETCH(c.data + row * c.itemsize)
+            if c.validity != NULL:
+                RD_PREFETCH(&c.validity[row >> 3])
 
     def take_objects(self, Py_ssize_t col, const int64_t[::1] rows):
         """A list with the value of column `col` at each row (None where the row is negative)."""

@@ -1,0 +1,646 @@
+# The JSON Lines tokenizer: one flat JSON object per line, values straight into the column
+# builders.  Nested arrays of numbers fill vector columns; other nested values are kept as
+# their JSON text in string columns.  Fields not in the schema are collected (with the kinds
+# of their values) so that the build can add them as columns.
+
+cdef enum:
+    MAX_NEW_FIELDS = 4096
+
+
+cdef inline Py_ssize_t skip_ws(const uint8_t *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    while i < n and (b[i] == 32 or b[i] == 9 or b[i] == 13 or b[i] == 10):
+        i += 1
+    return i
+
+
+cdef int json_string_end(const uint8_t *b, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *end, bint *esc) noexcept nogil:
+    """`i` is just after an opening quote: find the closing quote (its index in `end`)."""
+    cdef uint8_t ch
+    esc[0] = False
+    while i < n:
+        ch = b[i]
+        if ch == 34:
+            end[0] = i
+            return V_OK
+        if ch == 92:
+            esc[0] = True
+            i += 2
+            continue
+        if ch < 32:
+            end[0] = i
+            return F_JSON
+        i += 1
+    end[0] = n
+    return F_JSON
+
+
+cdef inline int hex4(const uint8_t *p, uint32_t *out) noexcept nogil:
+    cdef uint32_t v = 0
+    cdef int k
+    cdef uint8_t ch
+    for k in range(4):
+        ch = p[k]
+        v <<= 4
+        if 48 <= ch <= 57:
+            v |= ch - 48
+        elif 97 <= ch <= 102:
+            v |= ch - 87
+        elif 65 <= ch <= 70:
+            v |= ch - 55
+        else:
+            return F_BAD_ESCAPE
+    out[0] = v
+    return V_OK
+
+
+cdef int json_unescape(const uint8_t *b, Py_ssize_t i, Py_ssize_t end, uint8_t *out, Py_ssize_t *out_len,
+                       Py_ssize_t *bad_at) noexcept nogil:
+    """Decode the string body ``b[i:end]`` into `out` (which has room for end - i bytes)."""
+    cdef Py_ssize_t j = 0
+    cdef uint8_t ch
+    cdef uint32_t cp, lo
+    while i < end:
+        ch = b[i]
+        if ch != 92:
+            out[j] = ch
+            j += 1
+            i += 1
+            continue
+        bad_at[0] = i
+        if i + 1 >= end:
+            return F_BAD_ESCAPE
+        ch = b[i + 1]
+        i += 2
+        if ch == 34 or ch == 92 or ch == 47:
+            out[j] = ch
+        elif ch == 98:
+            out[j] = 8
+        elif ch == 102:
+            out[j] = 12
+        elif ch == 110:
+            out[j] = 10
+        elif ch == 114:
+            out[j] = 13
+        elif ch == 116:
+            out[j] = 9
+        elif ch == 117:
+            if i + 4 > end or hex4(b + i, &cp) != V_OK:
+                return F_BAD_ESCAPE
+            i += 4
+            if 0xD800 <= cp <= 0xDBFF:
+                if i + 6 > end or b[i] != 92 or b[i + 1] != 117 or hex4(b + i + 2, &lo) != V_OK \
+                        or not (0xDC00 <= lo <= 0xDFFF):
+                    return F_BAD_ESCAPE
+                i += 6
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00)
+            elif 0xDC00 <= cp <= 0xDFFF:
+                return F_BAD_ESCAPE
+            # A \u escape is six bytes (twelve for a pair) and encodes to at most four: it fits.
+            if cp < 0x80:
+                out[j] = <uint8_t>cp
+            elif cp < 0x800:
+                out[j] = <uint8_t>(0xC0 | (cp >> 6))
+                j += 1
+                out[j] = <uint8_t>(0x80 | (cp & 0x3F))
+            elif cp < 0x10000:
+                out[j] = <uint8_t>(0xE0 | (cp >> 12))
+                out[j + 1] = <uint8_t>(0x80 | ((cp >> 6) & 0x3F))
+                j += 2
+                out[j] = <uint8_t>(0x80 | (cp & 0x3F))
+            else:
+                out[j] = <uint8_t>(0xF0 | (cp >> 18))
+                out[j + 1] = <uint8_t>(0x80 | ((cp >> 12) & 0x3F))
+                out[j + 2] = <uint8_t>(0x80 | ((cp >> 6) & 0x3F))
+                j += 3
+                out[j] = <uint8_t>(0x80 | (cp & 0x3F))
+        else:
+            return F_BAD_ESCAPE
+        j += 1
+    out_len[0] = j
+    return V_OK
+
+
+cdef int json_skip_value(const uint8_t *b, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *end) noexcept nogil:
+    """Find the end of the JSON value at `i` (nested values skipped as a whole, loosely checked)."""
+    cdef int depth = 0
+    cdef uint8_t ch
+    cdef Py_ssize_t e
+    cdef bint esc
+    while i < n:
+        ch = b[i]
+        if ch == 34:
+            if json_string_end(b, i + 1, n, &e, &esc) != V_OK:
+                end[0] = e
+                return F_JSON
+            i = e + 1
+        elif ch == 91 or ch == 123:
+            depth += 1
+            i += 1
+        elif ch == 93 or ch == 125:
+            if depth == 0:
+                break
+            depth -= 1
+            i += 1
+        elif ch == 44 and depth == 0:
+            break
+        elif ch == 32 or ch == 9 or ch == 13 or ch == 10:
+            if depth == 0:
+                break
+            i += 1
+        elif depth == 0 and ch == 58:
+            break
+        else:
+            i += 1
+        if depth == 0:
+            break
+    if depth != 0:
+        end[0] = i
+        return F_JSON
+    end[0] = i
+    return V_OK
+
+
+cdef int json_scalar_end(const uint8_t *b, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *end) noexcept nogil:
+    """The end of a bare scalar (number, true, false, null) at `i`."""
+    cdef uint8_t ch
+    while i < n:
+        ch = b[i]
+        if ch == 44 or ch == 125 or ch == 93 or ch == 32 or ch == 9 or ch == 13 or ch == 10:
+            break
+        i += 1
+    end[0] = i
+    return V_OK
+
+
+cdef class JsonTokenizer(Tokenizer):
+    """JSON Lines records into typed columns (see CsvTokenizer for `columns`; a column of type
+    ``"skip"`` names a field that is read and dropped)."""
+
+    cdef uint8_t **cname
+    cdef Py_ssize_t *cname_len
+    cdef int64_t *gen
+    cdef bint *skip
+    cdef int guess
+    cdef int nextra
+    cdef Col *extra
+    cdef uint8_t **extra_name
+    cdef Py_ssize_t *extra_len
+    cdef int64_t *extra_line
+    cdef int64_t cur_line
+
+    def __init__(self, list columns, null_values=(), int64_t rows_hint=1024):
+        cdef int i
+        specs = []
+        skips = []
+        for spec in columns:
+            skips.append(spec[1] == "skip")
+            specs.append((spec[0], "infer" if spec[1] == "skip" else spec[1], *spec[2:]))
+        self._setup(specs, list(null_values), rows_hint)
+        n = max(self.core.ncols, 1)
+        self.cname = <uint8_t **>malloc(n * sizeof(uint8_t *))
+        self.cname_len = <Py_ssize_t *>malloc(n * sizeof(Py_ssize_t))
+        self.gen = <int64_t *>malloc(n * sizeof(int64_t))
+        self.skip = <bint *>malloc(n * sizeof(bint))
+        self.extra = <Col *>malloc(MAX_NEW_FIELDS * sizeof(Col))
+        self.extra_name = <uint8_t **>malloc(MAX_NEW_FIELDS * sizeof(uint8_t *))
+        self.extra_len = <Py_ssize_t *>malloc(MAX_NEW_FIELDS * sizeof(Py_ssize_t))
+        self.extra_line = <int64_t *>malloc(MAX_NEW_FIELDS * sizeof(int64_t))
+        if (self.cname == NULL or self.cname_len == NULL or self.gen == NULL or self.skip == NULL
+                or self.extra == NULL or self.extra_name == NULL or self.extra_len == NULL
+                or self.extra_line == NULL):
+            raise MemoryError()
+        memset(self.cname, 0, n * sizeof(uint8_t *))
+        for i in range(self.core.ncols):
+            name = str(columns[i][0]).encode("utf-8")
+            self.cname[i] = <uint8_t *>malloc(max(len(name), 1))
+            if self.cname[i] == NULL:
+                raise MemoryError()
+            memcpy(self.cname[i], PyBytes_AS_STRING(name), len(name))
+            self.cname_len[i] = len(name)
+            self.gen[i] = -1
+            self.skip[i] = skips[i]
+
+    def __dealloc__(self):
+        cdef int i
+        if self.cname != NULL:
+            for i in range(self.core.ncols):
+                free(self.cname[i])
+            free(self.cname)
+        if self.extra_name != NULL:
+            for i in range(self.nextra):
+                free(self.extra_name[i])
+            free(self.extra_name)
+        free(self.cname_len)
+        free(self.gen)
+        free(self.skip)
+        free(self.extra)
+        free(self.extra_len)
+        free(self.extra_line)
+
+    def new_fields(self):
+        """Fields met that are not columns: [(name, kind mask, first line, array length)]."""
+        cdef int i
+        return [(bytes(<char *>self.extra_name[i])[:self.extra_len[i]].decode("utf-8", "replace")
+                 if self.extra_len[i] else "", self.extra[i].seen, self.extra_line[i], self.extra[i].vec_dim)
+                for i in range(self.nextra)]
+
+    def feed(self, const uint8_t[::1] buf not None, Py_ssize_t start, Py_ssize_t limit, bint eof, int64_t line):
+        """As CsvTokenizer.feed, for JSON Lines."""
+        cdef Py_ssize_t n = buf.shape[0]
+        cdef Py_ssize_t pos = start
+        cdef int64_t ln = line
+        cdef int status
+        if start < 0 or start > n:
+            raise ValueError("start out of range")
+        if limit > n:
+            limit = n if eof else limit
+        if n == 0:
+            return S_DONE if eof else S_MORE, 0, line
+        with nogil:
+            status = self._run(&buf[0], n, &pos, limit, eof, &ln)
+        if status == F_NOMEM:
+            raise MemoryError("out of memory while parsing JSON Lines")
+        return status, pos, ln
+
+    cdef int _run(self, const uint8_t *buf, Py_ssize_t n, Py_ssize_t *pos_io, Py_ssize_t limit, bint eof,
+                  int64_t *line_io) noexcept nogil:
+        cdef Core *c = &self.core
+        cdef Py_ssize_t pos = pos_io[0], eol, end, k
+        cdef int64_t line = line_io[0]
+        cdef const uint8_t *hit
+        cdef int st, status
+        while True:
+            if pos >= limit:
+                status = S_DONE
+                break
+            if pos >= n:
+                status = S_DONE if eof else S_MORE
+                break
+            hit = <const uint8_t *>memchr(buf + pos, 10, n - pos)
+            if hit == NULL:
+                if not eof:
+                    status = S_MORE
+                    break
+                eol = n
+            else:
+                eol = hit - buf
+            end = eol
+            while end > pos and (buf[end - 1] == 13 or buf[end - 1] == 32 or buf[end - 1] == 9):
+                end -= 1
+            k = skip_ws(buf, pos, end)
+            if k >= end:                      # a blank line
+                pos = eol + 1 if eol < n else n
+                line += 1 if eol < n else 0
+                continue
+            if c.nrows >= c.cap and core_grow_rows(c, c.nrows + 1) != V_OK:
+                status = F_NOMEM
+                break
+            self.cur_line = line
+            st = self._record(buf, k, end)
+            if st == V_OK:
+                c.lines[c.nrows] = line
+                if c.pending:
+                    core_commit_pending(c)
+                c.nrows += 1
+            else:
+                core_rollback(c)
+                if st == F_NOMEM:
+                    status = F_NOMEM
+                    break
+                self.bad_code = st
+                self.rec_start = pos
+                self.rec_end = end
+                self.bad_pos = c.err_pos
+                self.bad_field = c.err_field
+                self.bad_line = line
+            pos = eol + 1 if eol < n else n
+            line += 1 if eol < n else 0
+            if st != V_OK:
+                status = S_BAD
+                break
+        pos_io[0] = pos
+        line_io[0] = line
+        return status
+
+    cdef int _fail(self, int code, Py_ssize_t at, int field) noexcept nogil:
+        self.core.err_pos = at
+        self.core.err_field = field
+        return code
+
+    cdef int _find(self, const uint8_t *name, Py_ssize_t nlen) noexcept nogil:
+        cdef int i, g = self.guess
+        if g < self.core.ncols and self.cname_len[g] == nlen and memcmp(self.cname[g], name, nlen) == 0:
+            self.guess = g + 1
+            return g
+        for i in range(self.core.ncols):
+            if self.cname_len[i] == nlen and memcmp(self.cname[i], name, nlen) == 0:
+                self.guess = i + 1
+                return i
+        return -1
+
+    cdef Col *_new_field(self, const uint8_t *name, Py_ssize_t nlen) noexcept nogil:
+        cdef int i
+        for i in range(self.nextra):
+            if self.extra_len[i] == nlen and memcmp(self.extra_name[i], name, nlen) == 0:
+                return &self.extra[i]
+        if self.nextra >= MAX_NEW_FIELDS:
+            return NULL
+        i = self.nextra
+        self.extra_name[i] = <uint8_t *>malloc(max(nlen, 1))
+        if self.extra_name[i] == NULL:
+            return NULL
+        memcpy(self.extra_name[i], name, nlen)
+        self.extra_len[i] = nlen
+        self.extra_line[i] = self.cur_line
+        memset(&self.extra[i], 0, sizeof(Col))
+        self.extra[i].kind = C_INFER
+        self.extra[i].vec_dim = -1
+        self.nextra += 1
+        return &self.extra[i]
+
+    cdef int _record(self, const uint8_t *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+        """Parse the object in ``b[i:n]`` into row `nrows`."""
+        cdef Core *c = &self.core
+        cdef int64_t row = c.nrows, cur = c.nrows
+        cdef Py_ssize_t kend, klen
+        cdef const uint8_t *kname
+        cdef bint esc
+        cdef int ci, st
+        cdef Col *col
+        cdef Col *xcol
+        if b[i] != 123:
+            return self._fail(F_NOT_OBJECT, i, -1)
+        i = skip_ws(b, i + 1, n)
+        if i < n and b[i] == 125:
+            i += 1
+        else:
+            while True:
+                if i >= n or b[i] != 34:
+                    return self._fail(F_JSON, i, -1)
+                st = json_string_end(b, i + 1, n, &kend, &esc)
+                if st != V_OK:
+                    return self._fail(st, kend, -1)
+                if esc:
+                    if core_reserve_scratch(c, kend - i) != V_OK:
+                        return F_NOMEM
+                    st = json_unescape(b, i + 1, kend, c.scratch, &klen, &c.err_pos)
+                    if st != V_OK:
+                        return self._fail(st, c.err_pos, -1)
+                    kname = c.scratch
+                else:
+                    kname = b + i + 1
+                    klen = kend - i - 1
+                ci = self._find(kname, klen)
+                xcol = NULL
+                if ci < 0:
+                    xcol = self._new_field(kname, klen)
+                    if xcol == NULL:
+                        return self._fail(F_TOO_MANY_NEW, i, -1)
+                i = skip_ws(b, kend + 1, n)
+                if i >= n or b[i] != 58:
+                    return self._fail(F_JSON, i, ci)
+                i = skip_ws(b, i + 1, n)
+                if i >= n:
+                    return self._fail(F_JSON, i, ci)
+                if xcol != NULL:
+                    st = self._value(xcol, row, b, &i, n)
+                    xcol.seen |= xcol.pending_seen
+                    xcol.pending_seen = 0
+                    if st != V_OK:
+                        return self._fail(st, c.err_pos, -1)
+                else:
+                    if self.gen[ci] == cur:
+                        return self._fail(F_DUP_FIELD, i, ci)
+                    self.gen[ci] = cur
+                    col = &c.cols[ci]
+                    if self.skip[ci]:
+                        st = json_skip_value(b, i, n, &kend)
+                        if st != V_OK:
+                            return self._fail(st, kend, ci)
+                        i = kend
+                    else:
+                        st = self._value(col, row, b, &i, n)
+                        if st != V_OK:
+                            return self._fail(st, c.err_pos, ci)
+                i = skip_ws(b, i, n)
+                if i < n and b[i] == 44:
+                    i = skip_ws(b, i + 1, n)
+                    continue
+                if i < n and b[i] == 125:
+                    i += 1
+                    break
+                return self._fail(F_JSON, i, -1)
+        i = skip_ws(b, i, n)
+        if i != n:
+            return self._fail(F_JSON, i, -1)
+        # Columns this record did not name are null.
+        for ci in range(c.ncols):
+            if self.gen[ci] == cur or self.skip[ci]:
+                continue
+            col = &c.cols[ci]
+            if col.is_key:
+                return self._fail(F_MISSING_KEY, n, ci)
+            if col.not_null:
+                return self._fail(F_NULL, n, ci)
+            if col.kind == C_INFER:
+                col.pending_seen |= KIND_NULL
+                c.pending = True
+            else:
+                col_set_null(col, row)
+        return V_OK
+
+    cdef int _widen(self, Col *col, int64_t row, int kind) noexcept nogil:
+        """An inferred column met a value of another kind: remember it (see col_put_text)."""
+        if not col.inferred or col.kind == C_STRING:
+            return F_SYNTAX
+        col.pending_widen |= kind
+        self.core.pending = True
+        col_set_null(col, row)
+        return V_OK
+
+    cdef int _value(self, Col *col, int64_t row, const uint8_t *b, Py_ssize_t *at, Py_ssize_t n) noexcept nogil:
+        """Store the JSON value at ``b[at[0]]`` in `col`; moves `at` past it."""
+        cdef Core *c = &self.core
+        cdef Py_ssize_t i = at[0], end, vlen, bad_at
+        cdef uint8_t ch = b[i]
+        cdef bint esc
+        cdef int st, kind = col.kind, k
+        cdef const uint8_t *v
+        cdef int64_t iv
+        cdef double x
+        c.err_pos = i
+        if ch == 34:                                        # a string
+            st = json_string_end(b, i + 1, n, &end, &esc)
+            if st != V_OK:
+                c.err_pos = end
+                return st
+            at[0] = end + 1
+            if esc:
+                if core_reserve_scratch(c, end - i) != V_OK:
+                    return F_NOMEM
+                st = json_unescape(b, i + 1, end, c.scratch, &vlen, &bad_at)
+                if st != V_OK:
+                    c.err_pos = bad_at
+                    return st
+                v = c.scratch
+            else:
+                v = b + i + 1
+                vlen = end - i - 1
+            if kind == C_STRING or kind == C_BYTES:
+                if core_is_null(c, v, vlen):
+                    return col_put_text(c, col, row, v, vlen, &bad_at, False)
+                if kind == C_STRING and not utf8_valid(v, vlen, &bad_at):
+                    c.err_pos = i + 1 + bad_at if not esc else i
+                    return F_UTF8
+                return col_append_bytes(col, row, v, vlen)
+            if kind == C_INFER:
+                if core_is_null(c, v, vlen):
+                    col.pending_seen |= KIND_NULL
+                else:
+                    col.pending_seen |= classify_text_only(v, vlen)
+                c.pending = True
+                return V_OK
+            if col.inferred and kind != C_DATE and kind != C_TIMESTAMP and not core_is_null(c, v, vlen):
+                return self._widen(col, row, classify_text_only(v, vlen))
+            st = col_put_text(c, col, row, v, vlen, &bad_at, False)
+            if st == F_UTF8 and not esc:
+                c.err_pos = i + 1 + bad_at
+            return st
+        if ch == 91 and (kind == C_VECTOR or kind == C_INFER):   # an array: a vector?
+            st = self._array(col, row, b, at, n)
+            if st != F_JSON:
+                return st
+            if kind == C_VECTOR:
+                if col.inferred:
+                    st = json_skip_value(b, i, n, &end)
+                    at[0] = end
+                    return self._widen(col, row, KIND_VECTOR_MIXED) if st == V_OK else st
+                return F_SYNTAX
+        if ch == 123 or ch == 91:                           # an object or an array
+            st = json_skip_value(b, i, n, &end)
+            if st != V_OK:
+                c.err_pos = end
+                return st
+            at[0] = end
+            if kind == C_STRING or kind == C_BYTES:
+                if not utf8_valid(b + i, end - i, &bad_at):
+                    c.err_pos = i + bad_at
+                    return F_UTF8
+                return col_append_bytes(col, row, b + i, end - i)
+            if kind == C_INFER:
+                col.pending_seen |= KIND_VECTOR_MIXED if ch == 91 else KIND_STRING
+                c.pending = True
+                return V_OK
+            return self._widen(col, row, KIND_STRING)
+        json_scalar_end(b, i, n, &end)                      # a number, true, false or null
+        at[0] = end
+        v = b + i
+        vlen = end - i
+        if vlen == 4 and memcmp(v, b"null", 4) == 0:
+            if col.is_key:
+                return F_NULL_KEY
+            if col.not_null:
+                return F_NULL
+            if kind == C_INFER:
+                col.pending_seen |= KIND_NULL
+                c.pending = True
+            else:
+                col_set_null(col, row)
+            return V_OK
+        if (vlen == 4 and memcmp(v, b"true", 4) == 0) or (vlen == 5 and memcmp(v, b"false", 5) == 0):
+            k = KIND_BOOL
+        elif vlen > 0 and (is_digit(v[0]) or v[0] == 45 or v[0] == 78 or v[0] == 73):   # digits - NaN Infinity
+            if parse_int64(v, vlen, &iv) == V_OK:
+                k = KIND_INT
+            else:
+                st = parse_float64(v, vlen, &x)
+                if st != V_OK and st != F_RANGE:
+                    return F_JSON
+                k = KIND_FLOAT
+        else:
+            return F_JSON
+        if kind == C_INFER:
+            col.pending_seen |= k
+            c.pending = True
+            return V_OK
+        if kind == C_STRING or kind == C_BYTES:
+            return col_append_bytes(col, row, v, vlen)
+        if k == KIND_BOOL:
+            if kind == C_BOOL:
+                return col_put_text(c, col, row, v, vlen, &bad_at, False)
+            return self._widen(col, row, k)
+        if kind == C_BOOL:               # a number: 1/0 for a declared bool column
+            if col.inferred:
+                return self._widen(col, row, k)
+            return col_put_text(c, col, row, v, vlen, &bad_at, False)
+        if kind == C_DATE or kind == C_TIMESTAMP or kind == C_VECTOR:
+            return self._widen(col, row, k)
+        st = col_put_text(c, col, row, v, vlen, &bad_at, False)
+        if st == V_OK or k != KIND_FLOAT or col.inferred or kind == C_FLOAT32 or kind == C_FLOAT64:
+            return st
+        return self._integral_float(col, row, v, vlen)   # an integer column: 3.0 is 3, 3.5 does not fit
+
+    cdef int _integral_float(self, Col *col, int64_t row, const uint8_t *v, Py_ssize_t vlen) noexcept nogil:
+        cdef double x
+        if parse_float64(v, vlen, &x) != V_OK or x != x or isinf(x):
+            return F_SYNTAX
+        if x != <double>(<int64_t>x) or x >= 9.2233720368547758e18 or x < -9.2233720368547758e18:
+            return F_SYNTAX
+        if col.kind == C_UINT64:
+            if x < 0:
+                return F_RANGE
+            (<uint64_t *>(col.values + row * 8))[0] = <uint64_t>x
+            col.valid[row] = 1
+            return V_OK
+        return col_put_int(col, row, <int64_t>x)
+
+    cdef int _array(self, Col *col, int64_t row, const uint8_t *b, Py_ssize_t *at, Py_ssize_t n) noexcept nogil:
+        """A JSON array of numbers into a vector column (or its length into inference).
+        Returns F_JSON, without moving `at`, when the array is not a flat list of numbers."""
+        cdef Core *c = &self.core
+        cdef Py_ssize_t i = skip_ws(b, at[0] + 1, n), end
+        cdef int64_t count = 0
+        cdef double x
+        cdef float f
+        cdef bint store = col.kind == C_VECTOR, too_big = False
+        cdef float *dst = NULL
+        if store:
+            dst = <float *>(col.values + row * col.itemsize)
+        if i < n and b[i] == 93:
+            i += 1
+        else:
+            while True:
+                if i >= n:
+                    return F_JSON
+                json_scalar_end(b, i, n, &end)
+                if end == i or not (is_digit(b[i]) or b[i] == 45) or parse_float64(b + i, end - i, &x) != V_OK:
+                    return F_JSON
+                if store and count < col.dim:
+                    f = <float>x
+                    if isinf(f) and not isinf(x):
+                        too_big = True
+                    dst[count] = f
+                count += 1
+                i = skip_ws(b, end, n)
+                if i < n and b[i] == 44:
+                    i = skip_ws(b, i + 1, n)
+                    continue
+                if i < n and b[i] == 93:
+                    i += 1
+                    break
+                return F_JSON
+        at[0] = i
+        if col.kind == C_INFER:
+            if col.vec_dim == -1 and count > 0:
+                col.vec_dim = count
+            col.pending_seen |= KIND_VECTOR if col.vec_dim == count and count > 0 else KIND_VECTOR_MIXED
+            c.pending = True
+            return V_OK
+        if count != col.dim:
+            if col.inferred:
+                return self._widen(col, row, KIND_VECTOR_MIXED)
+            return F_DIM
+        if too_big:
+            return F_RANGE
+        col.valid[row] = 1
+        return V_OK

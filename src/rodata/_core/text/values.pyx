@@ -1,0 +1,620 @@
+# Parsing one field's bytes into a typed value, and classifying it for inference.
+# Every function here runs without the GIL and returns a status code (V_OK or an
+# error code from the Fail enum in _text.pyx); nothing here allocates.
+
+cdef extern from "<locale.h>" nogil:
+    ctypedef struct __locale_struct:
+        pass
+    ctypedef __locale_struct *locale_t
+    locale_t newlocale(int category_mask, const char *locale, locale_t base)
+    int LC_ALL_MASK
+
+cdef extern from "<stdlib.h>" nogil:
+    double strtod_l(const char *nptr, char **endptr, locale_t loc)
+
+# strtod in the "C" locale whatever the process locale is: "1.5" must never depend on LC_NUMERIC.
+cdef locale_t C_LOCALE = newlocale(LC_ALL_MASK, "C", <locale_t>NULL)
+
+cdef extern from "text/rodata_text.h" nogil:
+    uint64_t rdt_mul128(uint64_t a, uint64_t b, uint64_t *hi)
+    int rdt_clz64(uint64_t x)
+    int rdt_ctz64(uint64_t x)
+    void rdt_copy_short(uint8_t *dst, const uint8_t *src, size_t n)
+
+# 128-bit truncated powers of five, 5**q for q in [POW5_MIN, POW5_MAX], normalized so the top
+# bit is set (high word, low word): the table of the Eisel-Lemire algorithm (Lemire, "Number
+# Parsing at a Gigabyte per Second", 2021).  Computed exactly here with Python integers.
+DEF POW5_MIN = -342
+DEF POW5_MAX = 308
+cdef uint64_t POW5[(POW5_MAX - POW5_MIN + 1) * 2]
+
+
+cdef _fill_pow5():
+    cdef int i = 0
+    for q in range(POW5_MIN, POW5_MAX + 1):
+        if q < 0:
+            power5 = 5 ** -q
+            z = power5.bit_length()
+            if q >= -27:
+                c = (1 << (z + 127)) // power5 + 1
+            else:
+                c = (1 << (2 * z + 128)) // power5 + 1
+                c >>= max(c.bit_length() - 128, 0)
+        else:
+            c = 5 ** q
+            c <<= max(128 - c.bit_length(), 0)
+            c >>= max(c.bit_length() - 128, 0)
+        POW5[2 * i] = c >> 64
+        POW5[2 * i + 1] = c & 0xFFFFFFFFFFFFFFFF
+        i += 1
+
+
+_fill_pow5()
+
+
+cdef bint eisel_lemire(uint64_t w, int64_t q, bint neg, double *out) noexcept nogil:
+    """The correctly rounded double nearest to w * 10**q, or False when this fast algorithm
+    cannot decide (the caller then falls back to strtod)."""
+    cdef uint64_t hi, lo, hi2, lo2, mid, upperbit, mantissa, real_exponent, bits
+    cdef int64_t exponent
+    cdef int lz
+    if q < POW5_MIN or q > POW5_MAX:
+        return False
+    exponent = (((152170 + 65536) * q) >> 16) + 1024 + 63
+    lz = rdt_clz64(w)
+    w <<= lz
+    lo = rdt_mul128(w, POW5[2 * (q - POW5_MIN)], &hi)
+    if (hi & 0x1FF) == 0x1FF and lo + w < lo:
+        lo2 = rdt_mul128(w, POW5[2 * (q - POW5_MIN) + 1], &hi2)
+        mid = lo + hi2
+        if mid < lo:
+            hi += 1
+        if mid + 1 == 0 and (hi & 0x1FF) == 0x1FF and lo2 + w < lo2:
+            return False
+        lo = mid
+    upperbit = hi >> 63
+    mantissa = hi >> (upperbit + 9)
+    lz += <int>(1 ^ upperbit)
+    if lo == 0 and (hi & 0x1FF) == 0 and (mantissa & 3) == 1:
+        return False
+    mantissa += mantissa & 1
+    mantissa >>= 1
+    if mantissa >= (<uint64_t>1 << 53):
+        mantissa = <uint64_t>1 << 52
+        lz -= 1
+    mantissa &= ~(<uint64_t>1 << 52)
+    real_exponent = <uint64_t>(exponent - lz)
+    if exponent - lz < 1 or exponent - lz > 2046:
+        return False
+    bits = mantissa | (real_exponent << 52)
+    if neg:
+        bits |= <uint64_t>1 << 63
+    memcpy(out, &bits, 8)
+    return True
+
+cdef double[23] POW10 = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+                         1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22]
+cdef int64_t NS_PER_SECOND = 1000000000
+cdef int64_t MIN_DATE_DAYS = -719162     # 0001-01-01
+cdef int64_t MAX_DATE_DAYS = 2932896     # 9999-12-31
+
+
+cdef inline bint is_digit(uint8_t c) noexcept nogil:
+    return <uint8_t>(c - 48) < 10
+
+
+cdef inline uint8_t lower(uint8_t c) noexcept nogil:
+    if <uint8_t>(c - 65) < 26:
+        return c + 32
+    return c
+
+
+cdef bint equals_nocase(const uint8_t *p, Py_ssize_t n, const char *word) noexcept nogil:
+    """`p[:n]` equals the lower-case ASCII `word`, ignoring case."""
+    cdef Py_ssize_t i = 0
+    while i < n:
+        if word[i] == 0 or lower(p[i]) != <uint8_t>word[i]:
+            return False
+        i += 1
+    return word[n] == 0
+
+
+cdef inline uint64_t eight_digits(const uint8_t *p) noexcept nogil:
+    """The value of eight ASCII digits (SWAR: three multiplications instead of eight steps)."""
+    cdef uint64_t val
+    memcpy(&val, p, 8)
+    val = ((val & 0x0F0F0F0F0F0F0F0FULL) * 2561) >> 8
+    val = ((val & 0x00FF00FF00FF00FFULL) * 6553601) >> 16
+    return ((val & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32
+
+
+cdef inline uint64_t digits_value(const uint8_t *p, Py_ssize_t k, uint64_t acc) noexcept nogil:
+    """acc * 10**k + the value of the k digits at p (the caller checked they are digits and fit)."""
+    while k >= 8:
+        acc = acc * 100000000ULL + eight_digits(p)
+        p += 8
+        k -= 8
+    while k > 0:
+        acc = acc * 10 + (p[0] - 48)
+        p += 1
+        k -= 1
+    return acc
+
+
+cdef int parse_int64(const uint8_t *p, Py_ssize_t n, int64_t *out) noexcept nogil:
+    """``[+-]?[0-9]+`` into an int64: V_OK, F_SYNTAX or F_RANGE."""
+    cdef Py_ssize_t i = 0
+    cdef bint neg = False
+    cdef uint64_t acc = 0, limit
+    cdef uint8_t d
+    if n == 0:
+        return F_SYNTAX
+    if p[0] == 45 or p[0] == 43:   # '-' '+'
+        neg = p[0] == 45
+        i = 1
+        if n == 1:
+            return F_SYNTAX
+    limit = (<uint64_t>1 << 63) if neg else (<uint64_t>1 << 63) - 1
+    # Up to 18 digits cannot overflow: the common case skips the per-digit checks.
+    if n - i <= 18:
+        while i < n:
+            d = p[i] - 48
+            if d > 9:
+                return F_SYNTAX
+            acc = acc * 10 + d
+            i += 1
+    else:
+        while i < n:
+            d = p[i] - 48
+            if d > 9:
+                return F_SYNTAX
+            if acc > (limit - d) // 10:
+                # Still check the rest is digits: "123...x" is a syntax error, not a range error.
+                i += 1
+                while i < n:
+                    if not is_digit(p[i]):
+                        return F_SYNTAX
+                    i += 1
+                return F_RANGE
+            acc = acc * 10 + d
+            i += 1
+    if neg:
+        out[0] = <int64_t>(0 - acc)
+    else:
+        out[0] = <int64_t>acc
+    return V_OK
+
+
+cdef int parse_uint64(const uint8_t *p, Py_ssize_t n, uint64_t *out) noexcept nogil:
+    """``[+]?[0-9]+`` into a uint64: V_OK, F_SYNTAX or F_RANGE (a minus sign is a range error)."""
+    cdef Py_ssize_t i = 0
+    cdef uint64_t acc = 0
+    cdef uint8_t d
+    cdef bint neg = False
+    if n == 0:
+        return F_SYNTAX
+    if p[0] == 45 or p[0] == 43:
+        neg = p[0] == 45
+        i = 1
+        if n == 1:
+            return F_SYNTAX
+    while i < n:
+        d = p[i] - 48
+        if d > 9:
+            return F_SYNTAX
+        if acc > (<uint64_t>0xFFFFFFFFFFFFFFFF - d) // 10:
+            return F_RANGE
+        acc = acc * 10 + d
+        i += 1
+    if neg and acc != 0:
+        return F_RANGE
+    out[0] = acc
+    return V_OK
+
+
+cdef int parse_float64(const uint8_t *p, Py_ssize_t n, double *out) noexcept nogil:
+    """A decimal floating-point number (also inf, infinity, nan) into a double, correctly rounded.
+
+    Values with at most 19 significant digits and a small exponent are computed exactly
+    in the fast path (Clinger); everything else goes through strtod in the C locale."""
+    cdef Py_ssize_t i = 0, start, ip, ilen, fp, flen
+    cdef bint neg = False, dropped = False
+    cdef uint64_t mant = 0
+    cdef int64_t exp10 = 0, e = 0
+    cdef bint eneg
+    cdef double v
+    cdef char[72] tmp
+    cdef char *end
+    if n == 0:
+        return F_SYNTAX
+    if p[0] == 45 or p[0] == 43:
+        neg = p[0] == 45
+        i = 1
+    start = i
+    if i < n and not is_digit(p[i]) and p[i] != 46:
+        if equals_nocase(p + i, n - i, b"inf") or equals_nocase(p + i, n - i, b"infinity"):
+            out[0] = -INFINITY if neg else INFINITY
+            return V_OK
+        if equals_nocase(p + i, n - i, b"nan"):
+            out[0] = NAN
+            return V_OK
+        return F_SYNTAX
+    # Where the integer and fraction digits are; their value is int(digits) * 10**-flen.
+    ip = i
+    while i < n and is_digit(p[i]):
+        i += 1
+    ilen = i - ip
+    fp = i
+    flen = 0
+    if i < n and p[i] == 46:   # '.'
+        i += 1
+        fp = i
+        while i < n and is_digit(p[i]):
+            i += 1
+        flen = i - fp
+    if ilen + flen == 0:
+        return F_SYNTAX
+    exp10 = -flen
+    while ilen > 0 and p[ip] == 48:     # leading zeros carry no value
+        ip += 1
+        ilen -= 1
+    if ilen == 0:
+        while flen > 0 and p[fp] == 48:
+            fp += 1
+            flen -= 1
+    if ilen + flen <= 19:
+        mant = digits_value(p + fp, flen, digits_value(p + ip, ilen, 0))
+    else:
+        dropped = True
+    if i < n and (p[i] == 101 or p[i] == 69):   # 'e' 'E'
+        i += 1
+        eneg = False
+        if i < n and (p[i] == 45 or p[i] == 43):
+            eneg = p[i] == 45
+            i += 1
+        if i >= n:
+            return F_SYNTAX
+        while i < n and is_digit(p[i]):
+            if e < 100000:
+                e = e * 10 + (p[i] - 48)
+            i += 1
+        exp10 += -e if eneg else e
+    if i != n:
+        return F_SYNTAX
+    if mant == 0 and not dropped:
+        out[0] = -0.0 if neg else 0.0
+        return V_OK
+    if not dropped and mant <= (<uint64_t>1 << 53) and -22 <= exp10 <= 22:
+        v = <double>mant
+        if exp10 >= 0:
+            v = v * POW10[exp10]
+        else:
+            v = v / POW10[-exp10]
+        out[0] = -v if neg else v
+        return V_OK
+    if not dropped and eisel_lemire(mant, exp10, neg, out):
+        return V_OK
+    if n >= 70:
+        return parse_float_long(p, n, out)
+    memcpy(tmp, p, n)
+    tmp[n] = 0
+    out[0] = strtod_l(tmp, &end, C_LOCALE)
+    if end != tmp + n:
+        return F_SYNTAX
+    if isinf(out[0]):
+        return F_RANGE    # a finite literal too large for a double
+    return V_OK
+
+
+cdef int parse_float_long(const uint8_t *p, Py_ssize_t n, double *out) noexcept nogil:
+    """strtod for a long (already syntax-checked) number: a heap copy for the terminating NUL."""
+    cdef char *tmp = <char *>malloc(n + 1)
+    cdef char *end
+    if tmp == NULL:
+        return F_NOMEM
+    memcpy(tmp, p, n)
+    tmp[n] = 0
+    out[0] = strtod_l(tmp, &end, C_LOCALE)
+    cdef bint ok = end == tmp + n
+    free(tmp)
+    if not ok:
+        return F_SYNTAX
+    return F_RANGE if isinf(out[0]) else V_OK
+
+
+cdef int parse_bool(const uint8_t *p, Py_ssize_t n, uint8_t *out, bint lenient) noexcept nogil:
+    """true/false in any case; with `lenient` also t/f, yes/no, y/n, 1/0."""
+    if equals_nocase(p, n, b"true"):
+        out[0] = 1
+        return V_OK
+    if equals_nocase(p, n, b"false"):
+        out[0] = 0
+        return V_OK
+    if lenient:
+        if (equals_nocase(p, n, b"t") or equals_nocase(p, n, b"yes") or equals_nocase(p, n, b"y")
+                or (n == 1 and p[0] == 49)):
+            out[0] = 1
+            return V_OK
+        if (equals_nocase(p, n, b"f") or equals_nocase(p, n, b"no") or equals_nocase(p, n, b"n")
+                or (n == 1 and p[0] == 48)):
+            out[0] = 0
+            return V_OK
+    return F_SYNTAX
+
+
+cdef inline int two_digits(const uint8_t *p) noexcept nogil:
+    if not is_digit(p[0]) or not is_digit(p[1]):
+        return -1
+    return (p[0] - 48) * 10 + (p[1] - 48)
+
+
+cdef inline int64_t days_from_civil(int64_t y, int64_t m, int64_t d) noexcept nogil:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    cdef int64_t era, yoe, doy, doe
+    if m <= 2:
+        y -= 1
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+cdef inline int days_in_month(int64_t y, int64_t m) noexcept nogil:
+    if m == 2:
+        return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
+    if m == 4 or m == 6 or m == 9 or m == 11:
+        return 30
+    return 31
+
+
+cdef int parse_date(const uint8_t *p, Py_ssize_t n, int64_t *days) noexcept nogil:
+    """``YYYY-MM-DD`` (years 1 to 9999) into days since the epoch."""
+    cdef int hi, lo, m, d
+    cdef int64_t y
+    if n != 10 or p[4] != 45 or p[7] != 45:
+        return F_SYNTAX
+    hi = two_digits(p)
+    lo = two_digits(p + 2)
+    m = two_digits(p + 5)
+    d = two_digits(p + 8)
+    if hi < 0 or lo < 0 or m < 0 or d < 0:
+        return F_SYNTAX
+    y = hi * 100 + lo
+    if y < 1 or m < 1 or m > 12 or d < 1 or d > days_in_month(y, m):
+        return F_SYNTAX
+    days[0] = days_from_civil(y, m, d)
+    return V_OK
+
+
+cdef int parse_timestamp(const uint8_t *p, Py_ssize_t n, int64_t *ns, bint *has_time) noexcept nogil:
+    """ISO 8601: ``YYYY-MM-DD[(T| )HH:MM[:SS[.fffffffff]]][Z|±HH[:MM]]`` into UTC nanoseconds.
+
+    A date alone is midnight; a time without an offset is taken as UTC."""
+    cdef int64_t days, secs = 0, frac = 0, offset = 0, total
+    cdef int hh, mm, ss = 0, oh, om = 0, scale = 100000000
+    cdef Py_ssize_t i
+    cdef bint neg
+    cdef int st
+    has_time[0] = False
+    if n < 10:
+        return F_SYNTAX
+    st = parse_date(p, 10, &days)
+    if st != V_OK:
+        return st
+    i = 10
+    if i < n:
+        if p[i] != 84 and p[i] != 116 and p[i] != 32:   # 'T' 't' ' '
+            return F_SYNTAX
+        if n < i + 6 or p[i + 3] != 58:
+            return F_SYNTAX
+        hh = two_digits(p + i + 1)
+        mm = two_digits(p + i + 4)
+        if hh < 0 or mm < 0 or hh > 23 or mm > 59:
+            return F_SYNTAX
+        has_time[0] = True
+        i += 6
+        if i < n and p[i] == 58:   # ':' seconds
+            if n < i + 3:
+                return F_SYNTAX
+            ss = two_digits(p + i + 1)
+            if ss < 0 or ss > 60:
+                return F_SYNTAX
+            if ss == 60:
+                ss = 59     # a leap second reads as the last second of its minute
+            i += 3
+            if i < n and (p[i] == 46 or p[i] == 44):   # '.' or ',' fraction
+                i += 1
+                if i >= n or not is_digit(p[i]):
+                    return F_SYNTAX
+                while i < n and is_digit(p[i]):
+                    if scale > 0:
+                        frac += (p[i] - 48) * scale
+                        scale //= 10
+                    i += 1
+        secs = hh * 3600 + mm * 60 + ss
+        if i < n:
+            if (p[i] == 90 or p[i] == 122) and i + 1 == n:   # 'Z' 'z'
+                i += 1
+            elif p[i] == 43 or p[i] == 45:
+                neg = p[i] == 45
+                if n < i + 3:
+                    return F_SYNTAX
+                oh = two_digits(p + i + 1)
+                if oh < 0 or oh > 23:
+                    return F_SYNTAX
+                i += 3
+                if i < n:
+                    if p[i] == 58:
+                        i += 1
+                    if n != i + 2:
+                        return F_SYNTAX
+                    om = two_digits(p + i)
+                    if om < 0 or om > 59:
+                        return F_SYNTAX
+                    i += 2
+                offset = oh * 3600 + om * 60
+                if neg:
+                    offset = -offset
+            if i != n:
+                return F_SYNTAX
+    total = days * 86400 + secs - offset
+    # int64 nanoseconds reach from 1677-09-21 to 2262-04-11.
+    if total < -9223372035LL or total > 9223372035LL:
+        return F_RANGE
+    ns[0] = total * NS_PER_SECOND + frac
+    return V_OK
+
+
+cdef bint utf8_valid(const uint8_t *p, Py_ssize_t n, Py_ssize_t *bad_at) noexcept nogil:
+    """True when `p[:n]` is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF)."""
+    cdef Py_ssize_t i = 0
+    cdef uint8_t c, c1
+    cdef uint64_t w
+    while i < n:
+        # ASCII runs go eight bytes at a time.
+        while i + 8 <= n:
+            memcpy(&w, p + i, 8)
+            if w & 0x8080808080808080ULL:
+                break
+            i += 8
+        if i >= n:
+            break
+        c = p[i]
+        if c < 0x80:
+            i += 1
+            continue
+        if c < 0xC2 or c > 0xF4:
+            bad_at[0] = i
+            return False
+        if c < 0xE0:
+            if i + 1 >= n or (p[i + 1] & 0xC0) != 0x80:
+                bad_at[0] = i
+                return False
+            i += 2
+            continue
+        if i + 2 >= n:
+            bad_at[0] = i
+            return False
+        c1 = p[i + 1]
+        if c < 0xF0:
+            if (c1 & 0xC0) != 0x80 or (p[i + 2] & 0xC0) != 0x80 or (c == 0xE0 and c1 < 0xA0) \
+                    or (c == 0xED and c1 > 0x9F):
+                bad_at[0] = i
+                return False
+            i += 3
+            continue
+        if i + 3 >= n or (c1 & 0xC0) != 0x80 or (p[i + 2] & 0xC0) != 0x80 or (p[i + 3] & 0xC0) != 0x80 \
+                or (c == 0xF0 and c1 < 0x90) or (c == 0xF4 and c1 > 0x8F):
+            bad_at[0] = i
+            return False
+        i += 4
+    return True
+
+
+cdef int classify(const uint8_t *p, Py_ssize_t n) noexcept nogil:
+    """The narrowest inferable kind of a non-null text value (one KIND_* bit)."""
+    cdef int64_t iv
+    cdef double dv
+    cdef int st
+    cdef bint has_time
+    if n == 0:
+        return KIND_STRING
+    if is_digit(p[0]) or ((p[0] == 45 or p[0] == 43) and n > 1):
+        st = parse_int64(p, n, &iv)
+        if st == V_OK:
+            # "007" keeps its zeros: leading zeros mean a code, not a number.
+            if n > 1 and p[0] == 48:
+                return KIND_STRING
+            if n > 2 and (p[0] == 45 or p[0] == 43) and p[1] == 48:
+                return KIND_STRING
+            return KIND_INT
+        if st == F_RANGE:
+            return KIND_FLOAT
+        if n >= 10 and p[4] == 45:
+            if parse_timestamp(p, n, &iv, &has_time) == V_OK:
+                return KIND_TIMESTAMP if has_time else KIND_DATE
+        if parse_float64(p, n, &dv) == V_OK:
+            return KIND_FLOAT
+        return KIND_STRING
+    if p[0] == 46 or p[0] == 105 or p[0] == 73:   # '.5', 'inf', 'Inf'
+        if parse_float64(p, n, &dv) == V_OK:
+            return KIND_FLOAT
+        return KIND_STRING
+    if p[0] == 116 or p[0] == 84 or p[0] == 102 or p[0] == 70:   # t T f F
+        if equals_nocase(p, n, b"true") or equals_nocase(p, n, b"false"):
+            return KIND_BOOL
+    return KIND_STRING
+
+
+cdef int classify_text_only(const uint8_t *p, Py_ssize_t n) noexcept nogil:
+    """The kind of a JSON string's content: dates and timestamps are recognised, numbers are not."""
+    cdef int64_t iv
+    cdef bint has_time
+    if n >= 10 and is_digit(p[0]) and p[4] == 45:
+        if parse_timestamp(p, n, &iv, &has_time) == V_OK:
+            return KIND_TIMESTAMP if has_time else KIND_DATE
+    return KIND_STRING
+
+
+def resolve_kinds(int mask):
+    """The type name an inferred column gets from the set of kinds seen in it."""
+    return _resolve(mask)
+
+
+cdef str _resolve(int mask):
+    mask &= ~KIND_NULL
+    if mask == 0:
+        return "string"
+    if mask & (KIND_STRING | KIND_VECTOR_MIXED):
+        return "string"
+    if mask & KIND_VECTOR:
+        return "vector" if mask == KIND_VECTOR else "string"
+    if mask == KIND_BOOL:
+        return "bool"
+    if mask == KIND_INT:
+        return "int64"
+    if (mask & ~(KIND_INT | KIND_FLOAT)) == 0:
+        return "float64"
+    if mask == KIND_DATE:
+        return "date"
+    if (mask & ~(KIND_DATE | KIND_TIMESTAMP)) == 0:
+        return "timestamp"
+    return "string"
+
+
+def parse_value(bytes text not None, str type_name):
+    """Parse one value the way the tokenizers do (for tests and error messages): returns
+    (status, value) where value is an int, float or bool (dates: days, timestamps: ns)."""
+    cdef const uint8_t *p = <const uint8_t *>PyBytes_AS_STRING(text)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(text)
+    cdef int64_t iv = 0
+    cdef uint64_t uv = 0
+    cdef double dv = 0
+    cdef uint8_t bv = 0
+    cdef bint has_time
+    cdef int st
+    if type_name == "int64":
+        st = parse_int64(p, n, &iv)
+        return st, iv
+    if type_name == "uint64":
+        st = parse_uint64(p, n, &uv)
+        return st, uv
+    if type_name == "float64":
+        st = parse_float64(p, n, &dv)
+        return st, dv
+    if type_name == "bool":
+        st = parse_bool(p, n, &bv, True)
+        return st, bool(bv)
+    if type_name == "date":
+        st = parse_date(p, n, &iv)
+        return st, iv
+    if type_name == "timestamp":
+        st = parse_timestamp(p, n, &iv, &has_time)
+        return st, iv
+    raise ValueError(f"no parser for {type_name!r}")
+
+
+def classify_value(bytes text not None):
+    """The inference kind bit of one (non-null) value."""
+    return classify(<const uint8_t *>PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text))
