@@ -1,0 +1,298 @@
+"""``Catalog``: every dataset under a data root, each at its live version, swapped as CURRENT moves.
+
+The catalog maps and verifies each dataset's live version, then polls every
+dataset's CURRENT file (reading it, which also works on NFS, where change
+notifications do not) and opens a new version off the caller's thread: the
+checksum pass runs in compiled code that releases the GIL, so a server's event
+loop keeps answering while a version is verified.  A version that passes is
+swapped in by replacing one dict; one that fails is refused, remembered with the
+reason, and the old version keeps serving.
+
+Readers call :meth:`Catalog.get` once per request and keep the :class:`Dataset`
+they got: a swap never changes a dataset under a request, and an old version's
+mapping goes away when the last object using it is gone."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rodata.dataset import Dataset
+from rodata.dataset import open as open_dataset
+from rodata.errors import DatasetNotFoundError, RodataError
+from rodata.store import CURRENT, current_version
+
+__all__ = ["Catalog", "CatalogEvent", "DatasetState"]
+
+log = logging.getLogger("rodata.catalog")
+
+_DATASET_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+#: Refused versions remembered per dataset (the newest ones).
+_MAX_REFUSED = 16
+#: A version whose files are missing is retried this many polls before it is refused (a publish
+#: may still be in flight on a slow shared file system).
+_MISSING_RETRIES = 5
+
+
+@dataclass
+class DatasetState:
+    """What the catalog knows about one dataset: the version it serves and the versions it refused."""
+
+    name: str
+    dataset: Dataset | None = None
+    loaded_at: float | None = None
+    swaps: int = 0
+    refused: dict[str, str] = field(default_factory=dict)
+    refused_total: int = 0
+    error: str | None = None
+    missing_tries: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def serving(self) -> bool:
+        """True when a version of this dataset is being served."""
+        return self.dataset is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as reported by ``/healthz``."""
+        ds = self.dataset
+        return {
+            "name": self.name,
+            "state": "serving" if ds is not None else "unavailable",
+            "version": None if ds is None else ds.version,
+            "rows": None if ds is None else len(ds),
+            "swaps": self.swaps,
+            "refused": [{"version": v, "reason": r} for v, r in self.refused.items()],
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class CatalogEvent:
+    """Something the catalog did: ``loaded``, ``swapped``, ``refused``, ``removed`` or ``error``."""
+
+    kind: str
+    dataset: str
+    version: str | None = None
+    reason: str | None = None
+
+
+class Catalog:
+    """The datasets under `data_root`, each at its live version (see the module docstring).
+
+    ``verify`` checks every checksum before a version is served; ``prefault`` reads
+    each new version into the page cache before it is served."""
+
+    def __init__(self, data_root: str | os.PathLike[str], *, verify: bool = True, prefault: bool = False,
+                 on_event: Callable[[CatalogEvent], None] | None = None) -> None:
+        self.data_root = Path(data_root)
+        self.verify = verify
+        self.prefault = prefault
+        self._on_event = on_event
+        self._serving: dict[str, Dataset] = {}
+        self._states: dict[str, DatasetState] = {}
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one refresh at a time
+        self._thread: threading.Thread | None = None
+        self.polls = 0
+
+    # -- the read side (any thread; the hot path) ----------------------------------------
+
+    def get(self, name: str) -> Dataset | None:
+        """The dataset `name` at the version being served, or None."""
+        return self._serving.get(name)
+
+    @property
+    def datasets(self) -> Mapping[str, Dataset]:
+        """Every dataset being served, by name (a snapshot: it never changes once returned)."""
+        return self._serving
+
+    @property
+    def ready(self) -> bool:
+        """True once the first load (map and verify every dataset) is done."""
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the first load is done; False when `timeout` seconds passed first."""
+        return self._ready.wait(timeout)
+
+    def states(self) -> list[DatasetState]:
+        """Every dataset known, serving or not, by name."""
+        return [self._states[name] for name in sorted(self._states)]
+
+    def health(self) -> dict[str, Any]:
+        """``{"status", "ready", "datasets": [...]}``: status is ``loading`` before the first load,
+        then ``ok`` while at least one dataset is serving, ``unavailable`` when none is."""
+        if not self.ready:
+            status = "loading"
+        elif self._serving:
+            status = "ok"
+        else:
+            status = "unavailable"
+        return {"status": status, "ready": self.ready, "datasets": [s.to_json() for s in self.states()]}
+
+    # -- the write side (one thread at a time) -------------------------------------------
+
+    def load(self) -> list[CatalogEvent]:
+        """The first load: map and verify every dataset, then mark the catalog ready."""
+        try:
+            return self.refresh()
+        finally:
+            self._ready.set()
+
+    def refresh(self) -> list[CatalogEvent]:
+        """Look at every dataset's CURRENT once; open, verify and swap in what changed."""
+        with self._lock:
+            self.polls += 1
+            events: list[CatalogEvent] = []
+            names = self._dataset_names(events)
+            if names is None:  # the data root is unreadable right now: keep serving what we have
+                return self._emit(events)
+            for name in sorted(set(self._states) - names):
+                self._remove(name, events)
+            for name in sorted(names):
+                self._refresh_one(name, events)
+            return self._emit(events)
+
+    def _dataset_names(self, events: list[CatalogEvent]) -> set[str] | None:
+        try:
+            entries = list(os.scandir(self.data_root))
+        except OSError as exc:
+            events.append(CatalogEvent("error", "", reason=f"{self.data_root}: {exc.strerror or exc}"))
+            return None
+        names = set()
+        for entry in entries:
+            name = entry.name
+            if name[0] == "." or not set(name) <= _DATASET_NAME_CHARS or len(name) > 128:
+                continue
+            try:
+                if os.path.isfile(os.path.join(entry.path, CURRENT)):
+                    names.add(name)
+            except OSError:
+                continue
+        return names
+
+    def _refresh_one(self, name: str, events: list[CatalogEvent]) -> None:
+        state = self._states.get(name)
+        if state is None:
+            state = self._states[name] = DatasetState(name)
+        try:
+            version = current_version(self.data_root / name)
+        except RodataError as exc:
+            self._set_error(state, str(exc), events)
+            return
+        if version is None:
+            return
+        serving = state.dataset
+        if (serving is not None and serving.version == version) or version in state.refused:
+            if state.error is not None and serving is not None:
+                state.error = None
+            return
+        try:
+            ds = open_dataset(self.data_root / name / version, verify=self.verify, prefault=self.prefault)
+        except (DatasetNotFoundError, FileNotFoundError) as exc:
+            tries = state.missing_tries.get(version, 0) + 1
+            state.missing_tries[version] = tries
+            if tries < _MISSING_RETRIES:
+                self._set_error(state, f"version {version}: {exc} (will retry)", events)
+                return
+            self._refuse(state, version, str(exc), events)
+            return
+        except (RodataError, ValueError, OSError, KeyError, TypeError) as exc:
+            # Malformed manifests and segments raise FormatError; anything else that breaks
+            # while reading a version from disk refuses that version just the same.
+            self._refuse(state, version, str(exc) or type(exc).__name__, events)
+            return
+        self._swap(state, ds, events)
+
+    def _swap(self, state: DatasetState, ds: Dataset, events: list[CatalogEvent]) -> None:
+        first = state.dataset is None and state.loaded_at is None
+        state.dataset = ds
+        state.loaded_at = time.time()
+        state.error = None
+        state.missing_tries.clear()
+        if not first:
+            state.swaps += 1
+        # Copy, then replace: a reader holds either the old dict or the new one, both complete.
+        serving = dict(self._serving)
+        serving[state.name] = ds
+        self._serving = serving
+        events.append(CatalogEvent("loaded" if first else "swapped", state.name, ds.version))
+
+    def _refuse(self, state: DatasetState, version: str, reason: str, events: list[CatalogEvent]) -> None:
+        state.missing_tries.pop(version, None)
+        state.refused[version] = reason
+        state.refused_total += 1
+        while len(state.refused) > _MAX_REFUSED:
+            del state.refused[next(iter(state.refused))]
+        state.error = None if state.dataset is not None else f"version {version} refused"
+        events.append(CatalogEvent("refused", state.name, version, reason))
+
+    def _set_error(self, state: DatasetState, reason: str, events: list[CatalogEvent]) -> None:
+        if state.error != reason:
+            events.append(CatalogEvent("error", state.name, reason=reason))
+        state.error = reason
+
+    def _remove(self, name: str, events: list[CatalogEvent]) -> None:
+        state = self._states.pop(name)
+        if name in self._serving:
+            serving = dict(self._serving)
+            del serving[name]
+            self._serving = serving
+        events.append(CatalogEvent("removed", name, None if state.dataset is None else state.dataset.version))
+
+    def _emit(self, events: list[CatalogEvent]) -> list[CatalogEvent]:
+        for event in events:
+            _log_event(event)
+            if self._on_event is not None:
+                self._on_event(event)
+        return events
+
+    # -- the watcher thread --------------------------------------------------------------
+
+    def start(self, poll_interval: float) -> None:
+        """Load (if not done yet) and then poll every `poll_interval` seconds, in a background thread."""
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        if self._thread is not None:
+            raise RuntimeError("the catalog is already watching")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._watch, args=(poll_interval,), name="rodata-catalog",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop the watcher thread (a verify in progress finishes first, up to `timeout`)."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+
+    def _watch(self, poll_interval: float) -> None:
+        if not self.ready:
+            self._guarded(self.load)
+        while not self._stop.wait(poll_interval):
+            self._guarded(self.refresh)
+
+    def _guarded(self, step: Callable[[], list[CatalogEvent]]) -> None:
+        try:
+            step()
+        except Exception:  # the watcher must outlive any one bad poll; the error is logged
+            log.exception("catalog refresh failed")
+
+
+def _log_event(event: CatalogEvent) -> None:
+    extra = {"event": f"dataset_{event.kind}", "dataset": event.dataset, "version": event.version}
+    if event.kind in ("loaded", "swapped", "removed"):
+        log.info("dataset %s %s (version %s)", event.dataset, event.kind, event.version, extra=extra)
+    elif event.kind == "refused":
+        log.warning("dataset %s: version %s refused: %s", event.dataset, event.version, event.reason,
+                    extra={**extra, "reason": event.reason})
+    else:
+        log.warning("dataset %s: %s", event.dataset or "-", event.reason, extra={**extra, "reason": event.reason})

@@ -1,0 +1,268 @@
+"""``create_app``: the FastAPI application with every route of the HTTP contract.
+
+The application object is a :class:`fastapi.FastAPI`; its ``__call__`` sends
+row, lookup and column requests to the raw-ASGI fast path first (see
+:mod:`rodata.server.fastpath`), and everything else through FastAPI.  The
+catalog starts with the application's lifespan: ``/livez`` answers as soon as
+the loop runs, ``/healthz`` turns 200 once every dataset was mapped and
+verified."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from rodata._version import __version__
+from rodata.catalog import Catalog
+from rodata.server import handlers, schemas
+from rodata.server.errors import HTTPError, Reply, error_reply, reply_for_exception
+from rodata.server.fastpath import FastPath, Receive, Scope, Send, internal_error, read_body, send_reply
+from rodata.server.handlers import Context
+from rodata.server.metrics import CONTENT_TYPE, Metrics
+from rodata.server.settings import Settings
+
+__all__ = ["RodataAPI", "create_app"]
+
+_DESCRIPTION = """Read-only datasets served from memory-mapped files.
+
+Errors always have the shape `{"error": {"code": "...", "message": "..."}}`.
+Keys in paths are typed by the dataset's key column: int64 in decimal, or a percent-encoded string."""
+
+_ROUTE_LABELS = {
+    "/v1/datasets": "datasets",
+    "/v1/datasets/{name}": "dataset",
+    "/v1/datasets/{name}/scan": "scan",
+    "/v1/datasets/{name}/rows/{key:path}": "row",
+    "/v1/datasets/{name}/lookup": "lookup",
+    "/v1/datasets/{name}/columns/{column:path}": "column",
+    "/healthz": "healthz",
+    "/livez": "livez",
+    "/metrics": "metrics",
+    "/docs": "docs",
+    "/openapi.json": "docs",
+}
+_STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+                 415: "unsupported_media_type", 422: "bad_request"}
+
+
+class ReplyResponse(Response):
+    """A :class:`Reply` as a Starlette response (sent exactly as the fast path sends it)."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.status_code = reply.status
+        self.background = None
+        self.body = b""
+        self.raw_headers = reply.headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_reply(send, self.reply)
+
+
+class RodataAPI(FastAPI):
+    """The FastAPI application, with the raw-ASGI fast path in front of it."""
+
+    ctx: Context
+    catalog: Catalog
+    metrics: Metrics
+    _entry: Any
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a request through FastAPI, counting it in the metrics."""
+        if scope["type"] != "http":
+            await FastAPI.__call__(self, scope, receive, send)
+            return
+        started = perf_counter()
+        status = 500
+
+        async def send_counted(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await FastAPI.__call__(self, scope, receive, send_counted)
+        finally:
+            route = getattr(scope.get("route"), "path", None)
+            self.metrics.observe(_ROUTE_LABELS.get(route or "", "other"), status, perf_counter() - started)
+
+
+def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None = None,
+               catalog: Catalog | None = None) -> RodataAPI:
+    """The application serving every dataset under `data_root`.
+
+    `settings` default to :meth:`Settings.from_env`.  The catalog (created here
+    unless given) is loaded and watched from the application's lifespan."""
+    settings = settings or Settings.from_env()
+    catalog = catalog or Catalog(data_root, verify=settings.verify, prefault=settings.prefault)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        catalog.start(settings.poll_interval)
+        try:
+            yield
+        finally:
+            catalog.stop()
+
+    app = RodataAPI(title="rodata", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
+                    docs_url=None, redoc_url=None, **_no_telemetry())
+    app.router.redirect_slashes = False
+    app.ctx = Context(catalog, settings)
+    app.catalog = catalog
+    app.metrics = Metrics(catalog)
+    app._entry = FastPath(app.ctx, app.metrics, app.framework) if settings.fast_path else app.framework
+    _add_error_handlers(app)
+    _add_routes(app, app.ctx, settings)
+    _add_docs(app)
+    return app
+
+
+def _no_telemetry() -> dict[str, Any]:
+    """FastAPI's per-request telemetry off (where this FastAPI has it)."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+                          "auto_configure": False}}
+
+
+def _reply(fn: Any, *args: Any) -> ReplyResponse:
+    return ReplyResponse(handlers.guarded(fn, *args))
+
+
+def _raw_segments(request: Request) -> list[bytes]:
+    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
+    return raw[len(b"/v1/datasets/"):].split(b"/")
+
+
+def _not_found() -> ReplyResponse:
+    return ReplyResponse(error_reply(404, "not_found", "no such route"))
+
+
+def _add_routes(app: RodataAPI, ctx: Context, settings: Settings) -> None:
+    tag_data: list[str | Enum] = ["datasets"]
+    tag_ops: list[str | Enum] = ["operations"]
+
+    @app.get("/livez", tags=tag_ops, summary="Liveness: 200 while the event loop runs")
+    async def livez() -> Response:
+        return ReplyResponse(handlers.livez())
+
+    @app.get("/healthz", tags=tag_ops, summary="Readiness: every dataset's state",
+             responses={200: {"model": schemas.Health}, 503: {"model": schemas.Health,
+                                                              "description": "Loading, or no dataset serving"}})
+    async def healthz() -> Response:
+        return ReplyResponse(handlers.healthz(ctx))
+
+    @app.get("/metrics", tags=tag_ops, summary="Prometheus metrics",
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    async def metrics() -> Response:
+        body = app.metrics.render()
+        return Response(body, media_type=CONTENT_TYPE)
+
+    @app.get("/v1/datasets", tags=tag_data, summary="Every dataset served",
+             responses={200: {"model": schemas.DatasetList}, **schemas.errors(503)})
+    async def list_datasets() -> Response:
+        return _reply(handlers.datasets, ctx)
+
+    @app.get("/v1/datasets/{name}", tags=tag_data, summary="One dataset: schema, parts, build information",
+             responses={200: {"model": schemas.DatasetDetail}, **schemas.errors(404, 422, 503)})
+    async def dataset(name: str, request: Request) -> Response:
+        parts = _raw_segments(request)
+        if len(parts) != 1:
+            return _not_found()
+        return _reply(lambda: handlers.dataset_detail(ctx, handlers.segment(parts[0])))
+
+    @app.get("/v1/datasets/{name}/rows/{key:path}", tags=tag_data, summary="One row by key",
+             responses={200: {"description": "The row as a JSON object",
+                              "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **schemas.errors(404, 422, 503)},
+             openapi_extra=schemas.row_parameters())
+    async def row(name: str, key: str, request: Request) -> Response:
+        parts = _raw_segments(request)
+        if len(parts) != 3:
+            return _not_found()
+        return _reply(handlers.row, ctx, parts[0], parts[2], request.scope["query_string"])
+
+    @app.post("/v1/datasets/{name}/lookup", tags=tag_data, summary="Many rows by key",
+              responses={200: {"model": schemas.LookupRows}, **schemas.errors(400, 404, 413, 422, 503)},
+              openapi_extra=schemas.lookup_body(settings))
+    async def lookup(name: str, request: Request) -> Response:
+        try:
+            body = await read_body(request.scope, request.receive, settings.max_body_bytes)
+        except HTTPError as exc:
+            return ReplyResponse(exc.reply())
+        return _reply(handlers.lookup, ctx, _raw_segments(request)[0], body, request.scope["query_string"])
+
+    @app.get("/v1/datasets/{name}/scan", tags=tag_data, summary="Rows in key order, page by page",
+             responses={200: {"model": schemas.ScanPage}, **schemas.errors(404, 422, 503)},
+             openapi_extra=schemas.scan_parameters(settings))
+    async def scan(name: str, request: Request) -> Response:
+        return _reply(lambda: handlers.scan(ctx, handlers.segment(_raw_segments(request)[0]),
+                                            request.scope["query_string"]))
+
+    @app.get("/v1/datasets/{name}/columns/{column:path}", tags=tag_data, summary="A slice of one column",
+             responses=schemas.errors(404, 413, 422, 503), openapi_extra=schemas.column_parameters(settings))
+    async def column(name: str, column: str, request: Request) -> Response:
+        parts = _raw_segments(request)
+        if len(parts) != 3:
+            return _not_found()
+        return _reply(handlers.column, ctx, parts[0], parts[2], request.scope["query_string"])
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPError):
+            return ReplyResponse(exc.reply())
+        assert isinstance(exc, StarletteHTTPException)
+        code = _STATUS_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return ReplyResponse(error_reply(exc.status_code, code, message))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return ReplyResponse(error_reply(422, "bad_request", f"{where}: {first.get('msg', 'invalid request')}"))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        mapped = reply_for_exception(exc)
+        return ReplyResponse(mapped if mapped is not None else internal_error(exc))
+
+    app.add_exception_handler(HTTPError, http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected)
+
+
+def _static_dir() -> Path:
+    """Swagger UI's files, shipped by the fastapi-offline package (no CDN: /docs works offline)."""
+    return Path(str(resources.files("fastapi_offline") / "static"))
+
+
+def _add_docs(app: FastAPI) -> None:
+    app.mount("/docs/static", StaticFiles(directory=_static_dir()), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="rodata - API",
+                                   swagger_js_url="/docs/static/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs/static/swagger-ui.css",
+                                   swagger_favicon_url="/docs/static/favicon.png")

@@ -1,0 +1,123 @@
+"""The ``rodata serve`` and ``rodata demo`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from rodata.errors import RodataError
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _env_port(default: int) -> int:
+    raw = os.environ.get("RODATA_PORT", "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        return -1  # reported as a usage error by the command
+    return int(raw)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``serve`` and ``demo`` to the ``rodata`` command."""
+    serve = subparsers.add_parser(
+        "serve", help="serve every dataset under a data root over HTTP",
+        description="Serve every dataset under DATA_ROOT over HTTP: one process, one event loop, one core. "
+                    "Scale with replicas, not workers. Settings also come from RODATA_* environment "
+                    "variables (see docs/server.md).")
+    serve.add_argument("--data-root", default=os.environ.get("RODATA_DATA_ROOT"),
+                       help="directory holding the datasets (env RODATA_DATA_ROOT)")
+    _add_listen_flags(serve)
+    serve.add_argument("--poll-interval", type=float, default=None,
+                       help="seconds between reads of each dataset's CURRENT (env RODATA_POLL_INTERVAL, 1.0)")
+    serve.add_argument("--max-lookup-keys", type=int, default=None,
+                       help="keys per lookup (env RODATA_MAX_LOOKUP_KEYS, 100000)")
+    serve.add_argument("--max-scan-rows", type=int, default=None,
+                       help="rows per scan page (env RODATA_MAX_SCAN_ROWS, 10000)")
+    serve.add_argument("--max-body-bytes", type=int, default=None,
+                       help="request body size (env RODATA_MAX_BODY_BYTES, 16 MiB)")
+    serve.add_argument("--max-column-bytes", type=int, default=None,
+                       help="bytes per binary column slice (env RODATA_MAX_COLUMN_BYTES, 64 MiB)")
+    serve.add_argument("--prefault", action="store_true", default=None,
+                       help="read each version into the page cache before serving it (env RODATA_PREFAULT)")
+    serve.add_argument("--access-log", action="store_true", default=None,
+                       help="log every request (env RODATA_ACCESS_LOG; off by default)")
+    serve.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
+                       help="env RODATA_LOG_LEVEL, info")
+    serve.add_argument("--drain-seconds", type=float, default=None,
+                       help="how long SIGTERM waits for requests in flight (env RODATA_DRAIN_SECONDS, 20)")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="must be 1: one process serves one core; scale with replicas")
+    serve.set_defaults(func=_serve)
+
+    demo = subparsers.add_parser(
+        "demo", help="build a sample dataset on all cores, serve it and print example requests",
+        description="Generate a sample CSV (first run only) in $RODATA_DEMO_DIR or ./rodata-demo, build it "
+                    "with the ETL, serve it and print curl commands to try.")
+    demo.add_argument("--dir", default=os.environ.get("RODATA_DEMO_DIR", "rodata-demo"),
+                      help="working directory for the sample and its data root (env RODATA_DEMO_DIR)")
+    demo.add_argument("--rows", type=int, default=200_000, help="rows in the sample (first run only)")
+    _add_listen_flags(demo)
+    demo.add_argument("--no-serve", action="store_true", help="build and print the examples, do not serve")
+    demo.add_argument("--seconds", type=float, default=None, help="stop serving after this many seconds")
+    demo.set_defaults(func=_demo)
+
+
+def _add_listen_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("RODATA_HOST", "127.0.0.1"),
+                        help="address to listen on (env RODATA_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=_env_port(8080),
+                        help="port to listen on, 0 for any free one (env RODATA_PORT, 8080)")
+
+
+def _usage(message: str) -> int:
+    print(f"rodata: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from rodata.server.runner import MultipleWorkersError, check_single_worker
+
+    try:
+        check_single_worker(args.workers)
+    except MultipleWorkersError as exc:
+        return _usage(str(exc))
+    if not args.data_root:
+        return _usage("serve needs --data-root DIR (or RODATA_DATA_ROOT)")
+    if not os.path.isdir(args.data_root):
+        return _usage(f"--data-root {args.data_root}: no such directory")
+    if not 0 <= args.port <= 65535:
+        return _usage("the port (--port or RODATA_PORT) must be a number from 0 to 65535")
+    from rodata.server.settings import Settings
+
+    try:
+        settings = Settings.from_env(
+            poll_interval=args.poll_interval, max_lookup_keys=args.max_lookup_keys,
+            max_scan_rows=args.max_scan_rows, max_body_bytes=args.max_body_bytes,
+            max_column_bytes=args.max_column_bytes, prefault=args.prefault, access_log=args.access_log,
+            log_level=args.log_level, drain_seconds=args.drain_seconds)
+    except ValueError as exc:
+        return _usage(str(exc))
+    from rodata.server.app import create_app
+    from rodata.server.runner import run
+
+    try:
+        return run(create_app(args.data_root, settings=settings), args.host, args.port)
+    except OSError as exc:
+        raise RodataError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from rodata.server.demo import run_demo
+
+    if not 0 <= args.port <= 65535:
+        return _usage("the port (--port or RODATA_PORT) must be a number from 0 to 65535")
+    if args.rows < 1:
+        return _usage("--rows must be positive")
+    return run_demo(args.dir, rows=args.rows, host=args.host, port=args.port, serve=not args.no_serve,
+                    seconds=args.seconds)

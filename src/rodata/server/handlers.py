@@ -1,0 +1,296 @@
+"""The routes' logic, independent of the web framework: plain inputs (path segments, the raw
+query string, the body) in, a complete :class:`Reply` out.
+
+Both the raw-ASGI fast path and the FastAPI routes call these functions, so
+each route gives the same answer whichever of them served it."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+import orjson
+
+from rodata import render
+from rodata.catalog import Catalog
+from rodata.dataset import Dataset
+from rodata.server.errors import JSON, HTTPError, Reply, error_reply, reply_for_exception
+from rodata.server.settings import Settings
+
+__all__ = [
+    "Context",
+    "column",
+    "dataset_detail",
+    "datasets",
+    "healthz",
+    "livez",
+    "lookup",
+    "row",
+    "scan",
+]
+
+_INT_RE = re.compile(r"-?[0-9]{1,19}")
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_LOOKUP_FIELDS = frozenset(("keys", "columns", "format"))
+_NPZ = b"application/x-npz"
+
+
+class Context:
+    """What every route needs: the catalog and the settings."""
+
+    __slots__ = ("catalog", "settings")
+
+    def __init__(self, catalog: Catalog, settings: Settings) -> None:
+        self.catalog = catalog
+        self.settings = settings
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def segment(raw: bytes | str) -> str:
+    """A percent-decoded path segment as text (the raw path keeps encoded slashes inside a segment)."""
+    if isinstance(raw, str):
+        raw = raw.encode("latin-1")
+    if b"%" in raw:
+        raw = unquote_to_bytes(raw)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPError(422, "bad_path", "a path segment is not valid UTF-8 after percent-decoding") from None
+
+
+def parse_query(query: bytes) -> dict[str, str]:
+    """The query string's parameters (the last one wins when a name repeats)."""
+    if not query:
+        return {}
+    try:
+        return dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPError(422, "bad_parameter", "the query string is not valid UTF-8 after percent-decoding") from None
+
+
+def parse_key(ds: Dataset, text: str, what: str = "key") -> Any:
+    """A key given as text, typed by the dataset's key column (int64 from decimal, or the string)."""
+    if ds.schema.key_column.type == "string":
+        return text
+    if len(text) < 19 and text.isdigit() and text.isascii():  # the common case, kept short
+        return int(text)
+    if not _INT_RE.fullmatch(text):
+        raise HTTPError(422, "bad_key", f"{what} {text[:80]!r} is not a decimal int64 (the key column is int64)")
+    value = int(text)
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise HTTPError(422, "bad_key", f"{what} {text[:80]} is outside the int64 range")
+    return value
+
+
+def parse_columns(params: dict[str, str]) -> list[str] | None:
+    """``columns=a,b`` as a list (None when absent)."""
+    text = params.get("columns")
+    if text is None:
+        return None
+    names = [name for name in text.split(",")]
+    if not text or any(not name for name in names):
+        raise HTTPError(422, "bad_parameter", "columns must be a comma-separated list of column names")
+    return names
+
+
+def parse_count(params: dict[str, str], name: str, default: int | None, *, minimum: int) -> int | None:
+    """A non-negative decimal query parameter."""
+    text = params.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise HTTPError(422, "bad_parameter", f"{name} must be an integer >= {minimum}, not {text[:80]!r}")
+    value = int(text)
+    if value < minimum:
+        raise HTTPError(422, "bad_parameter", f"{name} must be an integer >= {minimum}, not {value}")
+    return value
+
+
+def dataset_or_error(ctx: Context, name: str) -> Dataset:
+    """The dataset being served as `name`, else 404 (or 503 before the first load is done)."""
+    ds = ctx.catalog.get(name)
+    if ds is not None:
+        return ds
+    if not ctx.catalog.ready:
+        raise HTTPError(503, "not_ready", "datasets are still being loaded")
+    raise HTTPError(404, "dataset_not_found", f"no dataset named {name[:200]!r}")
+
+
+def _check_columns(ds: Dataset, columns: list[str] | None) -> None:
+    if columns is not None:
+        for name in columns:
+            ds.schema.index(name)  # UnknownColumnError -> 422
+
+
+_VERSION_HEADERS: dict[str | None, tuple[bytes, bytes]] = {}
+
+
+def _version_header(ds: Dataset) -> tuple[bytes, bytes]:
+    """``x-rodata-version``: which version answered (cached: it is on every dataset answer)."""
+    header = _VERSION_HEADERS.get(ds.version)
+    if header is None:
+        if len(_VERSION_HEADERS) > 256:
+            _VERSION_HEADERS.clear()
+        header = _VERSION_HEADERS[ds.version] = (b"x-rodata-version", str(ds.version).encode("ascii", "replace"))
+    return header
+
+
+def guarded(fn: Any, *args: Any) -> Reply:
+    """Call a route function; errors caused by the request become their 4xx answers."""
+    try:
+        reply: Reply = fn(*args)
+        return reply
+    except Exception as exc:  # only the request's errors are mapped; anything else propagates
+        mapped = reply_for_exception(exc)
+        if mapped is None:
+            raise
+        return mapped
+
+
+# -- the hot routes --------------------------------------------------------------------------
+
+
+def row(ctx: Context, name: bytes | str, key: bytes | str, query: bytes) -> Reply:
+    """``GET /v1/datasets/{name}/rows/{key}``."""
+    ds = dataset_or_error(ctx, segment(name))
+    columns = parse_columns(parse_query(query)) if query else None
+    if columns is not None:
+        _check_columns(ds, columns)
+    key_text = segment(key)
+    body = render.row_json(ds, parse_key(ds, key_text), columns)
+    if body is None:
+        return error_reply(404, "key_not_found", f"no row with key {key_text[:200]!r}")
+    return Reply(200, (body,), [(b"content-type", JSON), (b"content-length", b"%d" % len(body)),
+                                _version_header(ds)])
+
+
+def lookup(ctx: Context, name: bytes | str, body: bytes, query: bytes) -> Reply:
+    """``POST /v1/datasets/{name}/lookup``."""
+    ds = dataset_or_error(ctx, segment(name))
+    keys, columns, fmt = _lookup_request(ctx.settings, body)
+    _check_columns(ds, columns)
+    if fmt == "npz":
+        data = render.lookup_npz(ds, keys, columns)
+        return Reply(200, (data,), [(b"content-type", _NPZ), (b"content-length", b"%d" % len(data)),
+                                    _version_header(ds)])
+    return Reply.json(200, render.lookup_json(ds, keys, columns), [_version_header(ds)])
+
+
+def _lookup_request(settings: Settings, body: bytes) -> tuple[list[Any], list[str] | None, str]:
+    if len(body) > settings.max_body_bytes:
+        raise body_too_large(settings)
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise HTTPError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise HTTPError(422, "bad_request", 'the body must be a JSON object: {"keys": [...]}')
+    unknown = set(doc) - _LOOKUP_FIELDS
+    if unknown:
+        raise HTTPError(422, "bad_request", f"unknown fields {sorted(unknown)}; expected keys, columns, format")
+    keys = doc.get("keys")
+    if not isinstance(keys, list):
+        raise HTTPError(422, "bad_request", '"keys" must be a list of keys')
+    if len(keys) > settings.max_lookup_keys:
+        raise HTTPError(413, "too_many_keys",
+                        f"{len(keys)} keys in one lookup; the limit is {settings.max_lookup_keys}")
+    columns = doc.get("columns")
+    if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
+        raise HTTPError(422, "bad_request", '"columns" must be a list of column names')
+    fmt = doc.get("format", "json")
+    if fmt not in ("json", "npz"):
+        raise HTTPError(422, "bad_request", '"format" must be "json" or "npz"')
+    return keys, columns, fmt
+
+
+def body_too_large(settings: Settings) -> HTTPError:
+    """The 413 for a request body over the limit."""
+    return HTTPError(413, "body_too_large", f"the request body is larger than {settings.max_body_bytes} bytes")
+
+
+def column(ctx: Context, name: bytes | str, column_name: bytes | str, query: bytes) -> Reply:
+    """``GET /v1/datasets/{name}/columns/{column}``."""
+    ds = dataset_or_error(ctx, segment(name))
+    col = ds.schema[segment(column_name)]
+    params = parse_query(query)
+    offset = parse_count(params, "offset", 0, minimum=0) or 0
+    limit = parse_count(params, "limit", None, minimum=0)
+    fmt = params.get("format", "raw" if col.fixed_width else "json")
+    if fmt not in ("raw", "npy", "json"):
+        raise HTTPError(422, "bad_parameter", f"format must be raw, npy or json, not {fmt[:40]!r}")
+    if fmt != "json" and not col.fixed_width:
+        raise HTTPError(422, "unsupported_column", f"column {col.name!r} is {col.type}: it is served as JSON only")
+    if offset > len(ds):
+        raise HTTPError(422, "offset_out_of_range", f"offset {offset} is past the end ({len(ds)} rows)")
+    rows = render.slice_rows(ds, offset, limit)
+    _check_slice_size(ctx.settings, ds, col.name, rows, fmt)
+    piece = render.column_slice(ds, col.name, offset, rows, fmt)
+    headers = [(b"content-type", piece.media_type.encode()), (b"content-length", b"%d" % piece.nbytes)]
+    headers.extend((k.encode(), v.encode("ascii", "replace")) for k, v in piece.headers.items())
+    return Reply(200, piece.chunks, headers)
+
+
+def _check_slice_size(settings: Settings, ds: Dataset, name: str, rows: int, fmt: str) -> None:
+    col = ds.schema[name]
+    if fmt == "json":
+        if rows > settings.max_column_json_rows:
+            raise HTTPError(413, "slice_too_large", f"{rows} rows in one JSON column slice; the limit is "
+                            f"{settings.max_column_json_rows} (use offset and limit)")
+        return
+    nbytes = rows * col.dtype.itemsize * col.dim
+    if nbytes > settings.max_column_bytes:
+        raise HTTPError(413, "slice_too_large", f"{nbytes} bytes in one column slice; the limit is "
+                        f"{settings.max_column_bytes} (use offset and limit)")
+
+
+# -- the other routes ------------------------------------------------------------------------
+
+
+def scan(ctx: Context, name: str, query: bytes) -> Reply:
+    """``GET /v1/datasets/{name}/scan``."""
+    ds = dataset_or_error(ctx, name)
+    params = parse_query(query)
+    limit = parse_count(params, "limit", ctx.settings.default_scan_rows, minimum=1)
+    assert limit is not None
+    if limit > ctx.settings.max_scan_rows:
+        raise HTTPError(422, "limit_too_large", f"limit {limit} is over the maximum scan page of "
+                        f"{ctx.settings.max_scan_rows} rows (follow next to page)")
+    columns = parse_columns(params)
+    _check_columns(ds, columns)
+    bounds = {k: parse_key(ds, params[k], k) if k in params else None for k in ("start", "end", "after")}
+    prefix = params.get("prefix")
+    if prefix is not None and ds.schema.key_column.type != "string":
+        raise HTTPError(422, "bad_parameter", "prefix needs a string key column")
+    body = render.scan_page(ds, limit=limit, prefix=prefix, columns=columns, **bounds)
+    return Reply.json(200, body, [_version_header(ds)])
+
+
+def datasets(ctx: Context) -> Reply:
+    """``GET /v1/datasets``."""
+    if not ctx.catalog.ready:
+        raise HTTPError(503, "not_ready", "datasets are still being loaded")
+    docs = [render.describe(ds) for _, ds in sorted(ctx.catalog.datasets.items())]
+    return Reply.json(200, render.dumps({"datasets": docs}))
+
+
+def dataset_detail(ctx: Context, name: str) -> Reply:
+    """``GET /v1/datasets/{name}``."""
+    ds = dataset_or_error(ctx, name)
+    return Reply.json(200, render.dumps(render.describe(ds, detail=True)), [_version_header(ds)])
+
+
+def healthz(ctx: Context) -> Reply:
+    """``GET /healthz``: 200 once loaded while a dataset is serving, else 503; the body says why."""
+    doc = ctx.catalog.health()
+    return Reply.json(200 if doc["status"] == "ok" else 503, render.dumps(doc))
+
+
+_LIVE = Reply.json(200, b'{"status":"ok"}')
+
+
+def livez() -> Reply:
+    """``GET /livez``: 200 while the event loop runs."""
+    return _LIVE

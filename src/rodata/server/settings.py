@@ -1,0 +1,94 @@
+"""Server settings: limits, polling, start-up behaviour.  Every one can be set by an environment
+variable (``RODATA_<NAME>``), and most by a ``rodata serve`` flag."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = ["Settings"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Limits and behaviour of one server process (defaults in parentheses).
+
+    - ``max_lookup_keys`` (100,000): keys in one batch lookup; more is 413.
+    - ``max_scan_rows`` (10,000): rows in one scan page; a larger ``limit`` is 422.
+    - ``default_scan_rows`` (1,000): rows in a scan page when ``limit`` is not given.
+    - ``max_body_bytes`` (16 MiB): size of a request body; more is 413.
+    - ``max_column_bytes`` (64 MiB): bytes in one binary column slice; more is 413.
+    - ``max_column_json_rows`` (100,000): rows in one JSON column slice; more is 413.
+    - ``poll_interval`` (1.0 s): how often each dataset's CURRENT is read.
+    - ``verify`` (on): check every checksum before a version is served.
+    - ``prefault`` (off): read each version into the page cache before it is served.
+    - ``drain_seconds`` (20 s): how long SIGTERM waits for requests in flight.
+    - ``access_log`` (off), ``log_level`` (info).
+    - ``fast_path`` (on): answer row, lookup and column requests with the raw-ASGI fast path.
+    """
+
+    max_lookup_keys: int = 100_000
+    max_scan_rows: int = 10_000
+    default_scan_rows: int = 1_000
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_column_bytes: int = 64 * 1024 * 1024
+    max_column_json_rows: int = 100_000
+    poll_interval: float = 1.0
+    verify: bool = True
+    prefault: bool = False
+    drain_seconds: float = 20.0
+    access_log: bool = False
+    log_level: str = "info"
+    fast_path: bool = True
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+                raise ValueError(f"setting {f.name} must be positive, not {value!r}")
+        if self.default_scan_rows > self.max_scan_rows:
+            object.__setattr__(self, "default_scan_rows", self.max_scan_rows)
+        if self.log_level.lower() not in ("critical", "error", "warning", "info", "debug"):
+            raise ValueError(f"unknown log level {self.log_level!r}")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``RODATA_<NAME>`` environment variables, then `overrides` (None values ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"RODATA_{f.name.upper()}")
+            if raw is not None and raw.strip() != "":
+                values[f.name] = _parse(f.name, raw.strip(), type(getattr(cls(), f.name)))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some settings changed."""
+        return replace(self, **changes)
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    env = f"RODATA_{name.upper()}"
+    if kind is bool:
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ValueError(f"{env}={raw!r}: expected true or false")
+    if kind is int:
+        try:
+            return int(raw.replace("_", ""))
+        except ValueError:
+            raise ValueError(f"{env}={raw!r}: expected an integer") from None
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{env}={raw!r}: expected a number") from None
+    return raw

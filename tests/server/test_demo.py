@@ -1,0 +1,73 @@
+"""``rodata demo``: generates a sample, builds it, serves it, and the curl examples it prints work."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from httpkit import Client
+
+
+def run_examples(lines: list[str], port: int) -> list[int]:
+    """Do what each printed ``curl`` command asks, with an HTTP client; returns the statuses."""
+    client = Client(port)
+    statuses = []
+    try:
+        for line in lines:
+            words = shlex.split(line.split("|")[0])
+            assert words[0] == "curl"
+            url = next(w for w in words if w.startswith("http://"))
+            path = url.split(f":{port}", 1)[1]
+            method = words[words.index("-X") + 1] if "-X" in words else "GET"
+            body = words[words.index("-d") + 1] if "-d" in words else None
+            if body is not None:
+                json.loads(body)  # the example body is valid JSON
+            statuses.append(client.request(method, path, body, {"content-type": "application/json"}).status)
+    finally:
+        client.close()
+    return statuses
+
+
+def test_demo_builds_serves_and_its_examples_work(tmp_path: Path) -> None:
+    env = {**os.environ, "RODATA_DEMO_DIR": str(tmp_path / "demo")}
+    cmd = [sys.executable, "-m", "rodata", "demo", "--rows", "3000", "--port", "0", "--seconds", "60"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, f"demo exited early with {proc.poll()}: {lines}"
+            lines.append(line.rstrip("\n"))
+            if line.startswith("serving"):
+                break
+        curls = [x.strip() for x in lines if x.strip().startswith("curl ")]
+        assert len(curls) >= 6
+        port = int(curls[0].split("http://127.0.0.1:")[1].split("/")[0])
+        assert (tmp_path / "demo" / "users.csv").stat().st_size > 100_000
+        client = Client(port)
+        for _ in range(1200):  # bounded wait for the first load
+            if client.get("/healthz").status == 200:
+                break
+            time.sleep(0.05)
+        client.close()
+        assert run_examples(curls, port) == [200] * len(curls)
+    finally:
+        proc.terminate()
+        assert proc.wait(60) == 0
+
+
+def test_demo_without_serving_reuses_the_sample(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "rodata", "demo", "--dir", str(tmp_path), "--rows", "500", "--no-serve"]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "generating a sample of 500 users" in first.stdout and "curl -s" in first.stdout
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0 and "generating" not in second.stdout
+    assert "built users version v000002-" in second.stdout
