@@ -569,6 +569,8 @@ cdef class Segment:
         cdef Py_ssize_t row = self._find(key)
         if row < 0:
             return None
+        # Issue every column's load at once: the misses overlap instead of queueing.
+        self._prefetch_row(row, cols)
         return self._row_dict(row, cols)
 
     def rows(self, const int64_t[::1] rows, tuple cols):
