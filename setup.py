@@ -22,7 +22,15 @@ extensions = [
         include_dirs=[np.get_include(), os.path.join(CORE, "includes")],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=extra_compile_args,
-    )
+    ),
+    # The ETL's text readers (CSV, JSON Lines), value parsers and key sorts.
+    Extension(
+        "rodata._core._text",
+        [os.path.join(CORE, "_text.pyx")],
+        include_dirs=[np.get_include(), os.path.join(CORE, "includes")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=extra_compile_args,
+    ),
 ]
 
 setup(

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rodata._version import __version__
 from rodata.batch import Batch
 from rodata.dataset import Dataset, open
@@ -27,9 +29,27 @@ from rodata.schema import Column, Schema
 from rodata.store import Version, list_versions, rollback
 from rodata.writer import write
 
+if TYPE_CHECKING:
+    from rodata.etl.build import build
+    from rodata.etl.report import BuildReport
+
+
+def __getattr__(name: str) -> Any:
+    # The ETL (process pool and all) loads on first use: `import rodata` stays light for readers.
+    if name == "build":
+        from rodata.etl.build import build
+
+        return build
+    if name == "BuildReport":
+        from rodata.etl.report import BuildReport
+
+        return BuildReport
+    raise AttributeError(f"module 'rodata' has no attribute {name!r}")
+
 __all__ = [
     "BadInputError",
     "Batch",
+    "BuildReport",
     "Column",
     "Dataset",
     "DatasetNotFoundError",
@@ -43,6 +63,7 @@ __all__ = [
     "UnknownColumnError",
     "Version",
     "__version__",
+    "build",
     "list_versions",
     "open",
     "rollback",

@@ -20,7 +20,7 @@ from rodata.errors import DuplicateKeyError, FormatError, SchemaError
 from rodata.schema import Column, Schema
 from rodata.store import Version, publish, staging_dir, utc_now
 
-__all__ = ["OnDuplicate", "key_order", "write", "write_parts"]
+__all__ = ["OnDuplicate", "key_order", "publish_parts", "write", "write_parts"]
 
 OnDuplicate = Literal["error", "first", "last"]
 
@@ -198,3 +198,36 @@ def _verify_parts(staging: Path, infos: Sequence[SegmentInfo]) -> None:
             raise FormatError(f"{info.file}: parts overlap in key range")
         if info.rows:
             previous_max = info.max_key
+
+
+def publish_parts(
+    staging: Path,
+    dataset: str,
+    schema: Schema,
+    infos: Sequence[SegmentInfo],
+    *,
+    keep_versions: int = 3,
+    build: Mapping[str, Any] | None = None,
+    started: float | None = None,
+) -> Version:
+    """Publish parts that the caller wrote into `staging` (from :func:`rodata.store.staging_dir`)
+    and verified itself: checks that the parts' key ranges follow each other, writes the
+    manifest and makes the version live, with the publish rules of :func:`write_parts`."""
+    previous_max: Any = None
+    for info in infos:
+        if previous_max is not None and info.rows and not previous_max < info.min_key:
+            raise FormatError(f"{info.file}: parts overlap in key range")
+        if info.rows:
+            previous_max = info.max_key
+    seconds = round(time.time() - started, 3) if started is not None else None
+    manifest = {
+        "format_version": list(FORMAT_VERSION),
+        "created_at": utc_now(),
+        "key": schema.key,
+        "schema": schema.to_json(),
+        "rows": sum(i.rows for i in infos),
+        "bytes": sum(i.bytes for i in infos),
+        "parts": [i.to_json() for i in infos],
+        "build": {"rodata": __version__, "host": platform.node(), "seconds": seconds, **(build or {})},
+    }
+    return publish(staging, dataset, manifest, keep_versions=keep_versions)

@@ -4,6 +4,11 @@
 # their data length to the last committed offset).
 
 
+# Far beyond any chunk: sizes stay clear of overflow in the byte counts computed from them.
+cdef int64_t MAX_BUILDER_ROWS = (<int64_t>1) << 36
+cdef size_t MAX_BUILDER_BYTES = (<size_t>1) << 44
+
+
 cdef int core_grow_rows(Core *c, int64_t need) noexcept nogil:
     """Make room for at least `need` rows in every column."""
     cdef int64_t cap = c.cap if c.cap > 0 else 1024
@@ -12,6 +17,8 @@ cdef int core_grow_rows(Core *c, int64_t need) noexcept nogil:
     cdef void *p
     if need <= c.cap:
         return V_OK
+    if need > MAX_BUILDER_ROWS:
+        return F_NOMEM
     while cap < need:
         cap *= 2
     p = realloc(c.lines, cap * sizeof(int64_t))
@@ -47,6 +54,8 @@ cdef int col_reserve_data(Col *col, size_t extra) noexcept nogil:
     cdef void *p
     if col.data_len + extra <= col.data_cap:
         return V_OK
+    if extra > MAX_BUILDER_BYTES or col.data_len > MAX_BUILDER_BYTES - extra:
+        return F_NOMEM
     cap = col.data_cap if col.data_cap > 0 else 65536
     while cap < col.data_len + extra:
         cap *= 2
@@ -63,6 +72,8 @@ cdef int core_reserve_scratch(Core *c, size_t n) noexcept nogil:
     cdef void *p
     if n <= c.scratch_cap:
         return V_OK
+    if n > MAX_BUILDER_BYTES:
+        return F_NOMEM
     cap = c.scratch_cap if c.scratch_cap > 0 else 4096
     while cap < n:
         cap *= 2
@@ -196,7 +207,7 @@ cdef int parse_vector(Col *col, int64_t row, const uint8_t *v, Py_ssize_t n) noe
     return V_OK
 
 
-cdef int col_put_text(Core *c, Col *col, int64_t row, const uint8_t *v, Py_ssize_t n,
+cdef inline int col_put_text(Core *c, Col *col, int64_t row, const uint8_t *v, Py_ssize_t n,
                       Py_ssize_t *bad_at, bint ascii) noexcept nogil:
     """Parse the text `v[:n]` into `col` at `row` (nulls included).  V_OK or why not."""
     cdef int64_t iv
@@ -417,16 +428,17 @@ cdef class Tokenizer:
         return self.core.nrows
 
     def memory_bytes(self):
-        """Bytes held by the builders (for the memory budget)."""
+        """Bytes the rows parsed so far take in the builders (capacity reserved but not yet
+        written costs no memory until it is touched, so it is not counted)."""
         cdef Core *c = &self.core
         cdef int i
-        cdef int64_t total = c.cap * 8
+        cdef int64_t total = c.nrows * 8
         for i in range(c.ncols):
             if c.cols[i].kind == C_INFER:
                 continue
-            total += c.cap * (1 + c.cols[i].itemsize) + c.cols[i].data_cap
+            total += c.nrows * (1 + c.cols[i].itemsize) + <int64_t>c.cols[i].data_len
             if c.cols[i].offsets != NULL:
-                total += c.cap * 8
+                total += c.nrows * 8
         return total
 
     def widened(self):
@@ -469,8 +481,7 @@ cdef class Tokenizer:
                 col.data_len = 0
                 col.data_cap = 0
             else:
-                arr = _hand_over(<void **>&col.values, n * (col.itemsize // _ITEMSIZE_BASE(col)),
-                                 _DTYPES[col.kind])
+                arr = _hand_over(<void **>&col.values, n * col.dim, _DTYPES[col.kind])  # dim: 1 unless a vector
                 if col.kind == C_VECTOR:
                     arr = arr.reshape(n, col.dim)
                 doc["values"] = arr
@@ -508,10 +519,6 @@ cdef class Tokenizer:
         """The last bad record: (reason, record start, record end, fault position, field, line)."""
         return (FAIL_NAMES.get(self.bad_code, "unknown"), self.rec_start, self.rec_end, self.bad_pos,
                 self.bad_field, self.bad_line)
-
-
-cdef inline Py_ssize_t _ITEMSIZE_BASE(Col *col):
-    return 4 if col.kind == C_VECTOR else col.itemsize
 
 
 cdef class _Owned:

@@ -128,6 +128,22 @@ cdef inline uint64_t eight_digits(const uint8_t *p) noexcept nogil:
     return ((val & 0x0000FFFF0000FFFFULL) * 42949672960001ULL) >> 32
 
 
+cdef inline bint eight_are_digits(const uint8_t *p) noexcept nogil:
+    cdef uint64_t w
+    memcpy(&w, p, 8)
+    return ((w & 0xF0F0F0F0F0F0F0F0ULL) | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) \
+        == 0x3333333333333333ULL
+
+
+cdef inline Py_ssize_t skip_digits(const uint8_t *p, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
+    """The index of the first non-digit at or after `i` (eight bytes at a time while it can)."""
+    while i + 8 <= n and eight_are_digits(p + i):
+        i += 8
+    while i < n and is_digit(p[i]):
+        i += 1
+    return i
+
+
 cdef inline uint64_t digits_value(const uint8_t *p, Py_ssize_t k, uint64_t acc) noexcept nogil:
     """acc * 10**k + the value of the k digits at p (the caller checked they are digits and fit)."""
     while k >= 8:
@@ -241,16 +257,14 @@ cdef int parse_float64(const uint8_t *p, Py_ssize_t n, double *out) noexcept nog
         return F_SYNTAX
     # Where the integer and fraction digits are; their value is int(digits) * 10**-flen.
     ip = i
-    while i < n and is_digit(p[i]):
-        i += 1
+    i = skip_digits(p, i, n)
     ilen = i - ip
     fp = i
     flen = 0
     if i < n and p[i] == 46:   # '.'
         i += 1
         fp = i
-        while i < n and is_digit(p[i]):
-            i += 1
+        i = skip_digits(p, i, n)
         flen = i - fp
     if ilen + flen == 0:
         return F_SYNTAX

@@ -1,0 +1,583 @@
+"""``rodata.build``: input files to a published version, on every core.
+
+Phases: *plan* (headers, a sample for the types, byte ranges), *read* (workers parse
+their chunks in the compiled tokenizer, sort them by key and spill sorted runs into the
+staging directory), *merge* (workers merge the runs of one key range each into a verified
+part), *publish* (manifest, rename, CURRENT).  Any failure — bad input, Ctrl-C, a killed
+process — publishes nothing: the staging directory is removed, or, after SIGKILL, by the
+next build of the dataset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rodata._columns import ColumnData
+from rodata._segment import SegmentInfo, write_segment
+from rodata.errors import BadInputError, SchemaError
+from rodata.etl import infer
+from rodata.etl.badrecords import BadRecord, write_rejects
+from rodata.etl.infer import ColumnPlan, CsvLayout
+from rodata.etl.merge import PartResult, PartTask, RunRef, choose_boundaries, group_parts, merge_parts, part_count
+from rodata.etl.plan import ChunkBounds, count_spans, prefix_states, split_points
+from rodata.etl.pool import WorkerPool
+from rodata.etl.progress import Progress, ProgressEvent, make_progress
+from rodata.etl.report import BuildReport
+from rodata.etl.resources import available_cpus, default_memory_limit
+from rodata.etl.schemafile import DEFAULT_NULL_VALUES, SchemaFile, load_schema, schema_from_mapping
+from rodata.etl.sources import Source, detect_sources
+from rodata.etl.workers import ChunkResult, ChunkTask, count_range, parse_chunk
+from rodata.schema import Schema
+from rodata.store import check_dataset_name, staging_dir
+from rodata.writer import publish_parts
+
+__all__ = ["build"]
+
+_MAX_PASSES = 8
+_MIN_CHUNK = 1 << 20
+_MAX_CHUNK = 16 << 20  # each column of a chunk stays under glibc's mmap threshold (pool.py)
+_MIN_PART = 1 << 20
+_MAX_PART = 64 << 20
+_SMALL_INPUT = 4 << 20
+_SAMPLED_FILES = 16  # inputs sampled for inference (the first ones)
+
+
+def build(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    dataset: str,
+    key: str,
+    data_root: str | os.PathLike[str],
+    workers: int | None = None,
+    format: str | None = None,
+    schema: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    on_duplicate: str = "error",
+    max_bad_rows: int = 0,
+    rejects: str | os.PathLike[str] | None = None,
+    keep_versions: int = 3,
+    memory_limit: int | None = None,
+    progress: bool | Callable[[ProgressEvent], Any] | None = None,
+    chunk_bytes: int | None = None,
+    part_bytes: int | None = None,
+) -> BuildReport:
+    """Build `inputs` (CSV, JSON Lines or Parquet files, optionally ``.gz``) into a new live
+    version of `dataset` under `data_root`, keyed by column `key`.
+
+    `workers` defaults to the CPUs this process may use (affinity and cgroup quota);
+    `schema` is a schema file's path or its content as a mapping (types, nullability,
+    renames, drops; other columns are inferred); `on_duplicate` is "error", "first" or
+    "last"; up to `max_bad_rows` malformed records are quarantined into `rejects` (a JSON
+    Lines file) instead of stopping the build; `memory_limit` bounds the working memory
+    in bytes (default: half of the memory available); `progress` is None (a bar on a
+    terminal), a bool, or a callable taking :class:`ProgressEvent`.  `chunk_bytes` and
+    `part_bytes` tune how input is cut and how large parts get.
+
+    Raises :class:`rodata.BadInputError` (malformed input, naming file:line:column),
+    :class:`rodata.DuplicateKeyError`, :class:`rodata.SchemaError`; on any error nothing is
+    published and the live version is untouched."""
+    started = time.time()
+    t0 = time.perf_counter()
+    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    _check_arguments(paths, dataset, on_duplicate, max_bad_rows, rejects, keep_versions, workers, memory_limit)
+    sources = detect_sources(paths, format)
+    schema_file = _schema_file(schema)
+    n_workers = workers or available_cpus()
+    processes = chunk_bytes is not None or sum(s.size for s in sources) >= _SMALL_INPUT
+    if not processes:
+        n_workers = 1  # starting worker processes would take longer than the whole build
+    limit = memory_limit or default_memory_limit()
+    bar = make_progress(progress)
+    job = _Build(sources, schema_file, key, n_workers, limit, on_duplicate, max_bad_rows, bar,
+                 chunk_bytes, part_bytes)
+    try:
+        with staging_dir(data_root, dataset) as staging, WorkerPool(n_workers, processes=processes) as pool:
+            pool.start()  # the workers boot while the inputs are planned
+            job.pool = pool
+            job.spill = staging / "spill"
+            job.spill.mkdir()
+            job.plan()
+            job.read()
+            job.check_bad_records(rejects)
+            infos = job.merge(staging)
+            shutil.rmtree(job.spill, ignore_errors=True)
+            t_publish = time.perf_counter()
+            assert job.schema is not None
+            version = publish_parts(staging, dataset, job.schema, infos, keep_versions=keep_versions,
+                                    build=job.manifest_build(), started=started)
+            job.seconds["publish"] = time.perf_counter() - t_publish
+    finally:
+        bar.close()
+    job.seconds["total"] = time.perf_counter() - t0
+    return job.report(version.dataset, version.name, str(version.path), infos, rejects)
+
+
+def _check_arguments(paths: Sequence[Any], dataset: str, on_duplicate: str, max_bad_rows: int,
+                     rejects: Any, keep_versions: int, workers: int | None, memory_limit: int | None) -> None:
+    if not paths:
+        raise ValueError("no input files")
+    check_dataset_name(dataset)
+    if on_duplicate not in ("error", "first", "last"):
+        raise ValueError(f"on_duplicate must be 'error', 'first' or 'last', not {on_duplicate!r}")
+    if max_bad_rows < 0:
+        raise ValueError("max_bad_rows must not be negative")
+    if max_bad_rows > 0 and rejects is None:
+        raise ValueError("max_bad_rows > 0 needs a rejects file: skipped records are kept there, never lost")
+    if keep_versions < 1:
+        raise ValueError("keep_versions must be at least 1")
+    if workers is not None and workers < 1:
+        raise ValueError("workers must be at least 1")
+    if memory_limit is not None and memory_limit < 1 << 20:
+        raise ValueError("memory_limit must be at least 1 MiB")
+
+
+def _schema_file(schema: str | os.PathLike[str] | Mapping[str, Any] | None) -> SchemaFile:
+    if schema is None:
+        return SchemaFile()
+    if isinstance(schema, Mapping):
+        return schema_from_mapping(schema)
+    return load_schema(schema)
+
+
+@dataclass
+class _Input:
+    """An input as planned: its source and, for CSV, its header layout and field map."""
+
+    source: Source
+    data_start: int = 0
+    first_line: int = 1
+    layout: CsvLayout | None = None
+    field_map: tuple[int, ...] = ()
+    counts: list[tuple[int, int]] | None = None  # quote/newline counts of its count spans
+    points: list[int] | None = None
+
+
+class _Build:
+    """The state of one build across its phases."""
+
+    def __init__(self, sources: list[Source], schema_file: SchemaFile, key: str, workers: int, memory_limit: int,
+                 on_duplicate: str, max_bad: int, bar: Progress, chunk_bytes: int | None,
+                 part_bytes: int | None) -> None:
+        self.sources = sources
+        self.schema_file = schema_file
+        self.key = key
+        self.workers = workers
+        self.memory_limit = memory_limit
+        self.on_duplicate = on_duplicate
+        self.max_bad = max_bad
+        self.bar = bar
+        self.pool: WorkerPool = WorkerPool(1, processes=False)
+        self.spill = Path()
+        self.inputs: list[_Input] = []
+        self.columns: list[ColumnPlan] = []
+        self.format = sources[0].format
+        self.seconds: dict[str, float] = {}
+        self.work: dict[str, float] = {}
+        self.passes = 0
+        self.results: list[ChunkResult] = []
+        self.bad: list[BadRecord] = []
+        self.bad_count = 0
+        self.rows_in = 0
+        self.duplicates = 0
+        self.schema: Schema | None = None
+        per_worker = memory_limit // max(workers, 1)
+        self.chunk_forced = chunk_bytes is not None
+        self.sequential = workers == 1
+        self.chunk_bytes = chunk_bytes or max(_MIN_CHUNK, min(_MAX_CHUNK, per_worker // 6))
+        self.part_bytes = part_bytes or max(_MIN_PART, min(_MAX_PART, memory_limit // 16))
+        csv_delim = schema_file.delimiter
+        self.delimiter = (csv_delim or ("\t" if sources[0].tab_separated else ",")).encode()
+        self.quote = (schema_file.quote if schema_file.quote is not None else '"').encode()
+        nulls = schema_file.null_values
+        if nulls is None:
+            nulls = DEFAULT_NULL_VALUES if self.format == "csv" else ()
+        self.null_values = tuple(v.encode("utf-8") for v in nulls)
+
+    # -- plan -------------------------------------------------------------------------------
+
+    def plan(self) -> None:
+        t = time.perf_counter()
+        formats = {s.format for s in self.sources}
+        if len(formats) > 1:
+            raise SchemaError(f"inputs mix formats ({', '.join(sorted(formats))}); build them separately")
+        if self.format == "csv":
+            self._plan_csv()
+        elif self.format == "jsonl":
+            self._plan_jsonl()
+        else:
+            self._plan_parquet()
+        self._count_quotes()
+        self.seconds["plan"] = time.perf_counter() - t
+
+    def _plan_csv(self) -> None:
+        layouts = [infer.read_csv_layout(s, self.delimiter, self.quote) for s in self.sources]
+        first = layouts[0]
+        kinds = [0] * len(first.fields)
+        for source, layout in zip(self.sources, layouts, strict=True):
+            if set(layout.fields) != set(first.fields):
+                missing = sorted(set(first.fields) - set(layout.fields))
+                extra = sorted(set(layout.fields) - set(first.fields))
+                raise BadInputError(f"header differs from {self.sources[0].path}'s (missing: {missing}, "
+                                    f"extra: {extra})", path=source.path, line=1, column=1)
+            if source.index >= _SAMPLED_FILES:
+                continue  # enough of a sample; values that do not fit widen the types later anyway
+            masks = infer.sample_csv(source, layout, self.delimiter, self.quote, self.null_values)
+            by_name = dict(zip(layout.fields, masks, strict=True))
+            kinds = [k | by_name[name] for k, name in zip(kinds, first.fields, strict=True)]
+        self.columns = infer.plan_columns(first.fields, kinds, [-1] * len(kinds), self.schema_file, self.key,
+                                          self.sources[0].path)
+        index = {c.source: i for i, c in enumerate(self.columns)}
+        for source, layout in zip(self.sources, layouts, strict=True):
+            field_map = tuple(index.get(name, -1) for name in layout.fields)
+            self.inputs.append(_Input(source, layout.data_start, layout.first_line, layout, field_map))
+
+    def _plan_jsonl(self) -> None:
+        order: list[str] = []
+        kinds: dict[str, int] = {}
+        dims: dict[str, int] = {}
+        for source in self.sources:
+            sample = infer.sample_jsonl(source) if source.index < _SAMPLED_FILES else []
+            for name, mask, dim in sample:
+                if name not in kinds:
+                    order.append(name)
+                    kinds[name] = 0
+                kinds[name] |= mask
+                if dim > 0 and name not in dims:
+                    dims[name] = dim
+            head = _bom_length(source)
+            self.inputs.append(_Input(source, head, 1))
+        for name in self.schema_file.columns:
+            if name not in kinds:  # a declared column the sample did not meet
+                order.append(name)
+                kinds[name] = 0
+        self.columns = infer.plan_columns(order, [kinds[n] for n in order], [dims.get(n, -1) for n in order],
+                                          self.schema_file, self.key, self.sources[0].path)
+        self._jsonl_skips = tuple(s for s in self.schema_file.columns.values() if s.drop)
+
+    def _plan_parquet(self) -> None:
+        from rodata.etl.parquet import parquet_fields
+
+        fields = parquet_fields(self.sources[0].path)
+        names = [f[0] for f in fields]
+        for source in self.sources[1:]:
+            other = parquet_fields(source.path)
+            if {f[0] for f in other} != set(names):
+                raise BadInputError(f"columns differ from {self.sources[0].path}'s", path=source.path)
+        self.columns = infer.plan_columns(names, [0] * len(names), [-1] * len(names), self.schema_file, self.key,
+                                          self.sources[0].path)
+        types = {name: (type_, dim) for name, type_, dim in fields}
+        planned = []
+        for col in self.columns:
+            if col.inferred:  # Parquet says the type; nothing is guessed and nothing widens
+                type_, dim = types[col.source]
+                if col.key and type_ not in ("int64", "string"):
+                    if type_ in ("int8", "int16", "int32", "uint8", "uint16", "uint32"):
+                        type_ = "int64"
+                    else:
+                        raise SchemaError(f"key column {col.name!r} is {type_} in Parquet: it must be an integer "
+                                          "or a string")
+                col = replace(col, type=type_, dim=dim, inferred=False)
+            planned.append(col)
+        self.columns = planned
+        self.inputs = [_Input(s) for s in self.sources]
+
+    def _count_quotes(self) -> None:
+        """The count round: quote/newline prefix counts of every splittable file cut in chunks."""
+        spans: list[tuple[str, int, int, bytes]] = []
+        owners: list[int] = []
+        quote = self.quote if self.format == "csv" else b""
+        if self.sequential:
+            return  # one worker reads each file in order: every chunk starts where the last one ended
+        for i, inp in enumerate(self.inputs):
+            if not inp.source.splittable:
+                continue
+            inp.points = split_points(inp.data_start, inp.source.size, self._chunk_size())
+            for a, b in count_spans(inp.points):
+                spans.append((inp.source.path, a, b, quote))
+                owners.append(i)
+            inp.counts = []
+        if spans:
+            # Threads of this process (the count releases the GIL): it runs while the worker
+            # processes are still starting, and reads the input through the page cache.
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="rodata-count") as threads:
+                counts = list(threads.map(_count_span, spans))
+            for owner, c in zip(owners, counts, strict=True):
+                assert self.inputs[owner].counts is not None
+                self.inputs[owner].counts.append(c)  # type: ignore[union-attr]
+
+    def _chunk_size(self) -> int:
+        """Chunks small enough for the memory budget and for every worker to get several."""
+        if self.chunk_forced:
+            return self.chunk_bytes
+        total = sum(s.size for s in self.sources if s.splittable)
+        share = -(-total // (self.workers * 4))
+        return min(self.chunk_bytes, max(share, _MIN_CHUNK))
+
+    # -- read -------------------------------------------------------------------------------
+
+    def _template(self) -> ChunkTask:
+        """The task settings every chunk shares."""
+        specs = tuple(c.tokenizer_spec() for c in self.columns)
+        if self.format == "jsonl":
+            specs += tuple((s.source, "skip", 1, False, False, False) for s in self._jsonl_skips)
+        key_index = next(i for i, c in enumerate(self.columns) if c.key)
+        return ChunkTask(0, self.sources[0], 0, 0, True, False, 1, columns=specs, field_map=(),
+                         null_values=self.null_values, delimiter=self.delimiter, quote=self.quote,
+                         key_index=key_index, max_bad=self.max_bad, spill_dir=str(self.spill),
+                         memory_budget=max(2 * self.chunk_bytes, _MIN_CHUNK), parent_pid=os.getpid())
+
+    def _input_tasks(self, template: ChunkTask, inp: _Input, first_seq: int) -> list[ChunkTask]:
+        """The chunks of one input, numbered from `first_seq`."""
+        tasks: list[ChunkTask] = []
+        if self.format == "parquet":
+            from rodata.etl.parquet import row_group_ranges
+
+            pcols = tuple((c.source, c.type, c.dim) for c in self.columns)
+            for first, last in row_group_ranges(inp.source.path, self.chunk_bytes):
+                tasks.append(replace(template, seq=first_seq + len(tasks), source=inp.source,
+                                     row_groups=(first, last), parquet_columns=pcols))
+            return tasks
+        if inp.source.splittable:
+            assert inp.points is not None and inp.counts is not None
+            bounds = prefix_states(inp.points, inp.counts, inp.first_line)
+        else:
+            bounds = [ChunkBounds(inp.data_start, 1 << 62, True, False, inp.first_line)]
+        for chunk in bounds:
+            tasks.append(replace(template, seq=first_seq + len(tasks), source=inp.source, start=chunk.start,
+                                 end=chunk.end, known_start=chunk.known_start, in_quote=chunk.in_quote,
+                                 line=chunk.line, field_map=inp.field_map))
+        return tasks
+
+    def _tasks(self) -> list[ChunkTask]:
+        template = self._template()
+        tasks: list[ChunkTask] = []
+        for inp in self.inputs:
+            tasks += self._input_tasks(template, inp, len(tasks))
+        return tasks
+
+    def _read_in_order(self) -> list[ChunkResult]:
+        """One worker: the chunks of a plain file one after the other, each starting where the
+        previous one stopped — no quote counts needed."""
+        template = self._template()
+        results: list[ChunkResult] = []
+        for inp in self.inputs:
+            if not inp.source.splittable:
+                for task in self._input_tasks(template, inp, len(results)):
+                    results.append(self._run_chunk(task))
+                    if results[-1].stopped:
+                        return results
+                continue
+            start, line, size = inp.data_start, inp.first_line, inp.source.size
+            while start < size:
+                end = min(size, start + self._chunk_size())
+                task = replace(template, seq=len(results), source=inp.source, start=start, end=end,
+                               known_start=True, line=line, field_map=inp.field_map)
+                result = self._run_chunk(task)
+                results.append(result)
+                if result.stopped:
+                    return results
+                start, line = max(result.next_start, end), result.next_line
+        return results
+
+    def _run_chunk(self, task: ChunkTask) -> ChunkResult:
+        result = self.pool.call(parse_chunk, task)
+        self.bar.advance(_task_bytes(task), result.rows)
+        return result
+
+    def read(self) -> None:
+        """Parse every chunk into sorted runs; widen the inferred types and read again as long as
+        values that do not fit turn up."""
+        t = time.perf_counter()
+        while True:
+            self.passes += 1
+            total = sum(s.size for s in self.sources)
+            self.bar.start("read" if self.passes == 1 else f"read (pass {self.passes})", total, "B")
+            if self.sequential:
+                done = self._read_in_order()
+            else:
+                tasks = self._tasks()
+                concurrency = max(1, self.memory_limit // (6 * self.chunk_bytes))
+                results = self.pool.run(parse_chunk, tasks, concurrency=concurrency, cutoff=lambda r: r.stopped,
+                                        on_result=self._advance_read(tasks))
+                done = [r for r in results if r is not None]
+            if any(r.stopped for r in done) or not any(r.needs_another_pass for r in done):
+                break
+            if self.passes >= _MAX_PASSES:
+                raise SchemaError("column types kept widening; declare them in a schema file")
+            self._widen(done)
+            for path in self.spill.iterdir():
+                path.unlink()
+        self.results = done
+        self._add_work(r.seconds for r in done)
+        for r in done:
+            self.rows_in += r.rows + r.bad_count
+            self.bad_count += r.bad_count
+            self.bad.extend(r.bad)
+        self.bad.sort(key=BadRecord.sort_key)
+        self.seconds["read"] = time.perf_counter() - t
+
+    def _advance_read(self, tasks: Sequence[ChunkTask]) -> Callable[[ChunkResult], None]:
+        sizes = {task.seq: _task_bytes(task) for task in tasks}
+        return lambda r: self.bar.advance(sizes[r.seq], r.rows)
+
+    def _widen(self, results: Sequence[ChunkResult]) -> None:
+        widened: dict[int, int] = {}
+        dims: dict[int, int] = {}
+        new_fields: dict[str, tuple[int, int, int, int]] = {}
+        for r in sorted(results, key=lambda r: r.seq):
+            for index, kinds in r.widened.items():
+                widened[index] = widened.get(index, 0) | kinds
+            for index, dim in r.dims.items():
+                dims.setdefault(index, dim)
+            for name, kinds, line, dim in r.new_fields:
+                seen = new_fields.get(name)
+                new_fields[name] = (r.seq, line, (seen[2] if seen else 0) | kinds, seen[3] if seen else dim)
+        self.columns = infer.widen_columns(self.columns, widened, dims)
+        known = {c.source for c in self.columns} | {s.source for s in getattr(self, "_jsonl_skips", ())}
+        for name, (_seq, _line, kinds, dim) in sorted(new_fields.items(), key=lambda kv: kv[1][:2]):
+            if name in known:
+                continue
+            type_, tdim = infer.inferred_type(kinds, dim)
+            self.columns.append(ColumnPlan(name, name, type_, tdim, True, None, False))
+
+    def check_bad_records(self, rejects: str | os.PathLike[str] | None) -> None:
+        """Quarantine up to max_bad records, or stop the build on the first one."""
+        if rejects is not None and self.bad:
+            write_rejects(rejects, self.bad)
+        if self.bad_count > self.max_bad:
+            first = self.bad[0]
+            if self.max_bad == 0:
+                raise first.error()
+            raise BadInputError(f"{first.reason} (more than --max-bad-rows {self.max_bad} bad records; "
+                                f"the first is here)", path=first.path, line=first.line, column=first.column)
+
+    # -- merge ------------------------------------------------------------------------------
+
+    def merge(self, staging: Path) -> list[SegmentInfo]:
+        """Merge the runs into parts, one key range per part, in parallel."""
+        t = time.perf_counter()
+        nulls = [any(r.nulls[i] for r in self.results) for i in range(len(self.columns))]
+        self.schema = schema = infer.to_schema(self.columns, nulls)
+        refs = tuple(RunRef(run.path, run.file_index)
+                     for r in sorted(self.results, key=lambda r: r.seq) for run in r.runs)
+        data_bytes = sum(run.data_bytes for r in self.results for run in r.runs)
+        string_keys = schema.key_column.type == "string"
+        parts = part_count(data_bytes, self.part_bytes)
+        bounds = choose_boundaries([r.sample for r in self.results], parts, string_keys)
+        edges = [None, *bounds, None]
+        paths = tuple(s.path for s in self.sources)
+        tasks = [PartTask(j, edges[j], edges[j + 1], refs, schema, self.on_duplicate,
+                          str(staging / f"part-{j:05d}.seg"), paths, os.getpid()) for j in range(len(edges) - 1)]
+        self.bar.start("write", len(tasks), "part")
+        # Two parts in memory per task (one merged while the previous one is written).
+        concurrency = max(1, self.memory_limit // (8 * self.part_bytes))
+        groups = [[tasks[j] for j in group] for group in group_parts(len(tasks), min(self.workers, concurrency))]
+        done = self.pool.run(merge_parts, groups, concurrency=concurrency,
+                             on_result=lambda rs: self.bar.advance(len(rs), sum(r.info.rows for r in rs if r.info)))
+        results = [r for group in done if group is not None for r in group]
+        infos = self._number_parts(staging, results)
+        if not infos:
+            infos = [_empty_part(staging, schema)]
+        self.duplicates = sum(r.duplicates for r in results)
+        self._add_work(r.seconds for r in results)
+        self.seconds["merge"] = time.perf_counter() - t
+        return infos
+
+    @staticmethod
+    def _number_parts(staging: Path, results: Sequence[PartResult]) -> list[SegmentInfo]:
+        """Name the non-empty parts part-00000, part-00001, ... in key order."""
+        infos: list[SegmentInfo] = []
+        for result in sorted(results, key=lambda r: r.index):
+            if result.info is None:
+                continue
+            name = f"part-{len(infos):05d}.seg"
+            if name != result.info.file:
+                os.rename(staging / result.info.file, staging / name)
+            infos.append(replace(result.info, file=name))
+        return infos
+
+    def _add_work(self, timings: Iterable[dict[str, float]]) -> None:
+        """Add the workers' time per step (summed over tasks: CPU-ish seconds, not wall)."""
+        for doc in timings:
+            for step, seconds in doc.items():
+                self.work[step] = self.work.get(step, 0.0) + seconds
+
+    # -- report -----------------------------------------------------------------------------
+
+    def manifest_build(self) -> dict[str, Any]:
+        return {
+            "source": "rodata.build",
+            "inputs": [{"path": s.path, "format": s.format, "bytes": s.size, "gzip": s.compressed}
+                       for s in self.sources],
+            "workers": self.workers,
+            "passes": self.passes,
+            "rows_in": self.rows_in,
+            "bad_rows": self.bad_count,
+            "duplicates": self.duplicates,
+            "on_duplicate": self.on_duplicate,
+            "inferred": {c.name: c.type_name for c in self.columns if c.inferred},
+            "declared": {c.name: c.type_name for c in self.columns if not c.inferred},
+            "renamed": {c.source: c.name for c in self.columns if c.source != c.name},
+            "phases": {k: round(v, 3) for k, v in self.seconds.items()},
+            "work": {k: round(v, 3) for k, v in self.work.items()},
+        }
+
+    def report(self, dataset: str, version: str, path: str, infos: Sequence[SegmentInfo],
+               rejects: str | os.PathLike[str] | None) -> BuildReport:
+        assert self.schema is not None
+        schema = []
+        for plan, col in zip(self.columns, self.schema.columns, strict=True):
+            doc = col.to_json()
+            doc["inferred"] = plan.inferred
+            if plan.key:
+                doc["key"] = True
+            if plan.source != plan.name:
+                doc["source"] = plan.source
+            schema.append(doc)
+        return BuildReport(
+            dataset=dataset, version=version, path=path, rows_in=self.rows_in,
+            rows_out=sum(i.rows for i in infos), bad_rows=self.bad_count, duplicates=self.duplicates,
+            bytes_in=sum(s.size for s in self.sources), bytes_out=sum(i.bytes for i in infos), parts=len(infos),
+            workers=self.workers, passes=self.passes, seconds=dict(self.seconds), work=dict(self.work),
+            schema=schema,
+            rejects=os.fspath(rejects) if rejects is not None and self.bad_count else None,
+            inputs=[s.path for s in self.sources],
+        )
+
+
+def _count_span(span: tuple[str, int, int, bytes]) -> tuple[int, int]:
+    return count_range(*span)
+
+
+def _task_bytes(task: ChunkTask) -> int:
+    if task.source.splittable:
+        return max(0, min(task.end, task.source.size) - task.start)
+    if task.source.format == "parquet":
+        return 0
+    return task.source.size
+
+
+def _bom_length(source: Source) -> int:
+    from rodata.etl.sources import read_head
+
+    head, _ = read_head(source, 3)
+    return 3 if head == b"\xef\xbb\xbf" else 0
+
+
+def _empty_part(staging: Path, schema: Schema) -> SegmentInfo:
+    """A version with no rows still has one (empty) part."""
+    columns = []
+    for col in schema.columns:
+        if col.fixed_width:
+            shape = (0, col.dim) if col.type == "vector" else (0,)
+            columns.append(ColumnData(col, values=np.zeros(shape, dtype=col.dtype)))
+        else:
+            columns.append(ColumnData(col, offsets=np.zeros(1, dtype=np.uint64), data=np.zeros(0, dtype=np.uint8)))
+    return write_segment(staging / "part-00000.seg", schema, columns)

@@ -1,0 +1,140 @@
+"""The ``rodata build`` command (DESIGN.md, "CLI contract")."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+import orjson
+
+__all__ = ["parse_size", "register"]
+
+EXIT_OK, EXIT_USAGE = 0, 2
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``build`` to the ``rodata`` command."""
+    p = subparsers.add_parser(
+        "build",
+        help="build input files into a new version of a dataset",
+        description="Turn CSV, JSON Lines or Parquet files (optionally .gz) into a new, verified version of a "
+                    "dataset and make it live.  Exit codes: 0 ok, 1 runtime failure, 2 usage error, "
+                    "3 bad input data.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="input files (shell globs welcome)")
+    p.add_argument("--dataset", required=True, metavar="NAME", help="dataset name")
+    p.add_argument("--key", required=True, metavar="COLUMN", help="the key column (int64 or string, unique)")
+    p.add_argument("--data-root", required=True, metavar="DIR", help="the data root")
+    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), help="input format (default: from the names)")
+    p.add_argument("--schema", metavar="FILE", help="JSON or TOML file: column types, nullable, rename, drop")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: the CPUs this process may use, cgroup quota included)")
+    p.add_argument("--on-duplicate", choices=("error", "first", "last"), default="error",
+                   help="two rows with one key: fail (default), keep the first or the last")
+    p.add_argument("--max-bad-rows", type=int, default=0, metavar="N",
+                   help="quarantine up to N malformed records in --rejects instead of failing (default 0)")
+    p.add_argument("--rejects", metavar="FILE", help="JSON Lines file receiving the quarantined records")
+    p.add_argument("--keep-versions", type=int, default=3, metavar="N", help="versions kept for rollback (default 3)")
+    p.add_argument("--memory-limit", type=parse_size, metavar="SIZE",
+                   help="working memory budget, e.g. 2G or 512M (default: half of the memory available)")
+    p.add_argument("--chunk-size", type=parse_size, metavar="SIZE",
+                   help="tuning: bytes of input per worker task (default: from the memory budget)")
+    p.add_argument("--json", action="store_true", help="print the build report as JSON on stdout")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
+    p.set_defaults(func=run_build)
+
+
+def parse_size(text: str) -> int:
+    """``512M``, ``2G``, ``1.5GiB``, ``1000000`` -> bytes (K/M/G/T are powers of 1024)."""
+    match = _SIZE_RE.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 512M or 2G)")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return int(number * (1024 ** " kmgt".index(unit or " ")))
+
+
+def _usage(message: str) -> int:
+    print(f"rodata build: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _check(args: argparse.Namespace) -> str | None:
+    """A usage problem with the arguments, before any work."""
+    for path in args.inputs:
+        if not os.path.exists(path):
+            return f"no such input file: {path}"
+        if os.path.isdir(path):
+            return f"{path} is a directory, not an input file"
+    if args.workers is not None and args.workers < 1:
+        return "--workers must be at least 1"
+    if args.max_bad_rows < 0:
+        return "--max-bad-rows must not be negative"
+    if args.max_bad_rows > 0 and not args.rejects:
+        return "--max-bad-rows needs --rejects FILE: quarantined records are kept there, never dropped"
+    if args.keep_versions < 1:
+        return "--keep-versions must be at least 1"
+    if args.chunk_size is not None and args.chunk_size < 1:
+        return "--chunk-size must be positive"
+    if args.memory_limit is not None and args.memory_limit < 1 << 20:
+        return "--memory-limit must be at least 1M"
+    if args.schema and not os.path.isfile(args.schema):
+        return f"no such schema file: {args.schema}"
+    from rodata.store import check_dataset_name
+
+    try:
+        check_dataset_name(args.dataset)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a build the way Ctrl-C does: cleanly, publishing nothing."""
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """``rodata build``."""
+    problem = _check(args)
+    if problem:
+        return _usage(problem)
+    from rodata.etl.build import build
+    from rodata.etl.sources import detect_sources
+
+    try:
+        detect_sources(args.inputs, args.format)
+    except ValueError as exc:
+        return _usage(str(exc))
+    with _sigterm_as_interrupt():
+        report = build(args.inputs, dataset=args.dataset, key=args.key, data_root=args.data_root,
+                       workers=args.workers, format=args.format, schema=args.schema,
+                       on_duplicate=args.on_duplicate, max_bad_rows=args.max_bad_rows, rejects=args.rejects,
+                       keep_versions=args.keep_versions, memory_limit=args.memory_limit, progress=args.progress,
+                       chunk_bytes=args.chunk_size)
+    if args.json:
+        sys.stdout.write(orjson.dumps(report.to_json()).decode() + "\n")
+    else:
+        print(report.schema_line())
+        print(report.summary())
+    return EXIT_OK

@@ -1,0 +1,238 @@
+"""Schema inference: the header, a sample of each input, and the schema file decide each
+column's type.
+
+Inference rules (docs/etl.md): a column's type is the narrowest that holds every value
+seen — bool (true/false), int64, float64 (ints and floats mixed), date (``YYYY-MM-DD``),
+timestamp (ISO 8601; dates and timestamps mixed), else string.  Null tokens are
+ignored; a column of nothing but nulls is a string.  Integers with leading zeros
+("007") are strings: they are codes, not numbers.  The sample only starts the process:
+a value later in the input that does not fit widens the column and the input is read
+again, so the result never depends on where the sample ended."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from rodata._core import _text
+from rodata.errors import BadInputError, SchemaError
+from rodata.etl.schemafile import ColumnSpec, SchemaFile
+from rodata.etl.sources import Source, read_head
+from rodata.schema import KEY_TYPES, Column, Schema, parse_type
+
+__all__ = [
+    "SAMPLE_BYTES",
+    "ColumnPlan",
+    "CsvLayout",
+    "plan_columns",
+    "read_csv_layout",
+    "sample_csv",
+    "sample_jsonl",
+    "to_schema",
+    "widen_columns",
+]
+
+SAMPLE_BYTES = 1 << 20  # per input file
+MAX_HEADER_BYTES = 16 << 20
+_BOM = b"\xef\xbb\xbf"
+_BAD_NAME_CHARS = re.compile(r"[\x00-\x1f/]")
+_TYPE_KINDS = {"bool": _text.KINDS["bool"], "int64": _text.KINDS["int"], "float64": _text.KINDS["float"],
+               "date": _text.KINDS["date"], "timestamp": _text.KINDS["timestamp"],
+               "string": _text.KINDS["string"], "vector": _text.KINDS["vector"]}
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """One column of the dataset being built and where it comes from."""
+
+    name: str  # in the dataset
+    source: str  # in the input
+    type: str  # storage type (schema.TYPES)
+    dim: int = 1
+    inferred: bool = True  # the type came from the data and may still widen
+    nullable: bool | None = None  # declared; None: nullable when the data holds a null
+    key: bool = False
+
+    @property
+    def type_name(self) -> str:
+        """``vector[DIM]`` for vectors, else the type."""
+        return f"vector[{self.dim}]" if self.type == "vector" else self.type
+
+    def tokenizer_spec(self) -> tuple[str, str, int, bool, bool, bool]:
+        """The column as the compiled tokenizers take it."""
+        return (self.name, self.type, self.dim, self.inferred, self.nullable is False, self.key)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"name": self.name, "type": self.type_name, "inferred": self.inferred}
+        if self.source != self.name:
+            doc["source"] = self.source
+        return doc
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """Where a CSV file's data starts and what its header names."""
+
+    fields: tuple[str, ...]  # column names from the header (cleaned, unique)
+    raw_fields: tuple[str, ...]  # as written
+    data_start: int  # byte offset of the first record after the header
+    first_line: int  # its line number
+
+
+def read_csv_layout(source: Source, delimiter: bytes, quote: bytes) -> CsvLayout:
+    """Read the header row (skipping a UTF-8 byte-order mark)."""
+    size = 65536
+    while True:
+        head, whole = read_head(source, size)
+        start = len(_BOM) if head.startswith(_BOM) else 0
+        buf = np.frombuffer(head, dtype=np.uint8)
+        if start >= len(head) or not head[start:].strip(b"\r\n"):
+            raise BadInputError("empty file: no header row", path=source.path, line=1, column=1)
+        try:
+            got = _text.csv_split_record(buf, start, delimiter, quote, whole)
+        except ValueError as exc:
+            reason, pos = exc.args
+            line = head.count(b"\n", 0, pos) + 1
+            column = _text.column_of(buf, pos)
+            raise BadInputError(f"header row: {reason}", path=source.path, line=line, column=column) from None
+        if got is not None:
+            break
+        if size >= MAX_HEADER_BYTES:
+            raise BadInputError(f"header row longer than {MAX_HEADER_BYTES} bytes", path=source.path, line=1)
+        size *= 4
+    fields, end, lines = got
+    raw = []
+    for i, name in enumerate(fields):
+        try:
+            raw.append(name.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise BadInputError(f"header row: column {i + 1} is not valid UTF-8", path=source.path, line=1,
+                                column=1) from None
+    return CsvLayout(tuple(clean_names(raw)), tuple(raw), end, 1 + lines)
+
+
+def clean_names(raw: Sequence[str]) -> list[str]:
+    """Usable, unique column names: an empty name becomes ``column_N``, control characters and
+    '/' become '_', repeats get ``_2``, ``_3``..."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(raw):
+        name = _BAD_NAME_CHARS.sub("_", name)[:240] or f"column_{i + 1}"
+        base, n = name, 2
+        while name in seen:
+            name = f"{base}_{n}"
+            n += 1
+        seen.add(name)
+        out.append(name)
+    return out
+
+
+def sample_csv(source: Source, layout: CsvLayout, delimiter: bytes, quote: bytes,
+               null_values: Sequence[bytes]) -> list[int]:
+    """The kind masks of each header field over the first SAMPLE_BYTES of the file."""
+    head, whole = read_head(source, layout.data_start + SAMPLE_BYTES)
+    buf = np.frombuffer(head, dtype=np.uint8)
+    columns = [(name, "infer", 1, False, False, False) for name in layout.fields]
+    tok = _text.CsvTokenizer(columns, list(range(len(columns))), list(null_values), delimiter, quote)
+    pos, line = layout.data_start, layout.first_line
+    while True:
+        status, pos, line = tok.feed(buf, pos, len(buf), whole, line)
+        if status != _text.STATUS_BAD:  # bad records are reported by the real pass
+            break
+    return list(tok.seen_kinds())
+
+
+def sample_jsonl(source: Source) -> list[tuple[str, int, int]]:
+    """Fields of the first SAMPLE_BYTES of a JSON Lines file: (name, kind mask, array length)
+    in order of first appearance."""
+    head, whole = read_head(source, SAMPLE_BYTES)
+    start = len(_BOM) if head.startswith(_BOM) else 0
+    buf = np.frombuffer(head, dtype=np.uint8)
+    tok = _text.JsonTokenizer([], [])
+    pos, line = start, 1
+    while True:
+        status, pos, line = tok.feed(buf, pos, len(buf), whole, line)
+        if status != _text.STATUS_BAD:
+            break
+    return [(name, kinds, dim) for name, kinds, _line, dim in tok.new_fields()]
+
+
+def inferred_type(kinds: int, dim: int = -1) -> tuple[str, int]:
+    """The (type, dim) a set of kinds resolves to."""
+    type_ = _text.resolve_kinds(kinds)
+    if type_ == "vector":
+        return ("vector", dim) if dim > 0 else ("string", 1)
+    return type_, 1
+
+
+def plan_columns(fields: Sequence[str], kinds: Sequence[int], dims: Sequence[int], schema: SchemaFile,
+                 key: str, origin: str) -> list[ColumnPlan]:
+    """The dataset's columns from the input's fields, what the sample saw and the schema file."""
+    known = set(fields)
+    missing = [s for s in schema.columns if s not in known]
+    if missing:
+        raise SchemaError(f"{schema.origin}: names column(s) {missing} that {origin} does not have "
+                          f"(its columns: {', '.join(fields)})")
+    plans: list[ColumnPlan] = []
+    for name, mask, dim in zip(fields, kinds, dims, strict=True):
+        spec = schema.spec(name)
+        if spec.drop:
+            continue
+        plans.append(_plan_one(spec, mask, dim, key))
+    names = [p.name for p in plans]
+    if key not in names:
+        renamed = [s.name for s in schema.columns.values() if s.source == key and not s.drop]
+        hint = f" (renamed to {renamed[0]!r} by the schema)" if renamed else ""
+        raise BadInputError(f"no key column {key!r}{hint}; columns are: {', '.join(names)}", path=origin)
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SchemaError(f"{schema.origin}: two columns would be named {dup!r}")
+    return plans
+
+
+def _plan_one(spec: ColumnSpec, mask: int, dim: int, key: str) -> ColumnPlan:
+    is_key = spec.name == key
+    if spec.type is not None:
+        type_, tdim = parse_type(spec.type)
+        if is_key:
+            if type_ in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
+                type_ = "int64"
+            if type_ not in KEY_TYPES:
+                raise SchemaError(f"key column {spec.name!r} is declared {spec.type}: it must be int64 or string")
+            if spec.nullable:
+                raise SchemaError(f"key column {spec.name!r} cannot be nullable")
+        return ColumnPlan(spec.name, spec.source, type_, tdim, False, spec.nullable, is_key)
+    type_, tdim = inferred_type(mask, dim)
+    if is_key:
+        type_, tdim = ("int64" if type_ == "int64" else "string"), 1
+    return ColumnPlan(spec.name, spec.source, type_, tdim, True, spec.nullable, is_key)
+
+
+def widen_columns(columns: Sequence[ColumnPlan], widened: dict[int, int], dims: dict[int, int] | None = None,
+                  ) -> list[ColumnPlan]:
+    """Columns whose inferred types were too narrow for values met later, widened to hold them."""
+    out = list(columns)
+    for index, kinds in widened.items():
+        col = out[index]
+        mask = _TYPE_KINDS.get(col.type, _text.KINDS["string"]) | kinds
+        type_, dim = inferred_type(mask, col.dim if col.type == "vector" else (dims or {}).get(index, -1))
+        if col.key:
+            type_, dim = ("int64" if type_ == "int64" else "string"), 1
+        if (type_, dim) == (col.type, col.dim):  # cannot happen for a true widening: never loop
+            raise SchemaError(f"column {col.name!r}: cannot widen {col.type_name} to hold kinds {kinds:#x}")
+        out[index] = replace(col, type=type_, dim=dim)
+    return out
+
+
+def to_schema(columns: Sequence[ColumnPlan], nullable: Sequence[bool]) -> Schema:
+    """The dataset's schema once the data has said which columns hold nulls."""
+    cols = []
+    for plan, has_null in zip(columns, nullable, strict=True):
+        null = bool(plan.nullable) if plan.nullable is not None else has_null
+        cols.append(Column(plan.name, plan.type, False if plan.key else null, plan.dim))
+    key = next(p.name for p in columns if p.key)
+    return Schema(tuple(cols), key)

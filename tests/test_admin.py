@@ -1,0 +1,111 @@
+"""``rodata inspect | verify | get | versions | rollback`` on real data roots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rodata
+from rodata.cli import main
+from tests.etl.conftest import rodata_cli
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    """A data root with dataset "d": three versions, the last live."""
+    root = tmp_path / "data"
+    for rows in (1, 2, 3):
+        rodata.write(root, "d", {
+            "id": np.arange(rows, dtype=np.int64),
+            "name": [f"n{i}" for i in range(rows)],
+            "emb": np.ones((rows, 2), dtype=np.float32),
+            "blob": [b"\x00\xff"] * rows,
+            "at": np.array(["2024-01-02T03:04:05"] * rows, dtype="datetime64[ns]"),
+            "score": [None] + [1.5] * (rows - 1),
+        }, key="id", schema={"score": {"type": "float64", "nullable": True}})
+    return root
+
+
+def test_get_prints_the_row_as_json(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["get", "--data-root", str(built), "d", "2"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row == {"id": 2, "name": "n2", "emb": [1.0, 1.0], "blob": "AP8=", "at": "2024-01-02T03:04:05Z",
+                   "score": 1.5}
+    assert main(["get", "--data-root", str(built), "d", "0", "--columns", "score,name"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"score": None, "name": "n0"}
+
+
+def test_get_errors(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["get", "--data-root", str(built), "d", "99"]) == 1
+    assert "key '99' not found in d" in capsys.readouterr().err
+    assert main(["get", "--data-root", str(built), "d", "abc"]) == 2
+    assert "not an integer" in capsys.readouterr().err
+    assert main(["get", "--data-root", str(built), "d", "1", "--columns", "nope"]) == 1
+    assert "unknown column 'nope'" in capsys.readouterr().err
+    assert main(["get", "--data-root", str(built), "missing", "1"]) == 1
+
+
+def test_versions_and_rollback(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    names = rodata.list_versions(built / "d")
+    assert main(["versions", "--data-root", str(built), "d", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [v["version"] for v in doc["versions"]] == names
+    assert [v["live"] for v in doc["versions"]] == [False, False, True]
+    assert [v["rows"] for v in doc["versions"]] == [1, 2, 3]
+    assert main(["rollback", "--data-root", str(built), "d"]) == 0
+    assert f"{names[1]} is live" in capsys.readouterr().out
+    with rodata.open(built / "d") as ds:
+        assert len(ds) == 2
+    assert main(["rollback", "--data-root", str(built), "d", names[2]]) == 0
+    capsys.readouterr()
+    assert main(["versions", "--data-root", str(built), "d"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].startswith(f"* {names[2]}") and lines[0].startswith(f"  {names[0]}")
+    assert main(["rollback", "--data-root", str(built), "d", "v999999-00000000"]) == 1
+
+
+def test_inspect_dataset_version_and_segment(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    live = (built / "d" / "CURRENT").read_text().strip()
+    assert main(["inspect", str(built / "d"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["kind"], doc["version"], doc["rows"], doc["key"]) == ("dataset", live, 3, "id")
+    assert [c["name"] for c in doc["columns"]] == ["id", "name", "emb", "blob", "at", "score"]
+    assert doc["parts"][0]["rows"] == 3
+    assert main(["inspect", str(built / "d" / live)]) == 0
+    text = capsys.readouterr().out
+    assert "rows: 3" in text and "emb" in text and "vector[2]" in text
+    seg = next((built / "d" / live).glob("part-*.seg"))
+    assert main(["inspect", str(seg), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "segment" and doc["rows"] == 3
+    assert {s["kind"] for s in doc["sections"]} >= {"schema", "data", "index"}
+    assert main(["inspect", str(built)]) == 1
+
+
+def test_verify_clean_and_corrupt(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(built / "d"), "--all"]) == 0
+    assert capsys.readouterr().out.count("ok: ") == 3
+    live = (built / "d" / "CURRENT").read_text().strip()
+    seg = next((built / "d" / live).glob("part-*.seg"))
+    data = bytearray(seg.read_bytes())
+    data[200] ^= 0xFF
+    seg.write_bytes(bytes(data))
+    assert main(["verify", str(built / "d")]) == 1
+    assert "rodata: error:" in capsys.readouterr().err
+
+
+def test_cli_subprocess_round_trip(tmp_path: Path) -> None:
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text('id,city\n10,"Zürich, CH"\n20,Oslo\n')
+    root = tmp_path / "data"
+    assert rodata_cli("build", csv_path, "--dataset", "c", "--key", "id", "--data-root", root).returncode == 0
+    proc = rodata_cli("get", "--data-root", root, "c", "10")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout) == {"id": 10, "city": "Zürich, CH"}
+    proc = rodata_cli("verify", root / "c")
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: ")
+    proc = rodata_cli("versions", "--data-root", root, "../etc")
+    assert proc.returncode == 2
