@@ -173,27 +173,22 @@ def write_parts(
                 path = staging / f"part-{len(infos):05d}.seg"
                 infos.append(write_segment(path, schema, [c.slice(lo, hi) for c in run]))
         _verify_parts(staging, infos)
-        manifest = {
-            "format_version": list(FORMAT_VERSION),
-            "created_at": utc_now(),
-            "key": schema.key,
-            "schema": schema.to_json(),
-            "rows": sum(i.rows for i in infos),
-            "bytes": sum(i.bytes for i in infos),
-            "parts": [i.to_json() for i in infos],
-            "build": {"rodata": __version__, "host": platform.node(), "seconds": round(time.time() - started, 3),
-                      **(build or {})},
-        }
-        return publish(staging, dataset, manifest, keep_versions=keep_versions)
+        return publish_parts(staging, dataset, schema, infos, keep_versions=keep_versions, build=build,
+                             started=started)
 
 
 def _verify_parts(staging: Path, infos: Sequence[SegmentInfo]) -> None:
     """Read every written part back with full verification before it may be published."""
-    previous_max: Any = None
     for info in infos:
         seg = Segment(staging / info.file, verify=True)
         if len(seg) != info.rows:
             raise FormatError(f"{info.file}: wrote {info.rows} rows, read back {len(seg)}")
+
+
+def _check_key_ranges(infos: Sequence[SegmentInfo]) -> None:
+    """Parts must follow each other in key order without overlapping."""
+    previous_max: Any = None
+    for info in infos:
         if previous_max is not None and info.rows and not previous_max < info.min_key:
             raise FormatError(f"{info.file}: parts overlap in key range")
         if info.rows:
@@ -213,12 +208,7 @@ def publish_parts(
     """Publish parts that the caller wrote into `staging` (from :func:`rodata.store.staging_dir`)
     and verified itself: checks that the parts' key ranges follow each other, writes the
     manifest and makes the version live, with the publish rules of :func:`write_parts`."""
-    previous_max: Any = None
-    for info in infos:
-        if previous_max is not None and info.rows and not previous_max < info.min_key:
-            raise FormatError(f"{info.file}: parts overlap in key range")
-        if info.rows:
-            previous_max = info.max_key
+    _check_key_ranges(infos)
     seconds = round(time.time() - started, 3) if started is not None else None
     manifest = {
         "format_version": list(FORMAT_VERSION),
