@@ -82,7 +82,7 @@ def test_one_worker_and_many_give_byte_identical_segments(tmp_path: Path, root: 
 def test_line_breaks_in_quotes_across_tiny_chunks(tmp_path: Path, root: Path, workers: int) -> None:
     text = mixed_csv(300, crlf=True)  # "two\nlines" values, quoted, all over the file
     path = write(tmp_path, "in.csv", text)
-    report = rodata.build(path, dataset="d", key="id", data_root=root, workers=workers, chunk_bytes=7)
+    report = rodata.build(path, dataset="d", key="id", data_root=root, workers=workers, chunk_bytes=23)
     assert report.rows_out == 300
     assert all_rows(root / "d") == expected_rows(text)
 
@@ -247,6 +247,18 @@ def test_duplicate_keys(tmp_path: Path, root: Path) -> None:
     assert [r["v"] for r in all_rows(root / "d")] == ["third", "x", "y"]
 
 
+def test_the_duplicate_reported_is_the_lowest_key_whatever_the_workers(tmp_path: Path, root: Path) -> None:
+    keys = [*range(6000), 5500, 100]  # two duplicates, far apart in key order (other parts)
+    path = write(tmp_path, "in.csv", "id,v\n" + "".join(f"{k},{i}\n" for i, k in enumerate(keys)))
+    for workers in (1, 3):
+        with pytest.raises(DuplicateKeyError, match="duplicate key 100 in column 'id'") as info:
+            rodata.build(path, dataset="d", key="id", data_root=root, workers=workers, chunk_bytes=4000,
+                         part_bytes=5000)
+        assert f"first at {path}:102, again at {path}:6003" in str(info.value)
+    assert not (root / "d" / "CURRENT").exists()
+    assert [p.name for p in (root / "d").iterdir() if p.name.startswith(".staging")] == []
+
+
 def test_string_keys_sorted_bytewise_across_parts(tmp_path: Path, root: Path) -> None:
     rng = np.random.default_rng(2)
     keys = [f"user-{v}" for v in rng.permutation(5000)]
@@ -285,7 +297,7 @@ def test_jsonl_bad_line(tmp_path: Path, root: Path) -> None:
 
 
 def test_parquet_input(tmp_path: Path, root: Path) -> None:
-    pa = pytest.importorskip("pyarrow")
+    import pyarrow as pa  # a test dependency (the "test" extra)
     import pyarrow.parquet as pq
 
     n = 5000

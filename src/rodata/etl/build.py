@@ -22,11 +22,11 @@ import numpy as np
 
 from rodata._columns import ColumnData
 from rodata._segment import SegmentInfo, write_segment
-from rodata.errors import BadInputError, SchemaError
+from rodata.errors import BadInputError, RodataError, SchemaError
 from rodata.etl import infer
 from rodata.etl.badrecords import BadRecord, write_rejects
 from rodata.etl.infer import ColumnPlan, CsvLayout
-from rodata.etl.merge import PartResult, PartTask, RunRef, choose_boundaries, group_parts, merge_parts, part_count
+from rodata.etl.merge import PartResult, PartTask, RunRef, choose_boundaries, merge_parts_claimed, part_count
 from rodata.etl.plan import ChunkBounds, count_spans, prefix_states, split_points
 from rodata.etl.pool import WorkerPool
 from rodata.etl.progress import Progress, ProgressEvent, make_progress
@@ -34,7 +34,7 @@ from rodata.etl.report import BuildReport
 from rodata.etl.resources import available_cpus, default_memory_limit
 from rodata.etl.schemafile import DEFAULT_NULL_VALUES, SchemaFile, load_schema, schema_from_mapping
 from rodata.etl.sources import Source, detect_sources
-from rodata.etl.workers import ChunkResult, ChunkTask, count_range, parse_chunk
+from rodata.etl.workers import ChunkResult, ChunkTask, count_mapped_batch, count_range, parse_chunk
 from rodata.schema import Schema
 from rodata.store import check_dataset_name, staging_dir
 from rodata.writer import publish_parts
@@ -303,14 +303,20 @@ class _Build:
                 spans.append((inp.source.path, a, b, quote))
                 owners.append(i)
             inp.counts = []
-        if spans:
-            # Threads of this process (the count releases the GIL): it runs while the worker
-            # processes are still starting, and reads the input through the page cache.
+        if spans and self.pool.started:  # the workers are up: one batch of spans each
+            size = -(-len(spans) // self.workers)
+            batches = [spans[i : i + size] for i in range(0, len(spans), size)]
+            counts = [c for batch in self.pool.run(count_mapped_batch, batches) if batch is not None for c in batch]
+        elif spans:
+            # Threads of this process (the count releases the GIL) while a fork server is still
+            # starting the workers.
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="rodata-count") as threads:
                 counts = list(threads.map(_count_span, spans))
-            for owner, c in zip(owners, counts, strict=True):
-                assert self.inputs[owner].counts is not None
-                self.inputs[owner].counts.append(c)  # type: ignore[union-attr]
+        else:
+            return
+        for owner, c in zip(owners, counts, strict=True):
+            assert self.inputs[owner].counts is not None
+            self.inputs[owner].counts.append(c)  # type: ignore[union-attr]
 
     def _chunk_size(self) -> int:
         """Chunks small enough for the memory budget and for every worker to get several."""
@@ -383,7 +389,9 @@ class _Build:
                 results.append(result)
                 if result.stopped:
                     return results
-                start, line = max(result.next_start, end), result.next_line
+                if result.next_start < end:  # a chunk always reads on to the first record at or after its end
+                    raise RodataError(f"{inp.source.path}: chunk at byte {start} stopped short at {result.next_start}")
+                start, line = result.next_start, result.next_line
         return results
 
     def _run_chunk(self, task: ChunkTask) -> ChunkResult:
@@ -476,12 +484,25 @@ class _Build:
         tasks = [PartTask(j, edges[j], edges[j + 1], refs, schema, self.on_duplicate,
                           str(staging / f"part-{j:05d}.seg"), paths, os.getpid()) for j in range(len(edges) - 1)]
         self.bar.start("write", len(tasks), "part")
-        # Two parts in memory per task (one merged while the previous one is written).
-        concurrency = max(1, self.memory_limit // (8 * self.part_bytes))
-        groups = [[tasks[j] for j in group] for group in group_parts(len(tasks), min(self.workers, concurrency))]
-        done = self.pool.run(merge_parts, groups, concurrency=concurrency,
-                             on_result=lambda rs: self.bar.advance(len(rs), sum(r.info.rows for r in rs if r.info)))
-        results = [r for group in done if group is not None for r in group]
+        # Two parts in memory per worker (one merged while the previous one is written).
+        concurrency = max(1, min(self.workers, self.memory_limit // (8 * self.part_bytes), len(tasks)))
+        claims = self.spill / "claims"
+        claims.mkdir()
+        written = [0]
+
+        def advance() -> None:  # the parts on disk so far: workers report only when they are done
+            count = sum(1 for _ in staging.glob("part-*.seg"))
+            self.bar.advance(count - written[0])
+            written[0] = count
+
+        done = self.pool.run(merge_parts_claimed, [(tasks, str(claims))] * concurrency, concurrency=concurrency,
+                             poll=advance)
+        finished = [d for d in done if d is not None]
+        failures = [d.failure for d in finished if d.failure is not None]
+        if failures:
+            raise min(failures, key=lambda f: f[0])[1]
+        results = [r for d in finished for r in d.results]
+        self.bar.advance(len(tasks) - written[0])
         infos = self._number_parts(staging, results)
         if not infos:
             infos = [_empty_part(staging, schema)]

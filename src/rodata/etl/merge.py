@@ -20,12 +20,13 @@ import numpy as np
 from rodata._columns import ColumnData
 from rodata._core import Segment
 from rodata._segment import SegmentInfo, write_segment
-from rodata.errors import DuplicateKeyError, FormatError
+from rodata.errors import DuplicateKeyError, FormatError, RodataError
 from rodata.etl import keys
 from rodata.etl.runs import Run, RunColumn, read_run
 from rodata.schema import Schema
 
-__all__ = ["PartResult", "PartTask", "choose_boundaries", "group_parts", "merge_part", "merge_parts", "part_count"]
+__all__ = ["PartResult", "PartTask", "PartsDone", "choose_boundaries", "merge_part", "merge_parts",
+           "merge_parts_claimed", "part_count"]
 
 _PART_ROUND = 16  # several parts are a multiple of this many, so up to 16 workers share them evenly
 
@@ -69,13 +70,6 @@ def part_count(data_bytes: int, part_bytes: int) -> int:
         return 1
     parts = math.ceil(data_bytes / part_bytes)
     return -(-parts // _PART_ROUND) * _PART_ROUND
-
-
-def group_parts(parts: int, workers: int) -> list[list[int]]:
-    """Consecutive parts handed to one task together (so writing one overlaps merging the next):
-    up to 4 per task, but never so many that a worker would sit idle."""
-    size = max(1, min(4, parts // (2 * max(workers, 1))))
-    return [list(range(j, min(j + size, parts))) for j in range(0, parts, size)]
 
 
 def choose_boundaries(samples: Sequence[Any], parts: int, string_keys: bool) -> list[Any]:
@@ -131,26 +125,84 @@ def _concat(pieces: Sequence[tuple[RunColumn, int, int]]) -> RunColumn:
 
 def merge_part(task: PartTask) -> PartResult:
     """Merge the runs' rows of one key range into a verified segment file."""
-    return merge_parts([task])[0]
+    done = merge_parts([task])
+    if done.failure is not None:
+        raise done.failure[1]
+    return done.results[0]
 
 
-def merge_parts(tasks: Sequence[PartTask]) -> list[PartResult]:
-    """Merge several parts, one after the other (the worker's task).  A helper thread writes,
-    fsyncs and verifies each part while the next one is merged, so the disk's time overlaps
-    the CPU's."""
-    results: list[PartResult] = []
+def merge_parts(tasks: Sequence[PartTask], claims: str | None = None) -> PartsDone:
+    """Merge parts one after the other (the worker's task).  With a `claims` directory, several
+    workers run this on the same list: each takes the next part nobody took yet (an exclusive
+    create of claims/part-N), so the work balances itself.  A helper thread writes, fsyncs and
+    verifies each part while the next one is merged, so the disk's time overlaps the CPU's.
+
+    A failure stops this worker; it is returned, with its part, rather than raised, so that the
+    build reports the failure of the lowest part whoever met it (every part before it was taken
+    by some worker, since all take parts in order)."""
+    done = PartsDone()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="rodata-part-writer") as writer:
-        pending: Future[PartResult] | None = None
+        pending: tuple[PartTask, Future[PartResult]] | None = None
         for task in tasks:
-            t0 = time.perf_counter()
-            columns, dropped = _merged_columns(task)
-            merged = time.perf_counter() - t0
-            if pending is not None:
-                results.append(pending.result())
-            pending = writer.submit(_write_part, task, columns, dropped, merged)
-        if pending is not None:
-            results.append(pending.result())
-    return results
+            if claims is not None and not _claim(claims, task.index):
+                continue
+            try:
+                t0 = time.perf_counter()
+                columns, dropped = _merged_columns(task)
+                merged = time.perf_counter() - t0
+            except RodataError as exc:
+                done.failure = (task.index, exc)
+                _mark_failed(claims)
+                break
+            if pending is not None and not _collect(pending, done):
+                pending = None
+                _mark_failed(claims)
+                break
+            pending = (task, writer.submit(_write_part, task, columns, dropped, merged))
+        if pending is not None and not _collect(pending, done):
+            _mark_failed(claims)
+    return done
+
+
+def merge_parts_claimed(args: tuple[Sequence[PartTask], str]) -> PartsDone:
+    """A merge worker's task: take parts from the shared list until none is left."""
+    tasks, claims = args
+    return merge_parts(tasks, claims)
+
+
+@dataclass
+class PartsDone:
+    """What one merge task did: its parts, and the failure that stopped it (part index, error)."""
+
+    results: list[PartResult] = field(default_factory=list)
+    failure: tuple[int, BaseException] | None = None
+
+
+def _claim(claims: str, index: int) -> bool:
+    if os.path.exists(os.path.join(claims, "failed")):
+        return False  # some part failed: every part before it is taken already, so stop here
+    try:
+        os.close(os.open(os.path.join(claims, f"part-{index:05d}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _collect(pending: tuple[PartTask, Future[PartResult]], done: PartsDone) -> bool:
+    task, future = pending
+    try:
+        done.results.append(future.result())
+    except RodataError as exc:
+        if done.failure is None or task.index < done.failure[0]:
+            done.failure = (task.index, exc)
+        return False
+    return True
+
+
+def _mark_failed(claims: str | None) -> None:
+    if claims is not None:
+        with open(os.path.join(claims, "failed"), "a"):
+            pass
 
 
 def _write_part(task: PartTask, columns: list[ColumnData] | None, dropped: int, merged: float) -> PartResult:

@@ -154,13 +154,13 @@ class WorkerPool:
 
     def run(self, func: Callable[[T], R], tasks: Sequence[T], *, concurrency: int | None = None,
             cutoff: Callable[[R], bool] | None = None, on_result: Callable[[R], None] | None = None,
-            ) -> list[R | None]:
+            poll: Callable[[], None] | None = None) -> list[R | None]:
         """func(task) for every task, at most `concurrency` at once; results in task order.
 
         When cutoff(result) holds for task i, tasks after i that have not started are skipped
         (their result is None); tasks before i still run, so the caller can pick the first
         failure in input order whatever the timing.  A task's exception is raised after the
-        round, the one of the earliest task first."""
+        round, the one of the earliest task first.  `poll` is called now and then while waiting."""
         n = len(tasks)
         width = max(1, min(concurrency or self.workers, self.workers, n))
         results: list[R | None] = [None] * n
@@ -191,7 +191,9 @@ class WorkerPool:
                         next_task += 1
                     if not running:
                         break
-                    done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                    done, _ = cf.wait(running, timeout=0.25 if poll else None, return_when=cf.FIRST_COMPLETED)
+                    if poll is not None:
+                        poll()
                     for fut in done:
                         i = running.pop(fut)
                         failure = fut.exception()
@@ -213,6 +215,11 @@ class WorkerPool:
         if errors:
             raise errors[min(errors)]
         return results
+
+    @property
+    def started(self) -> bool:
+        """The worker processes are up and waiting (false while a fork server starts them)."""
+        return self.processes and self._executor is not None and self._starting is None
 
     def call(self, func: Callable[[T], R], task: T) -> R:
         """func(task) in a worker (or here, without processes), waiting for the result."""
