@@ -176,7 +176,8 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True while a process with this pid exists (also when it belongs to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -198,7 +199,7 @@ def clean_stale_staging(dataset_dir: Path) -> list[str]:
             pid = int(p.name[len(_STAGING_PREFIX):].split("-")[0])
         except ValueError:
             pid = -1
-        if pid != os.getpid() and not _pid_alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p.name)
     return removed

@@ -24,6 +24,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from rodata.errors import RodataError
+from rodata.store import pid_alive
 
 __all__ = ["WorkerPool"]
 
@@ -69,21 +70,12 @@ def _exit_with(build_pid: int) -> None:
         if fd >= 0:
             select.select([fd], [], [])
         else:
-            while _alive(build_pid):
+            while pid_alive(build_pid):
                 time.sleep(0.2)
         os._exit(1)
 
     threading.Thread(target=watch, name="rodata-build-watch", daemon=True).start()
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class WorkerPool:

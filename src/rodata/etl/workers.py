@@ -24,6 +24,7 @@ from rodata.etl import keys
 from rodata.etl.badrecords import MAX_RECORD_BYTES, BadRecord, describe
 from rodata.etl.runs import RunColumn, write_run
 from rodata.etl.sources import Source, open_bytes
+from rodata.store import pid_alive
 
 __all__ = ["ChunkResult", "ChunkTask", "RunInfo", "count_mapped", "count_mapped_batch", "count_range", "parse_chunk"]
 
@@ -281,18 +282,9 @@ class _Chunk:
 
     def check_parent(self) -> None:
         """Stop when the build that asked for this work is gone (killed): never work for nobody."""
-        if self.task.parent_pid and not _alive(self.task.parent_pid):
+        if self.task.parent_pid and not pid_alive(self.task.parent_pid):
             raise RodataError("the build process is gone")
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _split_fields(raw: bytes, delimiter: bytes, quote: bytes) -> list[bytes] | None:
