@@ -75,7 +75,7 @@ def test_truncation_anywhere_is_a_format_error(segment: Path, tmp_path: Path) ->
         assert result["outcome"] == "format_error", (case, result)
 
 
-def _flip_positions(data: bytes, segment: Path, rng: random.Random) -> list[int]:
+def _flip_positions(data: bytes, rng: random.Random) -> list[int]:
     dir_off, entries = directory(data)
     structural = [*range(0, 64), *range(dir_off, len(data))]
     inside = [e.offset + rng.randrange(e.length) for e in entries if e.length for _ in range(6)]
@@ -83,29 +83,27 @@ def _flip_positions(data: bytes, segment: Path, rng: random.Random) -> list[int]
     return sorted(set(structural + inside + anywhere))
 
 
-def test_bit_flips_are_detected_by_verification(segment: Path, tmp_path: Path) -> None:
+def run_bit_flips(segment: Path, tmp_path: Path, *, seed: int, verify: bool) -> list[tuple[Any, Any]]:
+    """Flip one random bit at each of many positions; (case, result) per flipped file."""
     data = segment.read_bytes()
-    want = original_digest(tmp_path, segment)
-    rng = random.Random(1)
+    rng = random.Random(seed)
     cases = []
-    for pos in _flip_positions(data, segment, rng):
+    for pos in _flip_positions(data, rng):
         bit = 1 << rng.randrange(8)
         path = mutate(tmp_path, data, f"flip-{pos}", lambda b, p=pos, m=bit: b.__setitem__(p, b[p] ^ m))
-        cases.append({"path": path, "verify": True, "pos": pos})
-    for case, result in zip(cases, run_cases(tmp_path, cases), strict=True):
+        cases.append({"path": path, "verify": verify, "pos": pos})
+    return list(zip(cases, run_cases(tmp_path, cases), strict=True))
+
+
+def test_bit_flips_are_detected_by_verification(segment: Path, tmp_path: Path) -> None:
+    want = original_digest(tmp_path, segment)
+    for case, result in run_bit_flips(segment, tmp_path, seed=1, verify=True):
         # Either caught, or the flip hit padding no reader looks at and nothing changed.
         assert result["outcome"] == "format_error" or result.get("digest") == want, (case, result)
 
 
 def test_bit_flips_without_verification_never_crash(segment: Path, tmp_path: Path) -> None:
-    data = segment.read_bytes()
-    rng = random.Random(2)
-    cases = []
-    for pos in _flip_positions(data, segment, rng):
-        bit = 1 << rng.randrange(8)
-        path = mutate(tmp_path, data, f"uflip-{pos}", lambda b, p=pos, m=bit: b.__setitem__(p, b[p] ^ m))
-        cases.append({"path": path, "verify": False, "pos": pos})
-    for case, result in zip(cases, run_cases(tmp_path, cases), strict=True):
+    for case, result in run_bit_flips(segment, tmp_path, seed=2, verify=False):
         assert result["outcome"] in ("format_error", "ok"), (case, result)
 
 
