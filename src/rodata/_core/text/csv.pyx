@@ -37,6 +37,8 @@ cdef class CsvTokenizer(Tokenizer):
     name or ``"infer"`` (classify only); `field_map[i]` is the column of field i, or -1 for a
     dropped field.  `null_values` are the texts read as null (b"" for empty fields)."""
 
+    FORMAT = "CSV"  # for messages
+
     cdef int *field_col
     cdef int nfields
     cdef uint8_t delim
@@ -78,29 +80,6 @@ cdef class CsvTokenizer(Tokenizer):
     def __dealloc__(self):
         free(self.field_col)
         self.field_col = NULL
-
-    def feed(self, const uint8_t[::1] buf not None, Py_ssize_t start, Py_ssize_t limit, bint eof, int64_t line):
-        """Parse the records that start in ``buf[start:limit]``.
-
-        Returns (status, position, line): STATUS_DONE when no record starts before `limit`
-        any more (or the data ended), STATUS_MORE when a record runs past the buffer (call
-        again with more bytes from `position`), STATUS_BAD after a bad record (see error();
-        `position` is past it).  `line` is the line number at `position`."""
-        cdef Py_ssize_t n = buf.shape[0]
-        cdef Py_ssize_t pos = start
-        cdef int64_t ln = line
-        cdef int status
-        if start < 0 or start > n:
-            raise ValueError("start out of range")
-        if limit > n:
-            limit = n if eof else limit
-        if n == 0:
-            return S_DONE if eof else S_MORE, 0, line
-        with nogil:
-            status = self._run(&buf[0], n, &pos, limit, eof, &ln)
-        if status == F_NOMEM:
-            raise MemoryError("out of memory while parsing CSV")
-        return status, pos, ln
 
     cdef int _run(self, const uint8_t *buf, Py_ssize_t n, Py_ssize_t *pos_io, Py_ssize_t limit, bint eof,
                   int64_t *line_io) noexcept nogil:

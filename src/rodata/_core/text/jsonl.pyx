@@ -176,6 +176,8 @@ cdef class JsonTokenizer(Tokenizer):
     """JSON Lines records into typed columns (see CsvTokenizer for `columns`; a column of type
     ``"skip"`` names a field that is read and dropped)."""
 
+    FORMAT = "JSON Lines"  # for messages
+
     cdef uint8_t **cname
     cdef Py_ssize_t *cname_len
     cdef int64_t *gen
@@ -243,24 +245,6 @@ cdef class JsonTokenizer(Tokenizer):
         return [(bytes(<char *>self.extra_name[i])[:self.extra_len[i]].decode("utf-8", "replace")
                  if self.extra_len[i] else "", self.extra[i].seen, self.extra_line[i], self.extra[i].vec_dim)
                 for i in range(self.nextra)]
-
-    def feed(self, const uint8_t[::1] buf not None, Py_ssize_t start, Py_ssize_t limit, bint eof, int64_t line):
-        """As CsvTokenizer.feed, for JSON Lines."""
-        cdef Py_ssize_t n = buf.shape[0]
-        cdef Py_ssize_t pos = start
-        cdef int64_t ln = line
-        cdef int status
-        if start < 0 or start > n:
-            raise ValueError("start out of range")
-        if limit > n:
-            limit = n if eof else limit
-        if n == 0:
-            return S_DONE if eof else S_MORE, 0, line
-        with nogil:
-            status = self._run(&buf[0], n, &pos, limit, eof, &ln)
-        if status == F_NOMEM:
-            raise MemoryError("out of memory while parsing JSON Lines")
-        return status, pos, ln
 
     cdef int _run(self, const uint8_t *buf, Py_ssize_t n, Py_ssize_t *pos_io, Py_ssize_t limit, bint eof,
                   int64_t *line_io) noexcept nogil:
