@@ -121,7 +121,7 @@ ctypedef struct Col:
     int seen                 # kinds seen (sample mode and JSON inference)
     int pending_widen, pending_seen   # of the record being parsed, kept only if it is good
     int64_t vec_dim          # JSON inference: the length of the first numeric array (-1: none yet)
-    bint present             # JSON: this record set the column
+    int64_t pending_vec_dim  # ... met in the record being parsed (0: none), kept only if it is good
 
 
 ctypedef struct Core:

@@ -291,23 +291,37 @@ cdef inline int col_put_text(Core *c, Col *col, int64_t row, const uint8_t *v, P
     return st
 
 
+cdef inline void col_commit_pending(Col *col) noexcept nogil:
+    """Keep what the record just committed told about the column (kinds, a vector length)."""
+    col.widen |= col.pending_widen
+    col.seen |= col.pending_seen
+    if col.vec_dim == -1 and col.pending_vec_dim > 0:
+        col.vec_dim = col.pending_vec_dim
+    col.pending_widen = 0
+    col.pending_seen = 0
+    col.pending_vec_dim = 0
+
+
+cdef inline void col_drop_pending(Col *col) noexcept nogil:
+    """Forget what a rejected record told about the column: it never counts."""
+    col.pending_widen = 0
+    col.pending_seen = 0
+    col.pending_vec_dim = 0
+
+
 cdef void core_commit_pending(Core *c) noexcept nogil:
     cdef int i
     cdef Col *col
     for i in range(c.ncols):
         col = &c.cols[i]
-        col.widen |= col.pending_widen
-        col.seen |= col.pending_seen
-        col.pending_widen = 0
-        col.pending_seen = 0
+        col_commit_pending(&c.cols[i])
     c.pending = False
 
 
 cdef void core_drop_pending(Core *c) noexcept nogil:
     cdef int i
     for i in range(c.ncols):
-        c.cols[i].pending_widen = 0
-        c.cols[i].pending_seen = 0
+        col_drop_pending(&c.cols[i])
     c.pending = False
 
 

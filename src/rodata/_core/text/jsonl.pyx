@@ -2,6 +2,13 @@
 # builders.  Nested arrays of numbers fill vector columns; other nested values are kept as
 # their JSON text in string columns.  Fields not in the schema are collected (with the kinds
 # of their values) so that the build can add them as columns.
+#
+# Which fields a record named is told by a stamp per column: the number of the record
+# (`rec_gen`, counting every record this tokenizer ever parsed, good or bad, and never reset
+# -- not by finish(), not by a rejected record).  A stamp is therefore never mistaken for one
+# of another record, and every column a record did not name is written as null.  What a
+# rejected record told (kinds, vector lengths, fields met only in it) is held as pending
+# and dropped with the record.
 
 cdef enum:
     MAX_NEW_FIELDS = 4096
@@ -180,7 +187,8 @@ cdef class JsonTokenizer(Tokenizer):
 
     cdef uint8_t **cname
     cdef Py_ssize_t *cname_len
-    cdef int64_t *gen
+    cdef int64_t *gen          # per column: the record that last named it
+    cdef int64_t rec_gen       # the record being parsed (1, 2, ...; never reset)
     cdef bint *skip
     cdef int guess
     cdef int nextra
@@ -188,6 +196,9 @@ cdef class JsonTokenizer(Tokenizer):
     cdef uint8_t **extra_name
     cdef Py_ssize_t *extra_len
     cdef int64_t *extra_line
+    cdef int64_t *extra_gen    # per new field: the record that last named it
+    cdef int nextra_committed  # new fields met in good records; those after are the record's own
+    cdef bint extra_touched    # the record being parsed named a new field
     cdef int64_t cur_line
 
     def __init__(self, list columns, null_values=(), int64_t rows_hint=1024):
@@ -207,9 +218,10 @@ cdef class JsonTokenizer(Tokenizer):
         self.extra_name = <uint8_t **>malloc(MAX_NEW_FIELDS * sizeof(uint8_t *))
         self.extra_len = <Py_ssize_t *>malloc(MAX_NEW_FIELDS * sizeof(Py_ssize_t))
         self.extra_line = <int64_t *>malloc(MAX_NEW_FIELDS * sizeof(int64_t))
+        self.extra_gen = <int64_t *>malloc(MAX_NEW_FIELDS * sizeof(int64_t))
         if (self.cname == NULL or self.cname_len == NULL or self.gen == NULL or self.skip == NULL
                 or self.extra == NULL or self.extra_name == NULL or self.extra_len == NULL
-                or self.extra_line == NULL):
+                or self.extra_line == NULL or self.extra_gen == NULL):
             raise MemoryError()
         memset(self.cname, 0, n * sizeof(uint8_t *))
         for i in range(self.core.ncols):
@@ -219,7 +231,7 @@ cdef class JsonTokenizer(Tokenizer):
                 raise MemoryError()
             memcpy(self.cname[i], PyBytes_AS_STRING(name), len(name))
             self.cname_len[i] = len(name)
-            self.gen[i] = -1
+            self.gen[i] = 0
             self.skip[i] = skips[i]
 
     def __dealloc__(self):
@@ -238,6 +250,7 @@ cdef class JsonTokenizer(Tokenizer):
         free(self.extra)
         free(self.extra_len)
         free(self.extra_line)
+        free(self.extra_gen)
 
     def new_fields(self):
         """Fields met that are not columns: [(name, kind mask, first line, array length)]."""
@@ -280,14 +293,20 @@ cdef class JsonTokenizer(Tokenizer):
                 status = F_NOMEM
                 break
             self.cur_line = line
+            self.rec_gen += 1
+            self.extra_touched = False
             st = self._record(buf, k, end)
             if st == V_OK:
                 c.lines[c.nrows] = line
                 if c.pending:
                     core_commit_pending(c)
+                if self.extra_touched:
+                    self._commit_extras()
                 c.nrows += 1
             else:
                 core_rollback(c)
+                if self.extra_touched:
+                    self._drop_extras()
                 if st == F_NOMEM:
                     status = F_NOMEM
                     break
@@ -306,6 +325,26 @@ cdef class JsonTokenizer(Tokenizer):
         line_io[0] = line
         return status
 
+    cdef void _commit_extras(self) noexcept nogil:
+        """The record was good: what it told about new fields counts."""
+        cdef int i
+        for i in range(self.nextra):
+            if self.extra_gen[i] == self.rec_gen:
+                col_commit_pending(&self.extra[i])
+        self.nextra_committed = self.nextra
+
+    cdef void _drop_extras(self) noexcept nogil:
+        """The record was rejected: the new fields it named count only if a good record named
+        them too, with only the kinds the good records gave them."""
+        cdef int i
+        for i in range(self.nextra_committed):
+            if self.extra_gen[i] == self.rec_gen:
+                col_drop_pending(&self.extra[i])
+        for i in range(self.nextra_committed, self.nextra):
+            free(self.extra_name[i])
+            self.extra_name[i] = NULL
+        self.nextra = self.nextra_committed
+
     cdef int _fail(self, int code, Py_ssize_t at, int field) noexcept nogil:
         self.core.err_pos = at
         self.core.err_field = field
@@ -322,34 +361,36 @@ cdef class JsonTokenizer(Tokenizer):
                 return i
         return -1
 
-    cdef Col *_new_field(self, const uint8_t *name, Py_ssize_t nlen) noexcept nogil:
+    cdef int _new_field(self, const uint8_t *name, Py_ssize_t nlen) noexcept nogil:
+        """The index of the new field `name` (added if need be), or -1 when there are too many."""
         cdef int i
         for i in range(self.nextra):
             if self.extra_len[i] == nlen and memcmp(self.extra_name[i], name, nlen) == 0:
-                return &self.extra[i]
+                return i
         if self.nextra >= MAX_NEW_FIELDS:
-            return NULL
+            return -1
         i = self.nextra
         self.extra_name[i] = <uint8_t *>malloc(max(nlen, 1))
         if self.extra_name[i] == NULL:
-            return NULL
+            return -1
         memcpy(self.extra_name[i], name, nlen)
         self.extra_len[i] = nlen
         self.extra_line[i] = self.cur_line
+        self.extra_gen[i] = 0
         memset(&self.extra[i], 0, sizeof(Col))
         self.extra[i].kind = C_INFER
         self.extra[i].vec_dim = -1
         self.nextra += 1
-        return &self.extra[i]
+        return i
 
     cdef int _record(self, const uint8_t *b, Py_ssize_t i, Py_ssize_t n) noexcept nogil:
         """Parse the object in ``b[i:n]`` into row `nrows`."""
         cdef Core *c = &self.core
-        cdef int64_t row = c.nrows, cur = c.nrows
+        cdef int64_t row = c.nrows, cur = self.rec_gen
         cdef Py_ssize_t kend, klen
         cdef const uint8_t *kname
         cdef bint esc
-        cdef int ci, st
+        cdef int ci, st, xi
         cdef Col *col
         cdef Col *xcol
         if b[i] != 123:
@@ -377,9 +418,14 @@ cdef class JsonTokenizer(Tokenizer):
                 ci = self._find(kname, klen)
                 xcol = NULL
                 if ci < 0:
-                    xcol = self._new_field(kname, klen)
-                    if xcol == NULL:
+                    xi = self._new_field(kname, klen)
+                    if xi < 0:
                         return self._fail(F_TOO_MANY_NEW, i, -1)
+                    if self.extra_gen[xi] == cur:
+                        return self._fail(F_DUP_FIELD, i, -1)
+                    self.extra_gen[xi] = cur
+                    self.extra_touched = True
+                    xcol = &self.extra[xi]
                 i = skip_ws(b, kend + 1, n)
                 if i >= n or b[i] != 58:
                     return self._fail(F_JSON, i, ci)
@@ -387,9 +433,7 @@ cdef class JsonTokenizer(Tokenizer):
                 if i >= n:
                     return self._fail(F_JSON, i, ci)
                 if xcol != NULL:
-                    st = self._value(xcol, row, b, &i, n)
-                    xcol.seen |= xcol.pending_seen
-                    xcol.pending_seen = 0
+                    st = self._value(xcol, row, b, &i, n)   # kinds pending until the record is good
                     if st != V_OK:
                         return self._fail(st, c.err_pos, -1)
                 else:
@@ -583,7 +627,7 @@ cdef class JsonTokenizer(Tokenizer):
         Returns F_JSON, without moving `at`, when the array is not a flat list of numbers."""
         cdef Core *c = &self.core
         cdef Py_ssize_t i = skip_ws(b, at[0] + 1, n), end
-        cdef int64_t count = 0
+        cdef int64_t count = 0, known
         cdef double x
         cdef float f
         cdef bint store = col.kind == C_VECTOR, too_big = False
@@ -616,8 +660,9 @@ cdef class JsonTokenizer(Tokenizer):
         at[0] = i
         if col.kind == C_INFER:
             if col.vec_dim == -1 and count > 0:
-                col.vec_dim = count
-            col.pending_seen |= KIND_VECTOR if col.vec_dim == count and count > 0 else KIND_VECTOR_MIXED
+                col.pending_vec_dim = count   # the first length, once the record is good
+            known = col.vec_dim if col.vec_dim != -1 else count
+            col.pending_seen |= KIND_VECTOR if known == count and count > 0 else KIND_VECTOR_MIXED
             c.pending = True
             return V_OK
         if count != col.dim:
