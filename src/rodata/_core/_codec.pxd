@@ -1,7 +1,8 @@
 # The compiled core is one extension built from small parts (asyncpg-style):
 # each part's .pxd below is its contract, each .pyx its implementation.
-from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 include "format.pxd"
 include "mapping.pxd"
 include "segment.pxd"
+include "validate.pxd"

@@ -8,6 +8,7 @@ import os
 import stat
 
 import numpy as np
+from orjson import loads as orjson_loads
 
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -45,4 +46,5 @@ include "checksum.pyx"
 include "mapping.pyx"
 include "index.pyx"
 include "segment.pyx"
+include "validate.pyx"
 include "columns.pyx"

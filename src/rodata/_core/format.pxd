@@ -9,12 +9,26 @@ cdef enum:
     TRAILER_SIZE = 64
     DIR_ENTRY_SIZE = 32
     ENDIAN_TAG = 0x0A0B0C0D
-    MAX_SCHEMA_BYTES = 16 * 1024 * 1024
+    # Limits that bound the work done with the GIL held while a (possibly forged) file
+    # is opened: the schema is parsed as JSON, once per column.
+    MAX_SCHEMA_BYTES = 4 * 1024 * 1024
+    MAX_COLUMNS = 32768
+    MAX_VECTOR_DIM = 1 << 20
 
 # Constants wider than a C int (enums are ints) come from rodata_c.h.
 cdef extern from "rodata_c.h":
     const unsigned long long NO_COLUMN "RD_NO_COLUMN"   # directory entry of a section of no column
     const unsigned long long MAX_ROWS "RD_MAX_ROWS"     # an index slot stores row + 1 in 32 bits
+
+# One directory entry, exactly as stored (32 bytes, little-endian): the directory
+# is read in place.
+ctypedef struct DirEntry:
+    uint16_t kind
+    uint16_t reserved
+    uint32_t column
+    uint64_t offset
+    uint64_t length
+    uint64_t checksum
 
 # Section kinds (directory entry field `kind`).
 cdef enum SectionKind:

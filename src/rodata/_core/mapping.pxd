@@ -6,5 +6,6 @@ cdef class Mapping:
     cdef const char *addr
     cdef size_t size
     cdef readonly object path
+    cdef readonly tuple identity     # (st_dev, st_ino, st_size, st_mtime_ns) when mapped
     cdef Py_ssize_t shape[1]
     cdef Py_ssize_t strides[1]

@@ -6,13 +6,15 @@ cdef class Mapping:
         self.addr = NULL
         self.size = 0
         self.path = os.fspath(path)
-        cdef int fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # O_NONBLOCK: opening a FIFO put in a part's place must not wait for a writer.
+        cdef int fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
         cdef void *addr
         cdef size_t size
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise FormatError(f"{self.path}: not a regular file")
+            self.identity = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             if st.st_size < HEADER_SIZE + TRAILER_SIZE:
                 raise FormatError(
                     f"{self.path}: file: {st.st_size} bytes is shorter than a header and a trailer "

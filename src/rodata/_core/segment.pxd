@@ -6,6 +6,8 @@ ctypedef struct ColumnDesc:
     uint64_t data_len
     const uint64_t *offsets   # OFFSETS section (strings and bytes), n + 1 entries
     const uint8_t *validity   # VALIDITY bitmap or NULL when the column has no nulls
+    bint nullable
+    unsigned seen             # bit k set once a section of kind k was bound
 
 
 cdef class Segment:
@@ -17,7 +19,12 @@ cdef class Segment:
     cdef readonly bint key_is_string
     cdef readonly object schema        # list of dicts, as stored
     cdef readonly tuple names
-    cdef readonly list sections        # [(kind, column, offset, length, checksum)]
+    cdef readonly list sections        # [(kind, column, offset, length, checksum)], known kinds
+    cdef readonly object schema_doc    # the schema section's JSON object
+    cdef readonly unsigned minor       # the file's minor format version
+    cdef readonly uint64_t dir_offset
+    cdef const DirEntry *entries       # the directory, in place in the mapping
+    cdef Py_ssize_t nentries
     cdef ColumnDesc *cols
     cdef const uint64_t *table
     cdef uint64_t table_mask
@@ -27,7 +34,9 @@ cdef class Segment:
     cdef _parse(self)
     cdef _parse_schema(self, uint64_t ncols, uint64_t key_index)
     cdef _bind_sections(self)
-    cdef _raise_status(self, int status, str what)
+    cdef str _where(self, int kind, Py_ssize_t column)
+    cdef _raise_status(self, int status, str what, Py_ssize_t col, Py_ssize_t item)
+    cdef int _check_columns(self, tuple cols) except -1
     cdef _check_cell(self, Py_ssize_t col, Py_ssize_t row)
     cdef Py_ssize_t _first_candidate(self, uint64_t h) noexcept nogil
     cdef int _probe_int(self, int64_t key, Py_ssize_t *row) noexcept nogil

@@ -59,6 +59,32 @@ def section_name(int kind):
     return _SECTION_NAMES.get(kind, f"kind {kind}")
 
 
+cdef inline bint _known_kind(uint16_t kind) noexcept nogil:
+    return SEC_SCHEMA <= kind <= SEC_INDEX
+
+
+cdef Py_ssize_t _check_directory(const DirEntry *entries, Py_ssize_t count, uint64_t dir_off, unsigned minor,
+                                 Py_ssize_t *known, bint *unknown) noexcept nogil:
+    """The first misplaced entry, or one of a kind unknown to a file of this minor version
+    (`unknown` set), else -1.  Entries are in file order, 64-aligned, non-overlapping and
+    end before the directory."""
+    cdef uint64_t prev_end = HEADER_SIZE
+    cdef Py_ssize_t i
+    cdef const DirEntry *e
+    for i in range(count):
+        e = &entries[i]
+        if not _known_kind(e.kind):
+            if minor <= FORMAT_MINOR:
+                unknown[0] = True
+                return i
+        else:
+            known[0] += 1
+        if e.offset % ALIGN != 0 or e.offset < prev_end or not span_ok(dir_off, e.offset, e.length):
+            return i
+        prev_end = e.offset + e.length
+    return -1
+
+
 cdef class Segment:
     """A mapped, validated segment file.  Private: rodata.Dataset is the public face."""
 
@@ -85,9 +111,9 @@ cdef class Segment:
     cdef _parse(self):
         cdef const char *base = self.mapping.addr
         cdef uint64_t size = self.mapping.size
-        cdef uint64_t trailer_at, dir_off, dir_count, prev_end, off, length
-        cdef uint64_t nrows
-        cdef Py_ssize_t i
+        cdef uint64_t trailer_at, dir_off, dir_count, nrows, ncols, key_index
+        cdef Py_ssize_t bad = -1, known = 0, i
+        cdef bint unknown = False
 
         if size % ALIGN != 0:
             self._fail("file", size, f"size {size} is not a multiple of {ALIGN} (truncated?)")
@@ -97,9 +123,10 @@ cdef class Segment:
         if rd_xxh64(base, 56, 0) != rd_load64(base + 56):
             self._fail("header", 56, "header checksum mismatch")
         major = (<const uint16_t *>(base + 8))[0]
-        minor = (<const uint16_t *>(base + 10))[0]
+        self.minor = (<const uint16_t *>(base + 10))[0]
         if major != FORMAT_MAJOR:
-            self._fail("header", 8, f"unsupported format version {major}.{minor} (this reader reads {FORMAT_MAJOR}.x)")
+            self._fail("header", 8,
+                       f"unsupported format version {major}.{self.minor} (this reader reads {FORMAT_MAJOR}.x)")
         if rd_load32(base + 12) != ENDIAN_TAG:
             self._fail("header", 12, "endianness marker mismatch")
         nrows = rd_load64(base + 16)
@@ -108,6 +135,8 @@ cdef class Segment:
         self.nrows = <Py_ssize_t>nrows
         ncols = rd_load32(base + 24)
         key_index = rd_load32(base + 28)
+        if ncols == 0 or ncols > MAX_COLUMNS:
+            self._fail("header", 24, f"column count {ncols} is not between 1 and {MAX_COLUMNS}")
         # Trailer.
         trailer_at = size - TRAILER_SIZE
         if base[trailer_at + 56:trailer_at + 64] != TRAILER_MAGIC:
@@ -123,27 +152,33 @@ cdef class Segment:
             self._fail("trailer", trailer_at, f"directory offset {dir_off} out of range")
         if dir_count > (trailer_at - dir_off) // DIR_ENTRY_SIZE:
             self._fail("trailer", trailer_at + 8, f"directory of {dir_count} entries does not fit")
-        if rd_xxh64(base + dir_off, dir_count * DIR_ENTRY_SIZE, 0) != rd_load64(base + trailer_at + 16):
+        self.dir_offset = dir_off
+        # The directory is read in place (its layout is the DirEntry struct) and walked
+        # without the GIL: a forged file may list millions of entries.
+        self.entries = <const DirEntry *>(base + dir_off)
+        self.nentries = <Py_ssize_t>dir_count
+        with nogil:
+            if rd_xxh64(self.entries, dir_count * DIR_ENTRY_SIZE, 0) == rd_load64(base + trailer_at + 16):
+                bad = _check_directory(self.entries, self.nentries, dir_off, self.minor, &known, &unknown)
+            else:
+                bad = -2
+        if bad == -2:
             self._fail("directory", dir_off, "directory checksum mismatch")
-        # Directory: sections in increasing, non-overlapping, aligned order.
-        sections = []
-        prev_end = HEADER_SIZE
-        for i in range(<Py_ssize_t>dir_count):
-            entry = base + dir_off + <uint64_t>i * DIR_ENTRY_SIZE
-            kind = (<const uint16_t *>entry)[0]
-            column = rd_load32(entry + 4)
-            off = rd_load64(entry + 8)
-            length = rd_load64(entry + 16)
-            where = f"directory entry {i}"
-            if kind not in _SECTION_NAMES and minor <= FORMAT_MINOR:
-                self._fail(where, dir_off + i * DIR_ENTRY_SIZE, f"unknown section kind {kind}")
-            if off % ALIGN != 0 or off < prev_end or not span_ok(dir_off, off, length):
-                self._fail(where, dir_off + i * DIR_ENTRY_SIZE,
-                           f"{section_name(kind)} section [{off}, +{length}) is misplaced")
-            prev_end = off + length
-            if kind in _SECTION_NAMES:  # kinds added by a newer minor version are optional: skipped
-                sections.append((kind, column, off, length, rd_load64(entry + 24)))
-        self.sections = sections
+        if bad >= 0 and unknown:
+            self._fail(f"directory entry {bad}", dir_off + <uint64_t>bad * DIR_ENTRY_SIZE,
+                       f"unknown section kind {self.entries[bad].kind}")
+        if bad >= 0:
+            self._fail(f"directory entry {bad}", dir_off + <uint64_t>bad * DIR_ENTRY_SIZE,
+                       f"{section_name(self.entries[bad].kind)} section "
+                       f"[{self.entries[bad].offset}, +{self.entries[bad].length}) is misplaced")
+        # A column has at most three sections (data, offsets, validity); the file two more.
+        if <uint64_t>known > 3 * ncols + 2:
+            self._fail("directory", dir_off, f"{known} sections for {ncols} columns: at most {3 * ncols + 2}")
+        self.sections = []
+        for i in range(self.nentries):
+            if _known_kind(self.entries[i].kind):
+                self.sections.append((self.entries[i].kind, self.entries[i].column, self.entries[i].offset,
+                                      self.entries[i].length, self.entries[i].checksum))
         self._parse_schema(ncols, key_index)
         self._bind_sections()
 
@@ -151,7 +186,7 @@ cdef class Segment:
         cdef uint64_t off, length
         found = [s for s in self.sections if s[0] == SEC_SCHEMA]
         if len(found) != 1:
-            self._fail("directory", 0, f"expected one schema section, found {len(found)}")
+            self._fail("directory", self.dir_offset, f"expected one schema section, found {len(found)}")
         kind, column, off, length, checksum = found[0]
         if length > MAX_SCHEMA_BYTES:
             self._fail("schema", off, f"schema of {length} bytes is larger than {MAX_SCHEMA_BYTES}")
@@ -161,23 +196,23 @@ cdef class Segment:
             # the caller skips verification of the data sections.
             self._fail("schema", off, "checksum mismatch")
         try:
-            doc = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
+            doc = orjson_loads(raw)
+        except ValueError as exc:
             self._fail("schema", off, f"not valid JSON: {exc}")
-        if not isinstance(doc, dict) or not isinstance(doc.get("columns"), list):
+        if not isinstance(doc, dict) or type(doc.get("columns")) is not list:
             self._fail("schema", off, "expected an object with a 'columns' list")
         columns = doc["columns"]
-        if len(columns) != ncols or ncols == 0:
+        if len(columns) != ncols:
             self._fail("schema", off, f"{len(columns)} columns described, header says {ncols}")
         if key_index >= ncols:
             self._fail("header", 28, f"key column index {key_index} out of range")
         names = []
         for spec in columns:
-            if (not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or not spec["name"]
-                    or spec.get("type") not in _TYPE_CODES or not isinstance(spec.get("nullable"), bool)):
+            if (type(spec) is not dict or type(spec.get("name")) is not str or not spec["name"]
+                    or spec.get("type") not in _TYPE_CODES or type(spec.get("nullable")) is not bool):
                 self._fail("schema", off, f"bad column description {spec!r:.200}")
             dim = spec.get("dim", 1)
-            if type(dim) is not int or not (1 <= dim <= 1 << 20) or (dim != 1 and spec["type"] != "vector"):
+            if type(dim) is not int or not (1 <= dim <= MAX_VECTOR_DIM) or (dim != 1 and spec["type"] != "vector"):
                 self._fail("schema", off, f"bad vector dimension in {spec!r:.200}")
             names.append(spec["name"])
         if len(set(names)) != len(names):
@@ -185,6 +220,7 @@ cdef class Segment:
         key_spec = columns[key_index]
         if key_spec["type"] not in ("int64", "string") or key_spec["nullable"]:
             self._fail("schema", off, f"key column {key_spec['name']!r} must be a non-null int64 or string")
+        self.schema_doc = doc
         self.schema = columns
         self.names = tuple(names)
         self.ncols = <Py_ssize_t>ncols
@@ -193,91 +229,92 @@ cdef class Segment:
 
     cdef _bind_sections(self):
         cdef uint64_t n = <uint64_t>self.nrows
-        cdef uint64_t off, length, slots
+        cdef uint64_t off, length, slots, index_off = 0, index_len = 0
+        cdef uint32_t column
+        cdef uint16_t kind
+        cdef Py_ssize_t i, indexes = 0
         cdef ColumnDesc *c
         cdef const char *base = self.mapping.addr
         self.cols = <ColumnDesc *>PyMem_Calloc(self.ncols, sizeof(ColumnDesc))
         if self.cols == NULL:
             raise MemoryError()
-        seen = set()
-        index = None
-        for kind, column, off, length, checksum in self.sections:
-            if kind == SEC_SCHEMA:
+        for i in range(self.ncols):
+            spec = self.schema[i]
+            c = &self.cols[i]
+            c.code = _TYPE_CODES[spec["type"]]
+            c.dim = spec.get("dim", 1)
+            c.itemsize = 4 * c.dim if c.code == T_VECTOR else _ITEMSIZE.get(c.code, 0)
+            c.nullable = spec["nullable"]
+        for i in range(self.nentries):
+            kind = self.entries[i].kind
+            column = self.entries[i].column
+            off = self.entries[i].offset
+            length = self.entries[i].length
+            if kind == SEC_SCHEMA or not _known_kind(kind):
                 continue
             if kind == SEC_INDEX:
-                if index is not None:
-                    self._fail("index", off, "more than one index section")
-                index = (off, length)
+                indexes += 1
+                index_off = off
+                index_len = length
                 continue
             if column >= <uint64_t>self.ncols:
                 self._fail(_SECTION_NAMES[kind], off, f"column number {column} out of range")
-            if (kind, column) in seen:
-                self._fail(_SECTION_NAMES[kind], off, f"second {_SECTION_NAMES[kind]} section for column {column}")
-            seen.add((kind, column))
             c = &self.cols[column]
-            spec = self.schema[column]
-            code = _TYPE_CODES[spec["type"]]
-            c.code = code
-            c.dim = spec.get("dim", 1)
-            c.itemsize = 4 * c.dim if code == T_VECTOR else _ITEMSIZE.get(code, 0)
-            where = f"{_SECTION_NAMES[kind]} of column {spec['name']!r}"
+            if (c.seen >> kind) & 1:
+                self._fail(_SECTION_NAMES[kind], off, f"second {_SECTION_NAMES[kind]} section for column {column}")
+            c.seen |= 1 << kind
             if kind == SEC_DATA:
                 if c.itemsize and (n > length // <uint64_t>c.itemsize or length != n * <uint64_t>c.itemsize):
-                    self._fail(where, off, f"{length} bytes, expected {n} rows x {c.itemsize}")
+                    self._fail(self._where(kind, column), off, f"{length} bytes, expected {n} rows x {c.itemsize}")
                 c.data = base + off
                 c.data_len = length
             elif kind == SEC_OFFSETS:
-                if code != T_STRING and code != T_BYTES:
-                    self._fail(where, off, "offsets for a fixed-width column")
+                if c.code != T_STRING and c.code != T_BYTES:
+                    self._fail(self._where(kind, column), off, "offsets for a fixed-width column")
                 if length // 8 != n + 1 or length % 8 != 0:
-                    self._fail(where, off, f"{length} bytes, expected {n + 1} offsets")
+                    self._fail(self._where(kind, column), off, f"{length} bytes, expected {n + 1} offsets")
                 c.offsets = <const uint64_t *>(base + off)
             elif kind == SEC_VALIDITY:
-                if not spec["nullable"]:
-                    self._fail(where, off, "validity bitmap for a non-nullable column")
+                if not c.nullable:
+                    self._fail(self._where(kind, column), off, "validity bitmap for a non-nullable column")
                 if length != (n + 7) // 8:
-                    self._fail(where, off, f"{length} bytes, expected {(n + 7) // 8}")
+                    self._fail(self._where(kind, column), off, f"{length} bytes, expected {(n + 7) // 8}")
                 c.validity = <const uint8_t *>(base + off)
         for i in range(self.ncols):
             c = &self.cols[i]
-            if (SEC_DATA, i) not in seen:
-                self._fail("directory", 0, f"column {self.names[i]!r} has no data section")
+            if not (c.seen >> SEC_DATA) & 1:
+                self._fail("directory", self.dir_offset, f"column {self.names[i]!r} has no data section")
             if (c.code == T_STRING or c.code == T_BYTES) and c.offsets == NULL:
-                self._fail("directory", 0, f"column {self.names[i]!r} has no offsets section")
-        if index is None:
-            self._fail("directory", 0, "no index section")
-        off, length = index
-        slots = length // 8
-        if length % 8 != 0 or slots <= n or (slots & (slots - 1)) != 0:
-            self._fail("index", off, f"{length} bytes is not a power-of-two table larger than {n} rows")
-        self.table = <const uint64_t *>(base + off)
+                self._fail("directory", self.dir_offset, f"column {self.names[i]!r} has no offsets section")
+        if indexes != 1:
+            self._fail("directory", self.dir_offset, f"expected one index section, found {indexes}")
+        slots = index_len // 8
+        if index_len % 8 != 0 or slots <= n or (slots & (slots - 1)) != 0:
+            self._fail("index", index_off, f"{index_len} bytes is not a power-of-two table larger than {n} rows")
+        self.table = <const uint64_t *>(base + index_off)
         self.table_mask = slots - 1
+
+    cdef str _where(self, int kind, Py_ssize_t column):
+        """A section's name for messages: ``data of column 'price'``, ``index``."""
+        name = _SECTION_NAMES.get(kind, f"kind {kind}")
+        if 0 <= column < self.ncols:
+            return f"{name} of column {self.names[column]!r}"
+        return name
 
     def verify(self):
         """Check every section's XXH64 checksum; raise FormatError naming the first bad one."""
-        cdef Py_ssize_t count = len(self.sections), i, bad = -1
-        cdef uint64_t *offs = <uint64_t *>PyMem_Malloc(3 * count * sizeof(uint64_t) + 1)
-        if offs == NULL:
-            raise MemoryError()
+        cdef Py_ssize_t i, bad = -1
         cdef const char *base = self.mapping.addr
-        try:
-            for i, (kind, column, off, length, checksum) in enumerate(self.sections):
-                offs[3 * i] = off
-                offs[3 * i + 1] = length
-                offs[3 * i + 2] = checksum
-            with nogil:
-                for i in range(count):
-                    if rd_xxh64(base + offs[3 * i], offs[3 * i + 1], 0) != offs[3 * i + 2]:
-                        bad = i
-                        break
-        finally:
-            PyMem_Free(offs)
+        cdef const DirEntry *e
+        with nogil:
+            for i in range(self.nentries):
+                e = &self.entries[i]
+                if _known_kind(e.kind) and rd_xxh64(base + e.offset, e.length, 0) != e.checksum:
+                    bad = i
+                    break
         if bad >= 0:
-            kind, column, off, length, checksum = self.sections[bad]
-            where = _SECTION_NAMES[kind]
-            if column < <uint64_t>self.ncols:
-                where = f"{where} of column {self.names[column]!r}"
-            self._fail(where, off, "checksum mismatch")
+            e = &self.entries[bad]
+            self._fail(self._where(e.kind, e.column), e.offset, "checksum mismatch")
 
     # -- lookups ------------------------------------------------------------------
 
@@ -305,6 +342,7 @@ cdef class Segment:
             if (s >> 32) == tag:
                 r = (s & 0xFFFFFFFFULL) - 1
                 if RD_UNLIKELY(r >= n):
+                    row[0] = <Py_ssize_t>i   # the bad slot, for the message
                     return ST_BAD_INDEX
                 if keys[r] == key:
                     row[0] = <Py_ssize_t>r
@@ -329,8 +367,10 @@ cdef class Segment:
             if (s >> 32) == tag:
                 r = (s & 0xFFFFFFFFULL) - 1
                 if RD_UNLIKELY(r >= n):
+                    row[0] = <Py_ssize_t>i   # the bad slot, for the message
                     return ST_BAD_INDEX
                 if self._string_at(c, <Py_ssize_t>r, &p, &plen) != ST_OK:
+                    row[0] = <Py_ssize_t>r   # the row whose offsets are bad
                     return ST_BAD_OFFSETS
                 if plen == klen and memcmp(p, key, <size_t>klen) == 0:
                     row[0] = <Py_ssize_t>r
@@ -339,11 +379,17 @@ cdef class Segment:
             probes += 1
         return ST_NOT_FOUND
 
-    cdef _raise_status(self, int status, str what):
+    cdef _raise_status(self, int status, str what, Py_ssize_t col, Py_ssize_t item):
+        """Raise the FormatError of a status returned by nogil code: `item` is the index slot
+        (ST_BAD_INDEX) or the row of column `col` (ST_BAD_OFFSETS) where it was found."""
+        cdef const char *base = self.mapping.addr
         if status == ST_BAD_INDEX:
-            self._fail("index", 0, f"slot points past the last row during {what}")
+            self._fail("index", <uint64_t>(<const char *>&self.table[item] - base),
+                       f"slot {item} points past the last row during {what}")
         if status == ST_BAD_OFFSETS:
-            self._fail("offsets", 0, f"string offsets out of order or out of range during {what}")
+            self._fail(self._where(SEC_OFFSETS, col),
+                       <uint64_t>(<const char *>&self.cols[col].offsets[item] - base),
+                       f"offsets of row {item} out of order or out of range during {what}")
         self._fail("segment", 0, f"internal status {status} during {what}")
 
     cdef Py_ssize_t _find(self, object key) except -2:
@@ -371,7 +417,7 @@ cdef class Segment:
             return row
         if st == ST_NOT_FOUND:
             return -1
-        self._raise_status(st, "a lookup")
+        self._raise_status(st, "a lookup", self.key_index, row)
 
     def find(self, key):
         """Row number of `key` in this segment, or -1."""
@@ -422,7 +468,7 @@ cdef class Segment:
                     rows[j] = row
                 i = end
         if st < 0:
-            self._raise_status(st, "a batch lookup")
+            self._raise_status(st, "a batch lookup", self.key_index, row)
         return out
 
     def _find_many_str(self, keys):
@@ -477,7 +523,7 @@ cdef class Segment:
             PyMem_Free(ptrs)
             PyMem_Free(lens)
         if st < 0:
-            self._raise_status(st, "a batch lookup")
+            self._raise_status(st, "a batch lookup", self.key_index, row)
         return out
 
     # -- values -------------------------------------------------------------------
@@ -498,11 +544,12 @@ cdef class Segment:
             return (<const double *>p)[0]
         if code == T_STRING:
             if self._string_at(c, row, &p, &plen) != ST_OK:
-                self._raise_status(ST_BAD_OFFSETS, "a read")
+                self._raise_status(ST_BAD_OFFSETS, "a read", col, row)
             try:
                 return PyUnicode_DecodeUTF8(p, plen, NULL)
             except UnicodeDecodeError as exc:
-                self._fail(f"data of column {self.names[col]!r}", 0, f"invalid UTF-8 in row {row}: {exc}")
+                self._fail(self._where(SEC_DATA, col), <uint64_t>(p - self.mapping.addr) + exc.start,
+                           f"invalid UTF-8 in row {row}: {exc.reason}")
         if code == T_INT32:
             return (<const int32_t *>p)[0]
         if code == T_FLOAT32:
@@ -526,12 +573,13 @@ cdef class Segment:
         if code == T_DATE:
             v = (<const int64_t *>p)[0]
             if v < MIN_DATE_DAYS or v > MAX_DATE_DAYS:
-                self._fail(f"data of column {self.names[col]!r}", 0, f"date {v} days out of range in row {row}")
+                self._fail(self._where(SEC_DATA, col), <uint64_t>(p - self.mapping.addr),
+                           f"date {v} days out of range in row {row}")
             rd_civil_from_days(v, &year, &month, &day)
             return date_new(year, month, day)
         if code == T_BYTES:
             if self._string_at(c, row, &p, &plen) != ST_OK:
-                self._raise_status(ST_BAD_OFFSETS, "a read")
+                self._raise_status(ST_BAD_OFFSETS, "a read", col, row)
             return PyBytes_FromStringAndSize(p, plen)
         if code == T_VECTOR:
             return np.frombuffer(self.mapping, np.float32, c.dim, p - self.mapping.addr)
@@ -548,24 +596,35 @@ cdef class Segment:
         if not (0 <= row < self.nrows):
             raise IndexError(f"row {row} out of range")
 
+    cdef int _check_columns(self, tuple cols) except -1:
+        """The one check of a tuple of column numbers, at the boundary: the loops after it
+        (prefetches, dict building) index the column table without checking."""
+        cdef Py_ssize_t i, col
+        for i in range(PyTuple_GET_SIZE(cols)):
+            col = PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(cols, i))
+            if not (0 <= col < self.ncols):
+                raise IndexError(f"column {col} out of range")
+        return 0
+
     cdef dict _row_dict(self, Py_ssize_t row, tuple cols):
+        """Row `row` as a dict of the columns in `cols` (checked by _check_columns)."""
         cdef Py_ssize_t i, col, n = PyTuple_GET_SIZE(cols)
         cdef tuple names = self.names
         cdef dict out = _PyDict_NewPresized(n)
         for i in range(n):
             col = <Py_ssize_t>PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(cols, i))
-            if not (0 <= col < self.ncols):
-                raise IndexError(f"column {col} out of range")
             PyDict_SetItem(out, <object>PyTuple_GET_ITEM(names, col), self._value(col, row))
         return out
 
     def row(self, Py_ssize_t row, tuple cols not None):
         """Row `row` as a dict of the columns numbered in `cols`."""
         self._check_cell(0, row)
+        self._check_columns(cols)
         return self._row_dict(row, cols)
 
     def get(self, key, tuple cols not None):
         """The row with `key` as a dict of the columns numbered in `cols`, or None."""
+        self._check_columns(cols)
         cdef Py_ssize_t row = self._find(key)
         if row < 0:
             return None
@@ -575,10 +634,8 @@ cdef class Segment:
 
     def rows(self, const int64_t[::1] rows, tuple cols):
         """Dicts for the rows numbered in `rows` (None where the number is negative)."""
-        cdef Py_ssize_t i, r, col, n = rows.shape[0]
-        for col in cols:
-            if not (0 <= col < self.ncols):
-                raise IndexError(f"column {col} out of range")
+        cdef Py_ssize_t i, r, n = rows.shape[0]
+        self._check_columns(cols)
         for i in range(n):
             if rows[i] >= self.nrows:
                 raise IndexError(f"row {rows[i]} out of range")
@@ -671,7 +728,7 @@ cdef class Segment:
                     else:
                         hi = mid
             if st != ST_OK:
-                self._raise_status(st, "a range search")
+                self._raise_status(st, "a range search", self.key_index, mid)
             return lo
         if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
             raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")

@@ -123,4 +123,49 @@ static inline void rd_civil_from_days(int64_t z, int *year, int *month, int *day
     *day = (int)d;
 }
 
+/* The offset of the first byte of the first invalid UTF-8 sequence in s[0:len], or
+ * len when all of it is valid.  Strict RFC 3629, as Python's decoder: no overlong
+ * forms, no surrogates, nothing above U+10FFFF.  ASCII runs go 8 bytes at a time. */
+static size_t rd_utf8_check(const uint8_t *s, size_t len) {
+    size_t i = 0;
+    while (i < len) {
+        if (len - i >= 8 && (rd_load64(s + i) & 0x8080808080808080ULL) == 0) {
+            i += 8;
+            continue;
+        }
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i += 1;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (len - i < 2 || (s[i + 1] & 0xC0) != 0x80) return i;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (len - i < 3 || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return i;
+            if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F)) return i;  /* overlong, surrogate */
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (len - i < 4 || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80
+                    || (s[i + 3] & 0xC0) != 0x80) return i;
+            if ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F)) return i;  /* overlong, > U+10FFFF */
+            i += 4;
+        } else {
+            return i;
+        }
+    }
+    return len;
+}
+
+/* True when the n bytes at p are all zero. */
+static inline int rd_all_zero(const uint8_t *p, size_t n) {
+    while (n >= 8) {
+        if (rd_load64(p) != 0) return 0;
+        p += 8;
+        n -= 8;
+    }
+    while (n--) {
+        if (*p++ != 0) return 0;
+    }
+    return 1;
+}
+
 #endif /* RODATA_C_H */

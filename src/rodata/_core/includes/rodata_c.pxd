@@ -11,3 +11,5 @@ cdef extern from "rodata_c.h" nogil:
     bint RD_LIKELY(bint x)
     bint RD_UNLIKELY(bint x)
     void rd_civil_from_days(int64_t z, int *year, int *month, int *day)
+    size_t rd_utf8_check(const uint8_t *s, size_t length)
+    bint rd_all_zero(const uint8_t *p, size_t n)

@@ -1,0 +1,30 @@
+# Deep validation (validate.pyx): the fault codes its nogil checks return, and where.
+cdef enum:
+    INDEX_PREFETCH = 64          # slots ahead whose keys are prefetched while the index is walked
+
+cdef enum FaultCode:
+    V_OK = 0
+    V_OFFSETS_START = 1
+    V_OFFSETS_ORDER = 2
+    V_OFFSETS_END = 3
+    V_UTF8 = 4
+    V_UTF8_BOUNDARY = 5
+    V_BOOL = 6
+    V_DATE = 7
+    V_PADDING_BITS = 8
+    V_NO_NULLS = 9
+    V_NULL_SLOT = 10
+    V_KEY_ORDER = 11
+    V_INDEX_FULL = 12
+    V_INDEX_ROW = 13
+    V_INDEX_DUP = 14
+    V_INDEX_TAG = 15
+    V_INDEX_UNREACHABLE = 16
+    V_INDEX_COUNT = 17
+    V_GAP = 18
+    V_RESERVED = 19
+
+ctypedef struct Fault:
+    int code
+    uint64_t offset     # byte offset of the first bad byte in the file
+    uint64_t item       # the row, value, slot or count the fault concerns
