@@ -128,3 +128,37 @@ def column_of(const uint8_t[::1] buf not None, Py_ssize_t pos, Py_ssize_t floor=
         if (buf[i] & 0xC0) != 0x80:
             chars += 1
     return chars + 1
+
+
+def utf8_first_invalid(const uint64_t[::1] offsets not None, const uint8_t[::1] data not None,
+                       Py_ssize_t start=0):
+    """The first value at or after row `start` of a strings column (``offsets`` + ``data``)
+    that is not well-formed UTF-8: (row, byte offset of the fault in ``data``), or (-1, -1).
+    Raises ValueError when the offsets decrease or point past the data."""
+    cdef Py_ssize_t rows = offsets.shape[0] - 1, size = data.shape[0], i, bad_at = 0
+    cdef Py_ssize_t row = -1, at = -1
+    cdef uint64_t a, b
+    cdef const uint8_t *p
+    cdef int status = 0
+    if rows < 0:
+        raise ValueError("offsets must hold at least one entry")
+    if start < 0 or start > rows:
+        raise ValueError("start out of range")
+    if rows == 0:
+        return -1, -1
+    p = &data[0] if size > 0 else NULL
+    with nogil:
+        for i in range(start, rows):
+            a = offsets[i]
+            b = offsets[i + 1]
+            if b < a or b > <uint64_t>size:
+                status = 1
+                row = i
+                break
+            if b > a and not utf8_valid(p + a, <Py_ssize_t>(b - a), &bad_at):
+                row = i
+                at = <Py_ssize_t>a + bad_at
+                break
+    if status:
+        raise ValueError(f"string offsets of row {row} out of order or past the data")
+    return row, at
