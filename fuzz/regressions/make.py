@@ -1,0 +1,57 @@
+"""Write the minimal reproducer of every finding: ``python -m fuzz.regressions.make``.
+
+Each reproducer is made from a fixture table (fuzz.fixtures) by the smallest change that
+shows the fault, so that the committed files can be regenerated and read as code."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from fuzz import fixtures, segbytes
+
+HERE = Path(__file__).resolve().parent
+
+
+def _one_row_segment() -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        cols = {"id": [7], "v": ["only"]}
+        version = fixtures.write_table(root, "one-row", cols, "id", None, None)
+        return (version / "part-00000.seg").read_bytes()
+
+
+def _with_schema(edit: Callable[[dict], None]) -> bytes:
+    """The one-row segment with its schema JSON edited, every checksum re-sealed."""
+    model = segbytes.decode(_one_row_segment())
+    assert model is not None
+    schema = next(s for s in model.sections if s.kind == segbytes.KINDS["schema"])
+    doc = json.loads(schema.body)
+    edit(doc)
+    schema.body = json.dumps(doc).encode()
+    return bytes(segbytes.encode(model))
+
+
+def segment_cases() -> dict[str, bytes]:
+    def type_list(doc: dict) -> None:
+        doc["columns"][1]["type"] = ["string"]
+
+    def type_dict(doc: dict) -> None:
+        doc["columns"][0]["type"] = {}
+
+    return {"schema-type-list.seg": _with_schema(type_list), "schema-type-dict.seg": _with_schema(type_dict)}
+
+
+def main() -> None:
+    for target, cases in (("segment", segment_cases()),):
+        out = HERE / target
+        out.mkdir(exist_ok=True)
+        for name, data in cases.items():
+            (out / name).write_bytes(data)
+            print(out / name, len(data))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The fuzzing process of one target (started by :mod:`fuzz.run`, one at a time).
+
+``python -m fuzz.worker TARGET MODE [libFuzzer options and corpus directories]`` fuzzes;
+``python -m fuzz.worker TARGET MODE --replay FILE...`` runs files through the harness once
+each and prints one JSON line per file (what :mod:`fuzz.run` and tests/fuzz use to classify
+an artifact, in a process of its own so that a crash is seen as its exit status).
+``--coverage`` (with ``--replay``) measures line coverage of the rodata package (needs the
+``coverage`` package)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+# Modules whose Python code the harnesses drive: imported inside the instrumentation so that
+# atheris sees their branches (the compiled core is not Python bytecode: see docs/fuzzing.md).
+_PYTHON_MODULES = (
+    "rodata", "rodata.schema", "rodata.store", "rodata.dataset", "rodata.batch", "rodata.render",
+    "rodata.catalog", "rodata.admin", "rodata.server.handlers", "rodata.etl.build", "rodata.etl.workers",
+    "rodata.etl.infer", "rodata.etl.schemafile", "rodata.etl.merge", "rodata.manifest",
+)
+
+
+def _import_all(name: str) -> ModuleType:
+    import contextlib
+    import importlib
+
+    for module in _PYTHON_MODULES:
+        with contextlib.suppress(ImportError):  # rodata.manifest does not exist in every version
+            importlib.import_module(module)
+    from fuzz import targets
+
+    return targets.load(name)
+
+
+def run_one(target: ModuleType, data: bytes) -> None:
+    """One input: success and RodataError are fine; a known open finding is stepped over."""
+    from fuzz import feedback, outcome
+    from rodata import RodataError
+
+    try:
+        target.one_input(data)
+    except RodataError as exc:
+        feedback.tag(target.NAME, "rodata-error", type(exc).__name__)
+    except Exception as exc:
+        if not outcome.is_known(target.NAME, exc):
+            raise
+        feedback.tag(target.NAME, "known", outcome.signature(exc))
+
+
+def replay(target: ModuleType, files: list[str]) -> None:
+    """Each file once; one JSON line each: outcome ok/known/finding, signature, traceback."""
+    from fuzz import outcome
+
+    for name in files:
+        data = Path(name).read_bytes()
+        record: dict[str, Any] = {"file": name, "outcome": "ok"}
+        try:
+            target.one_input(data)
+        except Exception as exc:
+            from rodata import RodataError
+
+            if isinstance(exc, RodataError):
+                record["outcome"] = "ok"
+            else:
+                known = [k.id for k in outcome.KNOWN if k.target == target.NAME and outcome.matches(k, exc)]
+                record.update(outcome="known" if known else "finding", known=known,
+                              signature=outcome.signature(exc), type=type(exc).__name__, message=str(exc)[:500],
+                              traceback="".join(traceback.format_exception(exc))[-4000:])
+        print(json.dumps(record), flush=True)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2:
+        raise SystemExit(__doc__)
+    name, mode, rest = argv[0], argv[1], argv[2:]
+    if rest and rest[0] == "--replay":
+        cov = None
+        files = rest[1:]
+        if files and files[0] == "--coverage":
+            import coverage
+
+            files = files[1:]
+            cov = coverage.Coverage(source=["rodata"], data_file=None)
+            cov.start()
+        target = _import_all(name)
+        target.setup(mode)
+        replay(target, files)
+        if cov is not None:
+            cov.stop()
+            _print_coverage(cov)
+        return 0
+    import atheris
+
+    with atheris.instrument_imports(include=["rodata"]):
+        target = _import_all(name)
+    from fuzz import feedback
+
+    feedback.enable()
+    target.setup(mode)
+    kwargs: dict[str, Any] = {}
+    mutator = getattr(target, "mutator", None)
+    if mutator is not None and mode != "raw":  # "raw": libFuzzer's byte mutations alone
+        kwargs["custom_mutator"] = mutator
+    atheris.Setup([f"fuzz-{name}", *rest], lambda data: run_one(target, data), **kwargs)
+    atheris.Fuzz()
+    return 0
+
+
+def _print_coverage(cov: Any) -> None:
+    """Line coverage of each rodata module that ran: one JSON line {"coverage": {...}}."""
+    data = cov.get_data()
+    out = {}
+    for path in sorted(data.measured_files()):
+        _, statements, _, missing, _ = cov.analysis2(path)
+        if statements:
+            rel = path[path.find("rodata") :]
+            out[rel] = [len(statements) - len(missing), len(statements)]
+    print(json.dumps({"coverage": out}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
