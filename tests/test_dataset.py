@@ -160,7 +160,7 @@ def test_multi_part_version_behaves_like_one_part(data_root: Path) -> None:
     rodata.write(data_root, "one", cols, key="id")
     rodata.write(data_root, "many", cols, key="id", rows_per_part=64)
     with rodata.open(data_root / "one") as one, rodata.open(data_root / "many") as many:
-        assert len(many.manifest["parts"]) == 8
+        assert len(many.manifest.parts) == 8
         keys = [int(k) for k in cols["id"]] + [10**7, -(10**7)]
         for k in keys[::5]:
             assert normalize(many.get(k)) == normalize(one.get(k))

@@ -124,9 +124,9 @@ def test_rows_per_part_splits_into_ordered_parts(data_root: Path) -> None:
     rng = np.random.default_rng(3)
     keys = rng.permutation(1000).astype(np.int64)
     v = rodata.write(data_root, "d", {"k": keys, "x": keys * 2}, key="k", rows_per_part=300)
-    parts = v.manifest["parts"]
-    assert [p["rows"] for p in parts] == [300, 300, 300, 100]
-    assert [p["min_key"] for p in parts] == [0, 300, 600, 900]
+    parts = v.manifest.parts
+    assert [p.rows for p in parts] == [300, 300, 300, 100]
+    assert [p.min_key for p in parts] == [0, 300, 600, 900]
     with rodata.open(data_root / "d") as ds:
         assert ds.get_many(keys)["x"].tolist() == (keys * 2).tolist()
 

@@ -27,6 +27,7 @@ from rodata.errors import (
 )
 from rodata.schema import Column, Schema
 from rodata.store import Version, list_versions, rollback
+from rodata.validation import ValidationReport, validate
 from rodata.writer import write
 
 if TYPE_CHECKING:
@@ -61,11 +62,13 @@ __all__ = [
     "Schema",
     "SchemaError",
     "UnknownColumnError",
+    "ValidationReport",
     "Version",
     "__version__",
     "build",
     "list_versions",
     "open",
     "rollback",
+    "validate",
     "write",
 ]

@@ -12,11 +12,19 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from rodata._columns import ColumnData
-from rodata._core import FORMAT_CONSTANTS, FORMAT_VERSION, build_index_int64, build_index_strings, xxh64
-from rodata.errors import SchemaError
+from rodata._core import (
+    FORMAT_CONSTANTS,
+    FORMAT_VERSION,
+    Segment,
+    build_index_int64,
+    build_index_strings,
+    deep_validate,
+    xxh64,
+)
+from rodata.errors import FormatError, SchemaError
 from rodata.schema import Schema
 
-__all__ = ["SegmentInfo", "write_segment"]
+__all__ = ["SegmentInfo", "check_written", "write_segment"]
 
 HEADER_MAGIC = b"\x89RODATA\n"
 TRAILER_MAGIC = b"RODATEND"
@@ -141,3 +149,17 @@ def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequenc
         max_key=_key_value(key, rows - 1) if rows else None,
         fingerprint=f"{dir_checksum:016x}",
     )
+
+
+def check_written(path: str | os.PathLike[str], info: SegmentInfo) -> None:
+    """Read a part back as a reader will, before it may be published: every checksum, deep
+    validation (docs/FORMAT.md) and agreement with what the writer recorded for the manifest."""
+    seg = Segment(path, verify=True)
+    deep_validate(seg)
+    name = os.path.basename(path)
+    if len(seg) != info.rows:
+        raise FormatError(f"{name}: wrote {info.rows} rows, read back {len(seg)}")
+    if f"{seg.fingerprint:016x}" != info.fingerprint:
+        raise FormatError(f"{name}: the fingerprint read back differs from the one written")
+    if info.rows and (seg.key_at(0) != info.min_key or seg.key_at(info.rows - 1) != info.max_key):
+        raise FormatError(f"{name}: the key range read back differs from the one written")

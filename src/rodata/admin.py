@@ -38,9 +38,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_usage_on_value_error(cmd_inspect))
 
-    p = subparsers.add_parser("verify", help="check every checksum; exit 0 when clean, 1 with the first fault")
+    p = subparsers.add_parser("verify", help="check every checksum (--deep: every structural invariant too); "
+                                             "exit 0 when clean, 1 with the first fault")
     p.add_argument("path", metavar="PATH", help="a dataset directory, a version directory or a .seg file")
     p.add_argument("--all", action="store_true", help="verify every kept version of a dataset, not just the live one")
+    p.add_argument("--deep", action="store_true",
+                   help="deep validation: key order, offsets, UTF-8, value ranges, index slots, padding, "
+                        "manifest against parts (docs/FORMAT.md)")
     p.set_defaults(func=_usage_on_value_error(cmd_verify))
 
     p = subparsers.add_parser("get", help="look a key up locally and print the row as JSON")
@@ -126,10 +130,11 @@ def describe_path(path: str) -> dict[str, Any]:
 
 def _version_doc(version_dir: Path) -> dict[str, Any]:
     manifest = read_manifest(version_dir)
-    return {"path": str(version_dir), "dataset": manifest.get("dataset"), "version": manifest.get("version"),
-            "rows": manifest["rows"], "bytes": manifest.get("bytes"), "key": manifest["key"],
-            "columns": manifest["schema"], "parts": manifest["parts"], "created_at": manifest.get("created_at"),
-            "format_version": manifest.get("format_version"), "build": manifest.get("build", {})}
+    return {"path": str(version_dir), "dataset": manifest.dataset, "version": manifest.version,
+            "rows": manifest.rows, "bytes": manifest.bytes, "key": manifest.key,
+            "columns": manifest.schema.to_json(), "parts": [p.to_json() for p in manifest.parts],
+            "created_at": manifest.created_at, "format_version": list(manifest.format_version),
+            "build": dict(manifest.build)}
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -166,14 +171,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """``rodata verify PATH``: every checksum of the live version (or of every version)."""
+    """``rodata verify [--deep] PATH``: every checksum (and every invariant) of the live version
+    (or of every version)."""
     p = Path(args.path)
     targets = [p]
     if args.all and p.is_dir() and (p / "CURRENT").is_file():
         targets = [p / name for name in list_versions(p)]
+    what = "deep-validated" if args.deep else "verified"
     for target in targets:
         with open_dataset(target, verify=True) as ds:
-            print(f"ok: {target}: {ds.version or ds.name}, {len(ds):,} rows, {ds.nbytes:,} bytes verified")
+            if args.deep:
+                ds.validate()
+            print(f"ok: {target}: {ds.version or ds.name}, {len(ds):,} rows, {ds.nbytes:,} bytes {what}")
     return EXIT_OK
 
 
@@ -217,7 +226,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
     for name in list_versions(d):
         version = load_version(d, name)
         rows.append({"version": name, "live": name == live, "rows": version.rows,
-                     "bytes": version.manifest.get("bytes"), "created_at": version.manifest.get("created_at")})
+                     "bytes": version.manifest.bytes, "created_at": version.manifest.created_at})
     if args.json:
         print(_dumps({"dataset": args.dataset, "live": live, "versions": rows}))
         return EXIT_OK

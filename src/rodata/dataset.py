@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from rodata._core import Segment, as_int64_keys
+from rodata._core import Segment, as_int64_keys, deep_validate
+from rodata._files import confined
 from rodata.batch import Batch, Piece
 from rodata.errors import DatasetNotFoundError, FormatError, KeyTypeError, RodataError
+from rodata.manifest import Manifest, PartEntry
 from rodata.schema import Column, Schema
 from rodata.store import CURRENT, MANIFEST, current_version, read_manifest
 
@@ -29,23 +31,24 @@ def open(path: str | os.PathLike[str], *, verify: bool = True, prefault: bool = 
     `path` is a dataset directory (its live version, named by CURRENT), a version
     directory, or a single ``.seg`` file.  ``verify=False`` skips the checksum
     pass (structure is still checked); ``prefault=True`` asks the kernel to read
-    the files into the page cache now."""
+    the files into the page cache now.  Only regular files are opened, and no symlink
+    may lead outside the data root (the dataset directory's parent)."""
     p = Path(path)
     if p.is_file():
         return Dataset._from_segment_file(p, verify=verify, prefault=prefault)
-    if (p / CURRENT).is_file():
+    if (p / CURRENT).exists():
         # CURRENT may move, and an old version be pruned, while we open: retry.
         for attempt in range(_OPEN_RETRIES):
             name = current_version(p)
             if name is None:
                 break
             try:
-                return Dataset._from_version_dir(p / name, verify=verify, prefault=prefault)
+                return Dataset._from_version_dir(p / name, p.parent, verify=verify, prefault=prefault)
             except DatasetNotFoundError:
                 if attempt == _OPEN_RETRIES - 1 or current_version(p) == name:
                     raise
-    if (p / MANIFEST).is_file():
-        return Dataset._from_version_dir(p, verify=verify, prefault=prefault)
+    if (p / MANIFEST).exists():
+        return Dataset._from_version_dir(p, p.parent.parent, verify=verify, prefault=prefault)
     raise DatasetNotFoundError(f"{p}: not a dataset (no CURRENT), a version (no manifest.json) or a .seg file")
 
 
@@ -57,12 +60,12 @@ class Dataset:
     mapping alive until it is gone)."""
 
     def __init__(self, path: Path, name: str, version: str | None, schema: Schema, parts: Sequence[Segment],
-                 manifest: dict[str, Any] | None) -> None:
+                 manifest: Manifest | None) -> None:
         self.path = path
         self.name = name
         self.version = version
         self.schema = schema
-        self.manifest = manifest or {}
+        self.manifest = manifest
         self._parts: list[Segment] | None = list(parts)
         self._key_is_string = schema.key_column.type == "string"
         self._max_keys = [seg.key_at(len(seg) - 1) for seg in parts if len(seg)]
@@ -82,24 +85,44 @@ class Dataset:
         return cls(path, path.stem, None, schema, [seg], None)
 
     @classmethod
-    def _from_version_dir(cls, path: Path, *, verify: bool, prefault: bool) -> Dataset:
+    def _from_version_dir(cls, path: Path, root: Path, *, verify: bool, prefault: bool) -> Dataset:
+        confined(path, root)
         manifest = read_manifest(path)
-        try:
-            schema = Schema.from_json(manifest["schema"], manifest["key"])
-        except (RodataError, KeyError, TypeError, ValueError) as exc:
-            raise FormatError(f"{path / MANIFEST}: bad schema: {exc}") from None
         parts = []
-        for part in manifest["parts"]:
-            file = path / part["file"]
+        for part in manifest.parts:
+            file = path / part.file
             try:
-                seg = Segment(file, verify=verify)
+                seg = Segment(confined(file, root), verify=verify)
             except FileNotFoundError:
                 raise DatasetNotFoundError(f"{file}: part named by the manifest is missing") from None
-            _check_part(file, seg, part, schema)
+            _check_part(file, seg, part, manifest.schema)
             if prefault:
                 seg.prefault()
             parts.append(seg)
-        return cls(path, path.parent.name, manifest.get("version", path.name), schema, parts, manifest)
+        return cls(path, path.parent.name, manifest.version, manifest.schema, parts, manifest)
+
+    def validate(self) -> None:
+        """Deep validation (docs/FORMAT.md, "Deep validation"): every structural invariant of every
+        part over every byte; raises :class:`FormatError` naming the file, section and byte offset
+        of the first fault.  Runs without the GIL; checksums are checked by :func:`open`."""
+        for seg in self._segments():
+            deep_validate(seg)
+
+    def changed_on_disk(self) -> str | None:
+        """Why a mapped part file is no longer the file that was mapped (replaced, truncated,
+        rewritten), or None.  A file truncated under a mapping faults the process on access
+        (SIGBUS): a server stops serving such a version as soon as this says so."""
+        for seg in self._segments():
+            dev, ino, size, mtime = seg.mapping.identity
+            try:
+                st = os.stat(seg.path)
+            except OSError as exc:
+                return f"{seg.path}: {exc.strerror or exc}"
+            if (st.st_dev, st.st_ino) != (dev, ino):
+                return f"{seg.path}: replaced by another file since it was mapped"
+            if (st.st_size, st.st_mtime_ns) != (size, mtime):
+                return f"{seg.path}: modified since it was mapped ({size} -> {st.st_size} bytes)"
+        return None
 
     # -- the library contract ---------------------------------------------------------
 
@@ -327,12 +350,13 @@ def _prefix_successor(prefix: bytes) -> bytes | None:
     return stripped[:-1] + bytes([stripped[-1] + 1])
 
 
-def _check_part(file: Path, seg: Segment, part: dict[str, Any], schema: Schema) -> None:
-    """A part must be the file the manifest describes: rows, schema and fingerprint."""
-    if len(seg) != part["rows"]:
-        raise FormatError(f"{file}: {len(seg)} rows, the manifest says {part['rows']}")
+def _check_part(file: Path, seg: Segment, part: PartEntry, schema: Schema) -> None:
+    """A part must be the file the manifest describes: rows, schema, fingerprint and key range."""
+    if len(seg) != part.rows:
+        raise FormatError(f"{file}: {len(seg)} rows, the manifest says {part.rows}")
     if [Column.from_json(c) for c in seg.schema] != list(schema.columns) or seg.names[seg.key_index] != schema.key:
         raise FormatError(f"{file}: schema differs from the manifest's")
-    fingerprint = part.get("fingerprint")
-    if fingerprint is not None and fingerprint != f"{seg.fingerprint:016x}":
+    if part.fingerprint != f"{seg.fingerprint:016x}":
         raise FormatError(f"{file}: content fingerprint differs from the manifest's (file from another version?)")
+    if part.rows and (seg.key_at(0) != part.min_key or seg.key_at(part.rows - 1) != part.max_key):
+        raise FormatError(f"{file}: key range differs from the manifest's min_key/max_key")

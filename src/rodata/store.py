@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import fcntl
-import json
 import os
 import re
 import secrets
@@ -18,7 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from rodata._files import read_regular
 from rodata.errors import DatasetNotFoundError, FormatError, PublishError
+from rodata.manifest import MANIFEST_FORMAT, MAX_MANIFEST_BYTES, VERSION_RE, Manifest, parse_manifest
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -33,13 +36,13 @@ __all__ = [
     "staging_dir",
 ]
 
-MANIFEST_FORMAT = "rodata-manifest/1"
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-_DATASET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_VERSION_RE = re.compile(r"^v(\d{6,})-([0-9a-f]{8})$")
+#: The one dataset-name rule, for writers and readers alike.
+DATASET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_VERSION_RE = VERSION_RE
 _STAGING_PREFIX = ".staging-"
-_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+_MAX_CURRENT_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -50,18 +53,22 @@ class Version:
     name: str
     path: Path
     rows: int
-    manifest: dict[str, Any]
+    manifest: Manifest
 
     @property
     def sequence(self) -> int:
         """The version's number (``v000012-...`` -> 12)."""
-        match = _VERSION_RE.match(self.name)
-        return int(match.group(1)) if match else -1
+        return _seq(self.name)
+
+
+def is_dataset_name(name: object) -> bool:
+    """True for a valid dataset name (the whole name: no trailing newline slips through)."""
+    return isinstance(name, str) and DATASET_RE.fullmatch(name) is not None
 
 
 def check_dataset_name(name: str) -> str:
     """Return `name` if it is a valid dataset name, else raise ValueError saying why."""
-    if not isinstance(name, str) or not _DATASET_RE.match(name):
+    if not is_dataset_name(name):
         raise ValueError(
             f"bad dataset name {name!r}: 1-128 characters of letters, digits, '_', '.', '-', not starting with '.'"
         )
@@ -75,7 +82,7 @@ def dataset_path(data_root: str | os.PathLike[str], dataset: str) -> Path:
 
 def is_version_name(name: str) -> bool:
     """True for names of the form ``v000012-1a2b3c4d``."""
-    return bool(_VERSION_RE.match(name))
+    return _VERSION_RE.fullmatch(name) is not None
 
 
 def list_datasets(data_root: str | os.PathLike[str]) -> list[str]:
@@ -83,53 +90,32 @@ def list_datasets(data_root: str | os.PathLike[str]) -> list[str]:
     root = Path(data_root)
     if not root.is_dir():
         raise DatasetNotFoundError(f"{root}: no such data root")
-    return sorted(p.name for p in root.iterdir() if _DATASET_RE.match(p.name) and (p / CURRENT).is_file())
+    return sorted(p.name for p in root.iterdir() if is_dataset_name(p.name) and (p / CURRENT).is_file())
 
 
 def current_version(dataset_dir: str | os.PathLike[str]) -> str | None:
     """The version name CURRENT holds, or None when nothing was published yet."""
     path = Path(dataset_dir) / CURRENT
     try:
-        text = path.read_text(encoding="ascii").strip()
+        text = read_regular(path, _MAX_CURRENT_BYTES).decode("ascii").strip()
     except FileNotFoundError:
         return None
-    except (UnicodeDecodeError, OSError) as exc:
-        raise FormatError(f"{path}: unreadable: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not a version name: {exc}") from None
     if not is_version_name(text):
         raise FormatError(f"{path}: {text[:80]!r} is not a version name")
     return text
 
 
-def read_manifest(version_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The checked manifest of a version directory."""
-    path = Path(version_dir) / MANIFEST
+def read_manifest(version_dir: str | os.PathLike[str]) -> Manifest:
+    """The checked, typed manifest of a version directory (whose name its ``version`` must be)."""
+    d = Path(version_dir)
+    path = d / MANIFEST
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(_MAX_MANIFEST_BYTES + 1)
+        raw = read_regular(path, MAX_MANIFEST_BYTES)
     except FileNotFoundError:
         raise DatasetNotFoundError(f"{path}: no manifest (not a version directory)") from None
-    if len(raw) > _MAX_MANIFEST_BYTES:
-        raise FormatError(f"{path}: larger than {_MAX_MANIFEST_BYTES} bytes")
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise FormatError(f"{path}: not valid JSON: {exc}") from None
-    _check_manifest(path, doc)
-    return doc  # type: ignore[no-any-return]
-
-
-def _check_manifest(path: Path, doc: Any) -> None:
-    if not isinstance(doc, dict) or doc.get("format") != MANIFEST_FORMAT:
-        raise FormatError(f"{path}: not a {MANIFEST_FORMAT} manifest")
-    parts = doc.get("parts")
-    if not isinstance(parts, list) or not isinstance(doc.get("schema"), list) or not isinstance(doc.get("key"), str):
-        raise FormatError(f"{path}: manifest lacks schema, key or parts")
-    for part in parts:
-        if (not isinstance(part, dict) or not isinstance(part.get("file"), str)
-                or not re.match(r"^part-\d{5,}\.seg$", part["file"]) or not isinstance(part.get("rows"), int)):
-            raise FormatError(f"{path}: bad part entry {part!r:.200}")
-    if not isinstance(doc.get("rows"), int) or doc["rows"] != sum(p["rows"] for p in parts):
-        raise FormatError(f"{path}: row count does not add up over the parts")
+    return parse_manifest(raw, source=str(path), version=d.name)
 
 
 def list_versions(dataset_dir: str | os.PathLike[str]) -> list[str]:
@@ -147,7 +133,7 @@ def load_version(dataset_dir: str | os.PathLike[str], name: str) -> Version:
     if not is_version_name(name):
         raise DatasetNotFoundError(f"{name!r} is not a version name")
     manifest = read_manifest(d / name)
-    return Version(d.name, name, d / name, int(manifest["rows"]), manifest)
+    return Version(d.name, name, d / name, manifest.rows, manifest)
 
 
 @contextlib.contextmanager
@@ -241,10 +227,13 @@ def publish(
     d = staging.parent
     with _locked(d):
         existing = list_versions(d)
-        seq = int(_VERSION_RE.match(existing[-1]).group(1)) + 1 if existing else 1  # type: ignore[union-attr]
+        seq = _seq(existing[-1]) + 1 if existing else 1
         name = f"v{seq:06d}-{secrets.token_hex(4)}"
-        manifest = dict(manifest, version=name, format=MANIFEST_FORMAT, dataset=dataset)
-        _write_durably(staging / MANIFEST, json.dumps(manifest, indent=1, ensure_ascii=False).encode("utf-8"))
+        raw = orjson.dumps(dict(manifest, version=name, format=MANIFEST_FORMAT, dataset=dataset),
+                           option=orjson.OPT_INDENT_2)
+        # The writer's own manifest goes through the reader's checks: what cannot be read is never published.
+        typed = parse_manifest(raw, source=str(staging / MANIFEST), version=name)
+        _write_durably(staging / MANIFEST, raw)
         _fsync_dir(staging)
         try:
             os.rename(staging, d / name)
@@ -253,7 +242,7 @@ def publish(
         _fsync_dir(d)
         _swap_current(d, name)
         _prune(d, keep_versions)
-    return Version(dataset, name, d / name, int(manifest["rows"]), manifest)
+    return Version(dataset, name, d / name, typed.rows, typed)
 
 
 def _prune(d: Path, keep: int) -> None:
@@ -287,7 +276,7 @@ def rollback(data_root: str | os.PathLike[str], dataset: str, version: str | Non
 
 
 def _seq(name: str) -> int:
-    match = _VERSION_RE.match(name)
+    match = _VERSION_RE.fullmatch(name)
     return int(match.group(1)) if match else -1
 
 

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import numpy as np
 
 from rodata._columns import ColumnData, coerce_columns
-from rodata._core import FORMAT_CONSTANTS, FORMAT_VERSION, Segment
-from rodata._segment import SegmentInfo, write_segment
+from rodata._core import FORMAT_CONSTANTS, FORMAT_VERSION
+from rodata._segment import SegmentInfo, check_written, write_segment
 from rodata._version import __version__
 from rodata.errors import DuplicateKeyError, FormatError, SchemaError
 from rodata.schema import Column, Schema
@@ -178,11 +178,9 @@ def write_parts(
 
 
 def _verify_parts(staging: Path, infos: Sequence[SegmentInfo]) -> None:
-    """Read every written part back with full verification before it may be published."""
+    """Read every written part back, checksums and deep validation, before it may be published."""
     for info in infos:
-        seg = Segment(staging / info.file, verify=True)
-        if len(seg) != info.rows:
-            raise FormatError(f"{info.file}: wrote {info.rows} rows, read back {len(seg)}")
+        check_written(staging / info.file, info)
 
 
 def _check_key_ranges(infos: Sequence[SegmentInfo]) -> None:

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 
 from rodata._columns import ColumnData
-from rodata._core import Segment
-from rodata._segment import SegmentInfo, write_segment
-from rodata.errors import DuplicateKeyError, FormatError, RodataError
+from rodata._segment import SegmentInfo, check_written, write_segment
+from rodata.errors import DuplicateKeyError, RodataError
 from rodata.etl import keys
 from rodata.etl.runs import Run, RunColumn, read_run
 from rodata.schema import Schema
@@ -297,7 +296,5 @@ def _where(task: PartTask, pieces: Sequence[tuple[int, int, int]], runs: Sequenc
 
 
 def _verify(path: str, info: SegmentInfo) -> None:
-    """Read the part back with full checksum verification before it may be published."""
-    seg = Segment(path, verify=True)
-    if len(seg) != info.rows:
-        raise FormatError(f"{os.path.basename(path)}: wrote {info.rows} rows, read back {len(seg)}")
+    """Read the part back (checksums and deep validation) before it may be published."""
+    check_written(path, info)
