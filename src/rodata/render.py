@@ -3,25 +3,29 @@
 Nothing here knows about HTTP or ASGI: each function takes a dataset and plain
 Python arguments and returns the body (JSON through orjson, a ``.npz`` archive,
 or zero-copy views of the mapping), so that the same answers can be produced by
-any front end.  Values are encoded the same way everywhere: timestamps and dates
-as ISO 8601 strings (timestamps in UTC with a ``Z``), vectors as lists of
-numbers, ``bytes`` values as base64 strings, nulls and non-finite floats as
-``null``."""
+any front end.  Every value is written by the one encoder of its column type
+(:mod:`rodata.encode`, which lists the rules), whichever answer carries it.  The
+answers that can be large take a `max_bytes` limit: their size bound is computed
+first (:mod:`rodata.sizes`) and :class:`~rodata.sizes.AnswerTooLarge` raised,
+before anything is built, when it is over the limit."""
 
 from __future__ import annotations
 
-import base64
 import io
+import weakref
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import orjson
 
+from rodata import sizes
+from rodata.batch import Batch
 from rodata.dataset import Dataset
+from rodata.encode import column_json, converter, dumps, fix_rows
 from rodata.errors import KeyTypeError, SchemaError
+from rodata.schema import Schema
 
 __all__ = [
     "ColumnSlice",
@@ -34,24 +38,55 @@ __all__ = [
     "scan_page",
 ]
 
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_UTC_Z
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_TOO_LARGE = "response_too_large"
 
 
-def _default(value: Any) -> Any:
-    """What orjson cannot encode on its own."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, np.ndarray):  # a non-contiguous or odd-dtype array
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+# -- what a projection needs, computed once per dataset schema and column list --------------------
 
 
-def dumps(value: Any) -> bytes:
-    """JSON bytes of `value` with rodata's encoding of values (see the module docstring)."""
-    return orjson.dumps(value, default=_default, option=_JSON_OPTIONS)
+class _Plan:
+    """For one projection: the converters its rows need (``(name, converter)``) and its size shape."""
+
+    __slots__ = ("_shape", "fixes", "proj", "schema")
+
+    def __init__(self, schema: Schema, proj: tuple[int, ...]) -> None:
+        self.schema = schema
+        self.proj = proj
+        fixes: list[tuple[str, Callable[[Any], Any]]] = []
+        for index in proj:
+            column = schema.columns[index]
+            convert = converter(column)
+            if convert is not None:
+                fixes.append((column.name, convert))
+        self.fixes = tuple(fixes)
+        self._shape: sizes.RowShape | None = None
+
+    @property
+    def shape(self) -> sizes.RowShape:
+        if self._shape is None:
+            self._shape = sizes.RowShape(self.schema, self.proj)
+        return self._shape
+
+
+# Plans by schema identity; the weak reference tells a live schema from a freed one whose id was reused.
+_PLANS: dict[int, tuple[weakref.ref[Schema], dict[tuple[str, ...] | None, _Plan]]] = {}
+
+
+def _plan(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
+    schema = ds.schema
+    entry = _PLANS.get(id(schema))
+    if entry is None or entry[0]() is not schema:
+        if len(_PLANS) >= 64:
+            _PLANS.clear()
+        entry = _PLANS[id(schema)] = (weakref.ref(schema), {})
+    key = None if columns is None else tuple(columns)
+    plan = entry[1].get(key)
+    if plan is None:
+        plan = _Plan(schema, ds.projection(columns))
+        if len(entry[1]) < 1024:
+            entry[1][key] = plan
+    return plan
 
 
 # -- rows and lookups -------------------------------------------------------------------
@@ -62,7 +97,11 @@ def row_json(ds: Dataset, key: Any, columns: Sequence[str] | None = None) -> byt
     row = ds.get(key, columns)
     if row is None:
         return None
-    return orjson.dumps(row, default=_default, option=_JSON_OPTIONS)
+    for name, convert in _plan(ds, columns).fixes:
+        value = row[name]
+        if value is not None:
+            row[name] = convert(value)
+    return dumps(row)
 
 
 def check_keys(ds: Dataset, keys: Sequence[Any]) -> None:
@@ -87,10 +126,17 @@ def _int_keys(ds: Dataset, keys: Sequence[Any]) -> Any:
     return np.array(keys, dtype=np.int64)
 
 
-def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None = None) -> bytes:
-    """``{"rows": [row or null, ...]}`` aligned with `keys`."""
+def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None = None, *,
+                max_bytes: int | None = None) -> bytes:
+    """``{"rows": [row or null, ...]}`` aligned with `keys`; :class:`~rodata.sizes.AnswerTooLarge`
+    (nothing built) when its size bound is over `max_bytes`."""
+    plan = _plan(ds, columns)
     batch = ds.get_many(_int_keys(ds, keys), columns)
-    return orjson.dumps({"rows": batch.to_pylist()}, default=_default, option=_JSON_OPTIONS)
+    if max_bytes is not None:
+        sizes.lookup_tally(batch, plan.shape).check(max_bytes, f"the answer to {len(keys)} keys", _TOO_LARGE)
+    rows = batch.to_pylist()
+    fix_rows(rows, plan.fixes)
+    return dumps({"rows": rows})
 
 
 def npz_columns(ds: Dataset, columns: Sequence[str] | None) -> list[str]:
@@ -105,11 +151,26 @@ def npz_columns(ds: Dataset, columns: Sequence[str] | None) -> list[str]:
     return list(columns)
 
 
-def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None = None) -> bytes:
+def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None = None, *,
+               max_bytes: int | None = None) -> bytes:
     """A ``.npz`` archive aligned with `keys`: ``found`` (bool), ``values/<column>`` for each
-    fixed-width column (0 where absent or null) and ``valid/<column>`` for nullable ones."""
+    fixed-width column (0 where absent or null) and ``valid/<column>`` for nullable ones;
+    :class:`~rodata.sizes.AnswerTooLarge` (nothing built) when its size is over `max_bytes`."""
     names = npz_columns(ds, columns)
-    batch = ds.get_many(_int_keys(ds, keys), names)
+    int_keys = _int_keys(ds, keys)
+    if max_bytes is not None:
+        members = [("found", 1)]
+        for name in names:
+            column = ds.schema[name]
+            members.append((f"values/{name}", column.dtype.itemsize * column.dim))
+            if column.nullable:
+                members.append((f"valid/{name}", 1))
+        bound = sizes.npz_bound(len(keys), members)
+        if bound > max_bytes:
+            raise sizes.AnswerTooLarge(f"the answer to {len(keys)} keys would take up to {bound} bytes; the limit "
+                                       f"is {max_bytes} (ask for fewer keys or columns)", bound=bound,
+                                       limit=max_bytes, code=_TOO_LARGE)
+    batch = ds.get_many(int_keys, names)
     arrays: list[tuple[str, np.ndarray[Any, Any]]] = [("found", batch.found)]
     for name in names:
         arrays.append((f"values/{name}", batch[name]))
@@ -143,31 +204,52 @@ def scan_page(
     prefix: str | None = None,
     after: Any = None,
     columns: Sequence[str] | None = None,
+    max_bytes: int | None = None,
 ) -> bytes:
     """One page of a key-ordered scan: ``{"rows": [...], "next": cursor or null}``.
 
     ``next`` is the key of the page's last row when more rows follow; asking again
     with ``after=next`` (and the same other arguments) gives the next page, so a
-    walk through the pages sees every row once, in order."""
+    walk through the pages sees every row once, in order.
+    :class:`~rodata.sizes.AnswerTooLarge` (nothing built) when the page's size bound is
+    over `max_bytes`."""
     if limit < 1:
         raise ValueError("limit must be positive")
-    key = ds.key
-    wanted = None if columns is None else list(columns)
-    projected = wanted if wanted is None or key in wanted else [*wanted, key]
-    rows: list[dict[str, Any] | None] = []
+    plan = _plan(ds, columns)
+    batches: list[Batch] = []
+    taken = 0
     more = False
-    for batch in ds.scan(start, end, prefix, projected, after=after, batch_size=limit + 1):
-        rows.extend(batch.to_pylist()[: limit + 1 - len(rows)])
-        if len(rows) > limit:
+    for batch in ds.scan(start, end, prefix, columns, after=after, batch_size=limit + 1):
+        room = limit - taken
+        if len(batch) > room:  # rows beyond the page: there is a next page
             more = True
-            del rows[limit:]
+            if room:
+                batches.append(_head(batch, room))
             break
-    cursor = rows[-1][key] if more and rows and rows[-1] is not None else None
-    if wanted is not None and key not in wanted:
-        for row in rows:
-            if row is not None:
-                del row[key]
-    return orjson.dumps({"rows": rows, "next": cursor}, default=_default, option=_JSON_OPTIONS)
+        batches.append(batch)
+        taken += len(batch)
+    cursor = _last_key(batches[-1]) if more else None
+    if max_bytes is not None:
+        sizes.scan_tally(batches, plan.shape, cursor).check(max_bytes, "the scan page", _TOO_LARGE)
+    rows: list[dict[str, Any] | None] = []
+    for batch in batches:
+        rows.extend(batch.to_pylist())
+    fix_rows(rows, plan.fixes)
+    return dumps({"rows": rows, "next": cursor})
+
+
+def _head(batch: Batch, count: int) -> Batch:
+    """The first `count` rows of a scan batch (one run of rows of one segment), still unread."""
+    seg, _, rows = batch._pieces[0]
+    assert isinstance(rows, slice)
+    return Batch(batch.schema, batch._columns, count, [(seg, None, slice(rows.start, rows.start + count))],
+                 np.ones(count, dtype=bool))
+
+
+def _last_key(batch: Batch) -> Any:
+    seg, _, rows = batch._pieces[-1]
+    assert isinstance(rows, slice)
+    return seg.key_at(rows.stop - 1)
 
 
 # -- columns ----------------------------------------------------------------------------
@@ -218,22 +300,30 @@ def slice_rows(ds: Dataset, offset: int, limit: int | None) -> int:
 
 
 def column_slice(ds: Dataset, name: str, offset: int = 0, limit: int | None = None,
-                 fmt: str = "raw") -> ColumnSlice:
+                 fmt: str = "raw", *, max_bytes: int | None = None) -> ColumnSlice:
     """Rows [offset, offset + limit) of column `name`.
 
     ``fmt="raw"`` (fixed-width columns): little-endian values as they are mapped,
     described by the ``x-rodata-dtype`` and ``x-rodata-shape`` headers;
     ``fmt="npy"``: the same bytes after a ``.npy`` header; ``fmt="json"`` (the
-    only form for strings and bytes): a JSON array with nulls."""
+    only form for strings and bytes): a JSON array with nulls.  A body whose size
+    (exact for raw and npy, a bound for JSON) is over `max_bytes` raises
+    :class:`~rodata.sizes.AnswerTooLarge` before anything is built."""
     column = ds.schema[name]
     rows = slice_rows(ds, offset, limit)
-    if fmt == "json" or not column.fixed_width:
-        values = ds.column(name, offset, rows)
-        if column.fixed_width:
-            values = _with_nulls(ds, name, values, offset, rows)
-        return ColumnSlice("application/json", (dumps(values),), _slice_headers(ds, offset, rows))
-    if fmt not in ("raw", "npy"):
+    if fmt not in ("raw", "npy", "json"):
         raise ValueError(f"unknown format {fmt!r}: expected raw, npy or json")
+    if fmt == "json" or not column.fixed_width:
+        if max_bytes is not None:
+            sizes.column_slice_tally(ds, name, offset, rows).check(
+                max_bytes, f"a JSON slice of {rows} rows of column {name!r}", "slice_too_large")
+        values = ds.column(name, offset, rows)
+        valid = _slice_validity(ds, name, offset, rows) if column.fixed_width else None
+        return ColumnSlice("application/json", (column_json(column, values, valid),), _slice_headers(ds, offset, rows))
+    nbytes = rows * column.dtype.itemsize * column.dim
+    if max_bytes is not None and nbytes > max_bytes:
+        raise sizes.AnswerTooLarge(f"{nbytes} bytes in one column slice; the limit is {max_bytes} (use offset and "
+                                   "limit)", bound=nbytes, limit=max_bytes, code="slice_too_large")
     array = ds.column(name, offset, rows)
     headers = _slice_headers(ds, offset, rows)
     headers["x-rodata-dtype"] = array.dtype.str
@@ -250,15 +340,15 @@ def _slice_headers(ds: Dataset, offset: int, rows: int) -> dict[str, str]:
             "x-rodata-total-rows": str(len(ds))}
 
 
-def _with_nulls(ds: Dataset, name: str, values: np.ndarray[Any, Any], offset: int, rows: int) -> Any:
-    """A fixed-width slice as a list with None where the value is null."""
-    valid = ds.validity(name)
-    if valid is None:
-        return values
-    out = values.tolist()
-    for i in np.flatnonzero(~valid[offset : offset + rows]).tolist():
-        out[i] = None
-    return out
+def _slice_validity(ds: Dataset, name: str, offset: int, rows: int) -> np.ndarray[Any, Any] | None:
+    """True where rows [offset, offset + rows) of `name` are not null (None: the column has no nulls);
+    read for those rows only, not the whole column."""
+    index = ds.schema.index(name)
+    if not ds.schema.columns[index].nullable:
+        return None
+    parts = [seg.valid_rows(index, np.arange(lo, hi, dtype=np.int64))
+             for seg, lo, hi in sizes.segment_ranges(ds, offset, offset + rows)]
+    return np.concatenate(parts) if parts else np.ones(0, dtype=bool)
 
 
 # -- descriptions -----------------------------------------------------------------------
@@ -269,12 +359,12 @@ def describe(ds: Dataset, *, detail: bool = False) -> dict[str, Any]:
     the parts (file, rows, key range, bytes) and the build information of the manifest."""
     doc = ds.describe()
     if detail:
-        manifest = ds.manifest
+        manifest = ds.manifest  # None for a dataset opened from a single .seg file
         doc["bytes"] = ds.nbytes
-        doc["created_at"] = manifest.get("created_at")
-        doc["parts"] = [
-            {k: part[k] for k in ("file", "rows", "bytes", "min_key", "max_key") if k in part}
-            for part in manifest.get("parts", [])
+        doc["created_at"] = None if manifest is None else manifest.created_at
+        doc["parts"] = [] if manifest is None else [
+            {"file": p.file, "rows": p.rows, "bytes": p.bytes, "min_key": p.min_key, "max_key": p.max_key}
+            for p in manifest.parts
         ]
-        doc["build"] = manifest.get("build", {})
+        doc["build"] = {} if manifest is None else dict(manifest.build)
     return doc

@@ -42,7 +42,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--max-body-bytes", type=int, default=None,
                        help="request body size (env RODATA_MAX_BODY_BYTES, 16 MiB)")
     serve.add_argument("--max-column-bytes", type=int, default=None,
-                       help="bytes per binary column slice (env RODATA_MAX_COLUMN_BYTES, 64 MiB)")
+                       help="bytes per column slice, JSON included (env RODATA_MAX_COLUMN_BYTES, 64 MiB)")
+    serve.add_argument("--max-response-bytes", type=int, default=None,
+                       help="bytes per lookup answer or scan page (env RODATA_MAX_RESPONSE_BYTES, 64 MiB)")
     serve.add_argument("--prefault", action="store_true", default=None,
                        help="read each version into the page cache before serving it (env RODATA_PREFAULT)")
     serve.add_argument("--access-log", action="store_true", default=None,
@@ -99,7 +101,8 @@ def _serve(args: argparse.Namespace) -> int:
         settings = Settings.from_env(
             poll_interval=args.poll_interval, max_lookup_keys=args.max_lookup_keys,
             max_scan_rows=args.max_scan_rows, max_body_bytes=args.max_body_bytes,
-            max_column_bytes=args.max_column_bytes, prefault=args.prefault, access_log=args.access_log,
+            max_column_bytes=args.max_column_bytes, max_response_bytes=args.max_response_bytes,
+            prefault=args.prefault, access_log=args.access_log,
             log_level=args.log_level, drain_seconds=args.drain_seconds)
     except ValueError as exc:
         return _usage(str(exc))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import orjson
 
 from rodata.errors import KeyTypeError, SchemaError, UnknownColumnError
+from rodata.sizes import AnswerTooLarge
 
 __all__ = ["HTTPError", "Reply", "error_reply", "reply_for_exception"]
 
@@ -68,6 +69,8 @@ def reply_for_exception(exc: Exception) -> Reply | None:
     """The 4xx answer for an error caused by the request, or None when `exc` is not one."""
     if isinstance(exc, HTTPError):
         return exc.reply()
+    if isinstance(exc, AnswerTooLarge):
+        return error_reply(413, exc.code, str(exc))
     if isinstance(exc, UnknownColumnError):
         return error_reply(422, "unknown_column", str(exc))
     if isinstance(exc, KeyTypeError):

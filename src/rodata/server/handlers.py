@@ -172,11 +172,12 @@ def lookup(ctx: Context, name: bytes | str, body: bytes, query: bytes) -> Reply:
     ds = dataset_or_error(ctx, segment(name))
     keys, columns, fmt = _lookup_request(ctx.settings, body)
     _check_columns(ds, columns)
+    limit = ctx.settings.max_response_bytes
     if fmt == "npz":
-        data = render.lookup_npz(ds, keys, columns)
+        data = render.lookup_npz(ds, keys, columns, max_bytes=limit)
         return Reply(200, (data,), [(b"content-type", _NPZ), (b"content-length", b"%d" % len(data)),
                                     _version_header(ds)])
-    return Reply.json(200, render.lookup_json(ds, keys, columns), [_version_header(ds)])
+    return Reply.json(200, render.lookup_json(ds, keys, columns, max_bytes=limit), [_version_header(ds)])
 
 
 def _lookup_request(settings: Settings, body: bytes) -> tuple[list[Any], list[str] | None, str]:
@@ -226,24 +227,13 @@ def column(ctx: Context, name: bytes | str, column_name: bytes | str, query: byt
     if offset > len(ds):
         raise HTTPError(422, "offset_out_of_range", f"offset {offset} is past the end ({len(ds)} rows)")
     rows = render.slice_rows(ds, offset, limit)
-    _check_slice_size(ctx.settings, ds, col.name, rows, fmt)
-    piece = render.column_slice(ds, col.name, offset, rows, fmt)
+    if fmt == "json" and rows > ctx.settings.max_column_json_rows:
+        raise HTTPError(413, "slice_too_large", f"{rows} rows in one JSON column slice; the limit is "
+                        f"{ctx.settings.max_column_json_rows} (use offset and limit)")
+    piece = render.column_slice(ds, col.name, offset, rows, fmt, max_bytes=ctx.settings.max_column_bytes)
     headers = [(b"content-type", piece.media_type.encode()), (b"content-length", b"%d" % piece.nbytes)]
     headers.extend((k.encode(), v.encode("ascii", "replace")) for k, v in piece.headers.items())
     return Reply(200, piece.chunks, headers)
-
-
-def _check_slice_size(settings: Settings, ds: Dataset, name: str, rows: int, fmt: str) -> None:
-    col = ds.schema[name]
-    if fmt == "json":
-        if rows > settings.max_column_json_rows:
-            raise HTTPError(413, "slice_too_large", f"{rows} rows in one JSON column slice; the limit is "
-                            f"{settings.max_column_json_rows} (use offset and limit)")
-        return
-    nbytes = rows * col.dtype.itemsize * col.dim
-    if nbytes > settings.max_column_bytes:
-        raise HTTPError(413, "slice_too_large", f"{nbytes} bytes in one column slice; the limit is "
-                        f"{settings.max_column_bytes} (use offset and limit)")
 
 
 # -- the other routes ------------------------------------------------------------------------
@@ -264,7 +254,8 @@ def scan(ctx: Context, name: str, query: bytes) -> Reply:
     prefix = params.get("prefix")
     if prefix is not None and ds.schema.key_column.type != "string":
         raise HTTPError(422, "bad_parameter", "prefix needs a string key column")
-    body = render.scan_page(ds, limit=limit, prefix=prefix, columns=columns, **bounds)
+    body = render.scan_page(ds, limit=limit, prefix=prefix, columns=columns,
+                            max_bytes=ctx.settings.max_response_bytes, **bounds)
     return Reply.json(200, body, [_version_header(ds)])
 
 

@@ -22,8 +22,11 @@ class Settings:
     - ``max_scan_rows`` (10,000): rows in one scan page; a larger ``limit`` is 422.
     - ``default_scan_rows`` (1,000): rows in a scan page when ``limit`` is not given.
     - ``max_body_bytes`` (16 MiB): size of a request body; more is 413.
-    - ``max_column_bytes`` (64 MiB): bytes in one binary column slice; more is 413.
+    - ``max_column_bytes`` (64 MiB): bytes in one column slice (raw and npy: exactly; JSON: the size
+      bound computed before the body is built, see :mod:`rodata.sizes`); more is 413.
     - ``max_column_json_rows`` (100,000): rows in one JSON column slice; more is 413.
+    - ``max_response_bytes`` (64 MiB): the size bound of a lookup answer (JSON or npz) or a scan
+      page, computed before it is built; more is 413 ``response_too_large``.
     - ``poll_interval`` (1.0 s): how often each dataset's CURRENT is read.
     - ``verify`` (on): check every checksum before a version is served.
     - ``prefault`` (off): read each version into the page cache before it is served.
@@ -38,6 +41,7 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     max_column_bytes: int = 64 * 1024 * 1024
     max_column_json_rows: int = 100_000
+    max_response_bytes: int = 64 * 1024 * 1024
     poll_interval: float = 1.0
     verify: bool = True
     prefault: bool = False
