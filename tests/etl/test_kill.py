@@ -3,12 +3,15 @@ serving, the workers go with it, and the next build leaves no temporary files be
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 import rodata
 
@@ -124,4 +127,46 @@ def test_sigterm_stops_the_cli_cleanly(tmp_path: Path, root: Path) -> None:
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr == "rodata: interrupted\n"
     assert (root / "d" / "CURRENT").read_text().strip() == live
+    assert [p.name for p in (root / "d").iterdir() if p.name.startswith(".")] == [".lock"]
+
+
+# A signal at a chosen point of publishing: right after CURRENT names the new version, or inside
+# publish before the version is moved into place (the first directory fsync of publish).
+PUBLISH_SCRIPT = """
+import os, signal, sys
+from rodata import store
+
+sig, where = getattr(signal, sys.argv[1]), sys.argv[2]
+hooked = {"swap": "_swap_current", "before-rename": "_fsync_dir"}[where]
+original = getattr(store, hooked)
+sent = []
+
+def hook(*args, **kwargs):
+    result = original(*args, **kwargs)
+    if not sent and (where == "swap" or os.path.basename(str(args[0])).startswith(".staging-")):
+        sent.append(1)
+        os.kill(os.getpid(), sig)
+    return result
+
+setattr(store, hooked, hook)
+from rodata.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize(("signame", "where"), [("SIGTERM", "swap"), ("SIGINT", "swap"),
+                                                ("SIGTERM", "before-rename")])
+def test_a_signal_while_publishing_is_held_and_the_build_succeeds(tmp_path: Path, root: Path, signame: str,
+                                                                   where: str) -> None:
+    old_version(tmp_path, root)
+    script = write(tmp_path, "publish.py", PUBLISH_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), signame, where, "build", str(big_csv(tmp_path, 2000)),
+                           "--dataset", "d", "--key", "id", "--data-root", str(root), "--json"],
+                          capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(ROOT / "src")})
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert (root / "d" / "CURRENT").read_text().strip() == report["version"]
+    assert report["rows_out"] == 2000
+    assert proc.stderr == (f"rodata build: {signame} arrived while the new version was being published; "
+                           f"the build completed and {report['version']} is live\n")
     assert [p.name for p in (root / "d").iterdir() if p.name.startswith(".")] == [".lock"]

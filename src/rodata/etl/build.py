@@ -23,7 +23,7 @@ import numpy as np
 from rodata._columns import ColumnData
 from rodata._segment import SegmentInfo, write_segment
 from rodata.errors import BadInputError, RodataError, SchemaError
-from rodata.etl import infer
+from rodata.etl import guards, infer, interrupts
 from rodata.etl.badrecords import BadRecord, write_rejects
 from rodata.etl.infer import ColumnPlan, CsvLayout
 from rodata.etl.merge import PartResult, PartTask, RunRef, choose_boundaries, merge_parts_claimed, part_count
@@ -32,11 +32,11 @@ from rodata.etl.pool import WorkerPool
 from rodata.etl.progress import Progress, ProgressEvent, make_progress
 from rodata.etl.report import BuildReport
 from rodata.etl.resources import available_cpus, default_memory_limit
-from rodata.etl.schemafile import DEFAULT_NULL_VALUES, SchemaFile, load_schema, schema_from_mapping
+from rodata.etl.schemafile import DEFAULT_NULL_VALUES, SchemaFile
 from rodata.etl.sources import Source, detect_sources
 from rodata.etl.workers import ChunkResult, ChunkTask, count_mapped_batch, count_range, parse_chunk
 from rodata.schema import Schema
-from rodata.store import check_dataset_name, staging_dir
+from rodata.store import staging_dir
 from rodata.writer import publish_parts
 
 __all__ = ["build"]
@@ -86,9 +86,9 @@ def build(
     started = time.time()
     t0 = time.perf_counter()
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    _check_arguments(paths, dataset, on_duplicate, max_bad_rows, rejects, keep_versions, workers, memory_limit)
+    guards.check_arguments(paths, dataset, on_duplicate, max_bad_rows, rejects, keep_versions, workers, memory_limit)
     sources = detect_sources(paths, format)
-    schema_file = _schema_file(schema)
+    schema_file = guards.schema_file(schema)
     n_workers = workers or available_cpus()
     processes = chunk_bytes is not None or sum(s.size for s in sources) >= _SMALL_INPUT
     if not processes:
@@ -97,6 +97,8 @@ def build(
     bar = make_progress(progress)
     job = _Build(sources, schema_file, key, n_workers, limit, on_duplicate, max_bad_rows, bar,
                  chunk_bytes, part_bytes)
+    hold = interrupts.Hold()
+    published = False
     try:
         with staging_dir(data_root, dataset) as staging, WorkerPool(n_workers, processes=processes) as pool:
             pool.start()  # the workers boot while the inputs are planned
@@ -106,44 +108,22 @@ def build(
             job.plan()
             job.read()
             job.check_bad_records(rejects)
+            guards.check_rows(sum(r.rows for r in job.results), job.bad_count, [s.path for s in sources], data_root,
+                              dataset, rejects)
             infos = job.merge(staging)
             shutil.rmtree(job.spill, ignore_errors=True)
             t_publish = time.perf_counter()
             assert job.schema is not None
+            hold.start()  # from here on an interrupt waits: the build ends with its version live
             version = publish_parts(staging, dataset, job.schema, infos, keep_versions=keep_versions,
                                     build=job.manifest_build(), started=started)
+            published = True
             job.seconds["publish"] = time.perf_counter() - t_publish
+        job.seconds["total"] = time.perf_counter() - t0
+        return job.report(version.dataset, version.name, str(version.path), infos, rejects)
     finally:
         bar.close()
-    job.seconds["total"] = time.perf_counter() - t0
-    return job.report(version.dataset, version.name, str(version.path), infos, rejects)
-
-
-def _check_arguments(paths: Sequence[Any], dataset: str, on_duplicate: str, max_bad_rows: int,
-                     rejects: Any, keep_versions: int, workers: int | None, memory_limit: int | None) -> None:
-    if not paths:
-        raise ValueError("no input files")
-    check_dataset_name(dataset)
-    if on_duplicate not in ("error", "first", "last"):
-        raise ValueError(f"on_duplicate must be 'error', 'first' or 'last', not {on_duplicate!r}")
-    if max_bad_rows < 0:
-        raise ValueError("max_bad_rows must not be negative")
-    if max_bad_rows > 0 and rejects is None:
-        raise ValueError("max_bad_rows > 0 needs a rejects file: skipped records are kept there, never lost")
-    if keep_versions < 1:
-        raise ValueError("keep_versions must be at least 1")
-    if workers is not None and workers < 1:
-        raise ValueError("workers must be at least 1")
-    if memory_limit is not None and memory_limit < 1 << 20:
-        raise ValueError("memory_limit must be at least 1 MiB")
-
-
-def _schema_file(schema: str | os.PathLike[str] | Mapping[str, Any] | None) -> SchemaFile:
-    if schema is None:
-        return SchemaFile()
-    if isinstance(schema, Mapping):
-        return schema_from_mapping(schema)
-    return load_schema(schema)
+        hold.stop(published=published)
 
 
 @dataclass

@@ -98,20 +98,28 @@ def _check(args: argparse.Namespace) -> str | None:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a build the way Ctrl-C does: cleanly, publishing nothing."""
+def _interrupts_stop_the_build() -> Iterator[None]:
+    """SIGTERM stops a build the way Ctrl-C does: cleanly, publishing nothing — until the build
+    has begun to publish.  From then on the build ends with its version live, so an interrupt
+    is held (rodata.etl.interrupts) and the build reports success, as it is."""
+    from rodata.etl import interrupts
+
     def handler(signum: int, frame: FrameType | None) -> None:
+        if interrupts.publishing():
+            interrupts.note(signum)
+            return
         raise KeyboardInterrupt
 
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -126,15 +134,20 @@ def run_build(args: argparse.Namespace) -> int:
         detect_sources(args.inputs, args.format)
     except ValueError as exc:
         return _usage(str(exc))
-    with _sigterm_as_interrupt():
+    from rodata.etl import interrupts
+
+    with _interrupts_stop_the_build():
         report = build(args.inputs, dataset=args.dataset, key=args.key, data_root=args.data_root,
                        workers=args.workers, format=args.format, schema=args.schema,
                        on_duplicate=args.on_duplicate, max_bad_rows=args.max_bad_rows, rejects=args.rejects,
                        keep_versions=args.keep_versions, memory_limit=args.memory_limit, progress=args.progress,
                        chunk_bytes=args.chunk_size)
-    if args.json:
-        sys.stdout.write(orjson.dumps(report.to_json()).decode() + "\n")
-    else:
-        print(report.schema_line())
-        print(report.summary())
+        if args.json:
+            sys.stdout.write(orjson.dumps(report.to_json()).decode() + "\n")
+        else:
+            print(report.schema_line())
+            print(report.summary())
+        for name in interrupts.held_signals():
+            print(f"rodata build: {name} arrived while the new version was being published; the build completed "
+                  f"and {report.version} is live", file=sys.stderr)
     return EXIT_OK

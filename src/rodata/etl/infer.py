@@ -40,6 +40,7 @@ SAMPLE_BYTES = 1 << 20  # per input file
 MAX_HEADER_BYTES = 16 << 20
 _BOM = b"\xef\xbb\xbf"
 _BAD_NAME_CHARS = re.compile(r"[\x00-\x1f/]")
+_BARE_CR = re.compile(rb"\r(?!\n)")
 _TYPE_KINDS = {"bool": _text.KINDS["bool"], "int64": _text.KINDS["int"], "float64": _text.KINDS["float"],
                "date": _text.KINDS["date"], "timestamp": _text.KINDS["timestamp"],
                "string": _text.KINDS["string"], "vector": _text.KINDS["vector"]}
@@ -96,6 +97,8 @@ def read_csv_layout(source: Source, delimiter: bytes, quote: bytes) -> CsvLayout
             got = _text.csv_split_record(buf, start, delimiter, quote, whole)
         except ValueError as exc:
             reason, pos = exc.args
+            if head[pos : pos + 1] == b"\r":
+                _refuse_cr_only(source, head, pos)
             line = head.count(b"\n", 0, pos) + 1
             column = _text.column_of(buf, pos)
             raise BadInputError(f"header row: {reason}", path=source.path, line=line, column=column) from None
@@ -105,6 +108,9 @@ def read_csv_layout(source: Source, delimiter: bytes, quote: bytes) -> CsvLayout
             raise BadInputError(f"header row longer than {MAX_HEADER_BYTES} bytes", path=source.path, line=1)
         size *= 4
     fields, end, lines = got
+    bare_cr = _BARE_CR.search(head, start, end)
+    if bare_cr and any(_BARE_CR.search(name) for name in fields):
+        _refuse_cr_only(source, head, bare_cr.start())
     raw = []
     for i, name in enumerate(fields):
         try:
@@ -113,6 +119,15 @@ def read_csv_layout(source: Source, delimiter: bytes, quote: bytes) -> CsvLayout
             raise BadInputError(f"header row: column {i + 1} is not valid UTF-8", path=source.path, line=1,
                                 column=1) from None
     return CsvLayout(tuple(clean_names(raw)), tuple(raw), end, 1 + lines)
+
+
+def _refuse_cr_only(source: Source, head: bytes, pos: int) -> None:
+    """A carriage return alone in the header: the file ends its lines with CR only (old Mac OS).
+    Read as it is, the whole file would be one header and no rows, so it is refused."""
+    column = _text.column_of(np.frombuffer(head, dtype=np.uint8), pos)
+    raise BadInputError("the header holds a carriage return (CR) that no line feed follows: CR-only line endings "
+                        "are not supported; convert the file to LF or CRLF line endings",
+                        path=source.path, line=head.count(b"\n", 0, pos) + 1, column=column)
 
 
 def clean_names(raw: Sequence[str]) -> list[str]:

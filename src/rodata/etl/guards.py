@@ -1,0 +1,66 @@
+"""What a build checks before it starts (its arguments) and before it publishes (that it has
+rows to publish: nothing replaces a dataset's rows with none by accident)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rodata.errors import BadInputError, RodataError
+from rodata.etl.schemafile import SchemaFile, load_schema, schema_from_mapping
+from rodata.store import check_dataset_name, current_version, dataset_path, load_version
+
+__all__ = ["check_arguments", "check_rows", "schema_file"]
+
+
+def check_arguments(paths: Sequence[Any], dataset: str, on_duplicate: str, max_bad_rows: int, rejects: Any,
+                    keep_versions: int, workers: int | None, memory_limit: int | None) -> None:
+    """ValueError for arguments no build can run with."""
+    if not paths:
+        raise ValueError("no input files")
+    check_dataset_name(dataset)
+    if on_duplicate not in ("error", "first", "last"):
+        raise ValueError(f"on_duplicate must be 'error', 'first' or 'last', not {on_duplicate!r}")
+    if max_bad_rows < 0:
+        raise ValueError("max_bad_rows must not be negative")
+    if max_bad_rows > 0 and rejects is None:
+        raise ValueError("max_bad_rows > 0 needs a rejects file: skipped records are kept there, never lost")
+    if keep_versions < 1:
+        raise ValueError("keep_versions must be at least 1")
+    if workers is not None and workers < 1:
+        raise ValueError("workers must be at least 1")
+    if memory_limit is not None and memory_limit < 1 << 20:
+        raise ValueError("memory_limit must be at least 1 MiB")
+
+
+def schema_file(schema: str | os.PathLike[str] | Mapping[str, Any] | None) -> SchemaFile:
+    """The schema argument of a build as a :class:`SchemaFile`."""
+    if schema is None:
+        return SchemaFile()
+    if isinstance(schema, Mapping):
+        return schema_from_mapping(schema)
+    return load_schema(schema)
+
+
+def check_rows(rows: int, bad: int, inputs: Sequence[str], data_root: str | os.PathLike[str], dataset: str,
+               rejects: str | os.PathLike[str] | None) -> None:
+    """Refuse a build that has no rows to publish when that cannot be what was meant: every
+    record was rejected, or the input holds no records while the live version has rows.
+    (An input with no records over no live rows publishes an empty version.)"""
+    if rows:
+        return
+    where = inputs[0] if len(inputs) == 1 else f"{inputs[0]} (and {len(inputs) - 1} more)"
+    if bad:
+        records = "the record was" if bad == 1 else f"all {bad:,} records were"
+        see = f" (see {os.fspath(rejects)})" if rejects is not None else ""
+        raise BadInputError(f"no rows to publish: {records} rejected{see}", path=where)
+    directory = dataset_path(data_root, dataset)
+    try:
+        live = current_version(directory) if directory.is_dir() else None
+        live_rows = load_version(directory, live).rows if live is not None else 0
+    except RodataError:
+        return  # a live version that cannot be read is no reason to keep it
+    if live_rows:
+        raise BadInputError(f"no rows to publish: the input holds no records, and the live version {live} "
+                            f"has {live_rows:,} rows", path=where)
