@@ -55,22 +55,23 @@ def run_one(target: ModuleType, data: bytes) -> None:
 def replay(target: ModuleType, files: list[str]) -> None:
     """Each file once; one JSON line each: outcome ok/known/finding, signature, traceback."""
     from fuzz import outcome
+    from rodata import RodataError
 
     for name in files:
         data = Path(name).read_bytes()
         record: dict[str, Any] = {"file": name, "outcome": "ok"}
+        outcome.HITS.clear()
         try:
             target.one_input(data)
+        except RodataError:
+            pass
         except Exception as exc:
-            from rodata import RodataError
-
-            if isinstance(exc, RodataError):
-                record["outcome"] = "ok"
-            else:
-                known = [k.id for k in outcome.KNOWN if k.target == target.NAME and outcome.matches(k, exc)]
-                record.update(outcome="known" if known else "finding", known=known,
-                              signature=outcome.signature(exc), type=type(exc).__name__, message=str(exc)[:500],
-                              traceback="".join(traceback.format_exception(exc))[-4000:])
+            if not outcome.is_known(target.NAME, exc):
+                record.update(outcome="finding", signature=outcome.signature(exc), type=type(exc).__name__,
+                              message=str(exc)[:500], traceback="".join(traceback.format_exception(exc))[-4000:])
+        record["known"] = sorted(set(outcome.HITS))
+        if record["known"] and record["outcome"] == "ok":
+            record["outcome"] = "known"
         print(json.dumps(record), flush=True)
 
 

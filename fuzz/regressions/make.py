@@ -34,6 +34,29 @@ def _with_schema(edit: Callable[[dict], None]) -> bytes:
     return bytes(segbytes.encode(model))
 
 
+def _manifest(table: str, edit: Callable[[dict], None]) -> bytes:
+    """The manifest of a fixture table, edited, behind the manifest target's selector byte."""
+    from fuzz.targets.manifest import PART_SETS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        name, cols, key, schema, per_part = next(t for t in fixtures.small_tables() if t[0] == table)
+        version = fixtures.write_table(Path(tmp), name, cols, key, schema, per_part)
+        doc = json.loads((version / "manifest.json").read_bytes())
+    edit(doc)
+    return bytes([PART_SETS.index(table)]) + json.dumps(doc, indent=1).encode()
+
+
+def manifest_cases() -> dict[str, bytes]:
+    def big_int(doc: dict) -> None:
+        doc["build"] = {"n": 2**64}
+
+    def surrogate(doc: dict) -> None:
+        doc["build"] = {"note": "\ud800"}
+
+    return {"build-int-over-64-bits.json": _manifest("every-int", big_int),
+            "build-lone-surrogate.json": _manifest("every-int", surrogate)}
+
+
 def segment_cases() -> dict[str, bytes]:
     def type_list(doc: dict) -> None:
         doc["columns"][1]["type"] = ["string"]
@@ -45,7 +68,7 @@ def segment_cases() -> dict[str, bytes]:
 
 
 def main() -> None:
-    for target, cases in (("segment", segment_cases()),):
+    for target, cases in (("segment", segment_cases()), ("manifest", manifest_cases())):
         out = HERE / target
         out.mkdir(exist_ok=True)
         for name, data in cases.items():

@@ -18,6 +18,7 @@ import numpy as np
 import rodata
 from fuzz import fixtures, segbytes
 from fuzz.feedback import Scratch, bucket, error_kind, tag
+from fuzz.outcome import Finding, guard
 from rodata import RodataError
 from rodata._core import Segment
 
@@ -49,6 +50,13 @@ def setup(mode: str) -> None:
     _mode = mode
     # Deep validation, when the library has it, is an oracle: a file it accepts must read cleanly.
     _validate = getattr(rodata, "validate", None)
+    if _validate is None:
+        from rodata import _core
+
+        deep = getattr(_core, "deep_validate", None)
+        if deep is not None:
+            def _validate(path: Path) -> None:
+                deep(Segment(path, verify=True))
 
 
 def mutator(data: bytes, max_size: int, seed: int) -> bytes:
@@ -85,15 +93,16 @@ def _check_file(path: Path, data: bytes) -> None:
         return
     tag(NAME, "opened", bucket(len(seg)), seg.ncols, seg.key_is_string)
     rows = _rows_to_read(len(seg), data)
-    _read_columns(seg, rows)
-    keys = _read_keys(seg, rows)
-    _lookups(seg, keys)
-    _as_dataset(path, seg, keys)
+    # Stages of their own: one stepping on a known finding does not hide the others.
+    guard(NAME, _read_columns, seg, rows)
+    keys = guard(NAME, _read_keys, seg, rows) or []
+    guard(NAME, _lookups, seg, keys)
+    guard(NAME, _as_dataset, path, seg, keys)
     if _succeeds("verify", seg.verify):
         # Verification is a function of the bytes: what verify() accepted, open-with-verify accepts.
         _call("reopen-verified", Segment, path)
     if _validate is not None:
-        _deep_oracle(path, seg, rows)
+        guard(NAME, _deep_oracle, path, seg, rows)
 
 
 def _succeeds(what: str, fn: Callable[..., Any], *args: Any) -> bool:
@@ -204,8 +213,6 @@ def _scan(ds: rodata.Dataset, keys: list[Any]) -> None:
 
 def _deep_oracle(path: Path, seg: Segment, rows: list[int]) -> None:
     """A file deep validation accepts must read without any error, and its index must agree."""
-    from fuzz.outcome import Finding
-
     assert _validate is not None
     try:
         _validate(path)
