@@ -48,6 +48,7 @@ cdef enum:
     KIND_STRING = 64
     KIND_VECTOR = 128
     KIND_VECTOR_MIXED = 256
+    KIND_DATE_WIDE = 512  # a date outside what a timestamp (int64 ns) holds: a date, never a timestamp
 
 # Column storage kinds.
 cdef enum:
@@ -84,7 +85,7 @@ FAIL_NAMES = {
 }
 KINDS = {"null": KIND_NULL, "bool": KIND_BOOL, "int": KIND_INT, "float": KIND_FLOAT, "date": KIND_DATE,
          "timestamp": KIND_TIMESTAMP, "string": KIND_STRING, "vector": KIND_VECTOR,
-         "vector_mixed": KIND_VECTOR_MIXED}
+         "vector_mixed": KIND_VECTOR_MIXED, "date_wide": KIND_DATE_WIDE}
 STATUS_DONE, STATUS_MORE, STATUS_BAD = S_DONE, S_MORE, S_BAD
 
 cdef dict _COL_KINDS = {

@@ -546,8 +546,9 @@ cdef int classify(const uint8_t *p, Py_ssize_t n) noexcept nogil:
         if st == F_RANGE:
             return KIND_FLOAT
         if n >= 10 and p[4] == 45:
-            if parse_timestamp(p, n, &iv, &has_time) == V_OK:
-                return KIND_TIMESTAMP if has_time else KIND_DATE
+            st = classify_date_or_time(p, n)
+            if st != KIND_STRING:
+                return st
         if parse_float64(p, n, &dv) == V_OK:
             return KIND_FLOAT
         return KIND_STRING
@@ -563,11 +564,25 @@ cdef int classify(const uint8_t *p, Py_ssize_t n) noexcept nogil:
 
 cdef int classify_text_only(const uint8_t *p, Py_ssize_t n) noexcept nogil:
     """The kind of a JSON string's content: dates and timestamps are recognised, numbers are not."""
+    if n >= 10 and is_digit(p[0]) and p[4] == 45:
+        return classify_date_or_time(p, n)
+    return KIND_STRING
+
+
+cdef int classify_date_or_time(const uint8_t *p, Py_ssize_t n) noexcept nogil:
+    """KIND_DATE for ``YYYY-MM-DD`` that a timestamp could hold too, KIND_DATE_WIDE for one of
+    any other year (1 to 9999: a date, never a timestamp), KIND_TIMESTAMP for an ISO 8601
+    timestamp within int64 nanoseconds; else KIND_STRING."""
     cdef int64_t iv
     cdef bint has_time
-    if n >= 10 and is_digit(p[0]) and p[4] == 45:
-        if parse_timestamp(p, n, &iv, &has_time) == V_OK:
-            return KIND_TIMESTAMP if has_time else KIND_DATE
+    cdef int st
+    if n == 10:
+        if parse_date(p, n, &iv) != V_OK:
+            return KIND_STRING
+        st = parse_timestamp(p, n, &iv, &has_time)
+        return KIND_DATE if st == V_OK else KIND_DATE_WIDE
+    if parse_timestamp(p, n, &iv, &has_time) == V_OK:
+        return KIND_TIMESTAMP if has_time else KIND_DATE
     return KIND_STRING
 
 
@@ -590,7 +605,7 @@ cdef str _resolve(int mask):
         return "int64"
     if (mask & ~(KIND_INT | KIND_FLOAT)) == 0:
         return "float64"
-    if mask == KIND_DATE:
+    if (mask & ~(KIND_DATE | KIND_DATE_WIDE)) == 0:
         return "date"
     if (mask & ~(KIND_DATE | KIND_TIMESTAMP)) == 0:
         return "timestamp"
