@@ -25,19 +25,20 @@ from typing import Any
 
 from rodata.dataset import Dataset
 from rodata.dataset import open as open_dataset
-from rodata.errors import DatasetNotFoundError, RodataError
-from rodata.store import CURRENT, current_version
+from rodata.errors import FormatError, RodataError
+from rodata.store import CURRENT, current_version, is_dataset_name
 
 __all__ = ["Catalog", "CatalogEvent", "DatasetState"]
 
 log = logging.getLogger("rodata.catalog")
 
-_DATASET_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 #: Refused versions remembered per dataset (the newest ones).
 _MAX_REFUSED = 16
-#: A version whose files are missing is retried this many polls before it is refused (a publish
-#: may still be in flight on a slow shared file system).
-_MISSING_RETRIES = 5
+#: A version that could not be read for an I/O reason (EIO, EACCES, ESTALE, a listed part
+#: missing while a publish is still in flight on a slow shared file system) is retried after
+#: a delay that doubles from the first up to the cap; a format fault refuses it at once.
+_RETRY_FIRST_S = 0.5
+_RETRY_CAP_S = 60.0
 
 
 @dataclass
@@ -51,7 +52,7 @@ class DatasetState:
     refused: dict[str, str] = field(default_factory=dict)
     refused_total: int = 0
     error: str | None = None
-    missing_tries: dict[str, int] = field(default_factory=dict)
+    retries: dict[str, tuple[int, float]] = field(default_factory=dict)  # version -> (attempts, next try at)
 
     @property
     def serving(self) -> bool:
@@ -85,11 +86,14 @@ class CatalogEvent:
 class Catalog:
     """The datasets under `data_root`, each at its live version (see the module docstring).
 
-    ``verify`` checks every checksum before a version is served; ``prefault`` reads
-    each new version into the page cache before it is served."""
+    ``verify`` checks every checksum and deep-validates every part (docs/FORMAT.md) before a
+    version is served; ``prefault`` reads each new version into the page cache before it is
+    served.  Each dataset is loaded on its own: whatever goes wrong with one (a bad manifest,
+    a corrupt part, an I/O error) is that dataset's refusal or error, never the others'."""
 
     def __init__(self, data_root: str | os.PathLike[str], *, verify: bool = True, prefault: bool = False,
-                 on_event: Callable[[CatalogEvent], None] | None = None) -> None:
+                 on_event: Callable[[CatalogEvent], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.data_root = Path(data_root)
         self.verify = verify
         self.prefault = prefault
@@ -100,7 +104,7 @@ class Catalog:
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one refresh at a time
         self._thread: threading.Thread | None = None
-        self.polls = 0
+        self._clock = clock
 
     # -- the read side (any thread; the hot path) ----------------------------------------
 
@@ -149,7 +153,6 @@ class Catalog:
     def refresh(self) -> list[CatalogEvent]:
         """Look at every dataset's CURRENT once; open, verify and swap in what changed."""
         with self._lock:
-            self.polls += 1
             events: list[CatalogEvent] = []
             names = self._dataset_names(events)
             if names is None:  # the data root is unreadable right now: keep serving what we have
@@ -157,7 +160,7 @@ class Catalog:
             for name in sorted(set(self._states) - names):
                 self._remove(name, events)
             for name in sorted(names):
-                self._refresh_one(name, events)
+                self._refresh_isolated(name, events)
             return self._emit(events)
 
     def _dataset_names(self, events: list[CatalogEvent]) -> set[str] | None:
@@ -169,7 +172,7 @@ class Catalog:
         names = set()
         for entry in entries:
             name = entry.name
-            if name[0] == "." or not set(name) <= _DATASET_NAME_CHARS or len(name) > 128:
+            if not is_dataset_name(name):
                 continue
             try:
                 if os.path.isfile(os.path.join(entry.path, CURRENT)):
@@ -178,10 +181,25 @@ class Catalog:
                 continue
         return names
 
-    def _refresh_one(self, name: str, events: list[CatalogEvent]) -> None:
+    def _refresh_isolated(self, name: str, events: list[CatalogEvent]) -> None:
+        """Refresh one dataset; nothing that goes wrong with it may stop the others."""
         state = self._states.get(name)
         if state is None:
             state = self._states[name] = DatasetState(name)
+        try:
+            self._refresh_one(state, events)
+        except Exception as exc:  # isolation: any failure is this dataset's, logged and shown in /healthz
+            log.exception("dataset %s: refresh failed", name)
+            self._set_error(state, f"refresh failed: {type(exc).__name__}: {exc}", events)
+
+    def _refresh_one(self, state: DatasetState, events: list[CatalogEvent]) -> None:
+        name = state.name
+        serving = state.dataset
+        if serving is not None:
+            changed = serving.changed_on_disk()
+            if changed is not None:  # stop before a request touches a truncated page (SIGBUS)
+                self._unserve(state, serving, f"a part changed on disk while served: {changed}", events)
+                serving = None
         try:
             version = current_version(self.data_root / name)
         except RodataError as exc:
@@ -189,34 +207,53 @@ class Catalog:
             return
         if version is None:
             return
-        serving = state.dataset
         if (serving is not None and serving.version == version) or version in state.refused:
             if state.error is not None and serving is not None:
                 state.error = None
             return
+        attempts, next_try = state.retries.get(version, (0, 0.0))
+        if self._clock() < next_try:
+            return
         try:
-            ds = open_dataset(self.data_root / name / version, verify=self.verify, prefault=self.prefault)
-        except (DatasetNotFoundError, FileNotFoundError) as exc:
-            tries = state.missing_tries.get(version, 0) + 1
-            state.missing_tries[version] = tries
-            if tries < _MISSING_RETRIES:
-                self._set_error(state, f"version {version}: {exc} (will retry)", events)
-                return
+            ds = self._open_verified(self.data_root / name / version)
+        except FormatError as exc:
             self._refuse(state, version, str(exc), events)
             return
-        except (RodataError, ValueError, OSError, KeyError, TypeError) as exc:
-            # Malformed manifests and segments raise FormatError; anything else that breaks
-            # while reading a version from disk refuses that version just the same.
-            self._refuse(state, version, str(exc) or type(exc).__name__, events)
+        except (OSError, RodataError) as exc:
+            # DatasetNotFoundError (a part not there yet) is an OSError too: retried, never refused.
+            delay = min(_RETRY_CAP_S, _RETRY_FIRST_S * 2 ** attempts)
+            state.retries[version] = (attempts + 1, self._clock() + delay)
+            self._set_error(state, f"version {version}: {exc} (retry {attempts + 1} in {delay:g} s)", events)
             return
         self._swap(state, ds, events)
+
+    def _open_verified(self, path: Path) -> Dataset:
+        """Open a version; with ``verify``, every checksum and deep validation of every part
+        (compiled code that releases the GIL: the server's loop keeps answering)."""
+        ds = open_dataset(path, verify=self.verify, prefault=self.prefault)
+        try:
+            if self.verify:
+                ds.validate()
+        except BaseException:
+            ds.close()
+            raise
+        return ds
+
+    def _unserve(self, state: DatasetState, ds: Dataset, reason: str, events: list[CatalogEvent]) -> None:
+        """Stop serving `ds` (its version is refused) before the next request can use it."""
+        serving = dict(self._serving)
+        serving.pop(state.name, None)
+        self._serving = serving
+        state.dataset = None
+        if ds.version is not None:
+            self._refuse(state, ds.version, reason, events)
 
     def _swap(self, state: DatasetState, ds: Dataset, events: list[CatalogEvent]) -> None:
         first = state.dataset is None and state.loaded_at is None
         state.dataset = ds
         state.loaded_at = time.time()
         state.error = None
-        state.missing_tries.clear()
+        state.retries.clear()
         if not first:
             state.swaps += 1
         # Copy, then replace: a reader holds either the old dict or the new one, both complete.
@@ -226,7 +263,7 @@ class Catalog:
         events.append(CatalogEvent("loaded" if first else "swapped", state.name, ds.version))
 
     def _refuse(self, state: DatasetState, version: str, reason: str, events: list[CatalogEvent]) -> None:
-        state.missing_tries.pop(version, None)
+        state.retries.pop(version, None)
         state.refused[version] = reason
         state.refused_total += 1
         while len(state.refused) > _MAX_REFUSED:

@@ -1,7 +1,9 @@
 """Runs hostile-file cases in a child process, so that a crash (segfault, SIGBUS) fails the parent test.
 
-Usage: python -m tests.core.hostile_worker CASES.json — each case is {"path", "verify"}; prints one JSON line
-per case: {"case": i, "outcome": "format_error" | "ok" | "unexpected", "digest", "detail"}."""
+Usage: python -m tests.core.hostile_worker CASES.json — each case is {"path", "verify", "deep"?}; prints one
+JSON line per case: {"case": i, "outcome": "refused" | "format_error" | "ok" | "unexpected", "digest", "detail"}.
+With "deep", the file is deep-validated first: "refused" when validation raised FormatError, and only then
+is everything read ("format_error" after a passed validation is a read that failed on a validated file)."""
 
 from __future__ import annotations
 
@@ -45,6 +47,16 @@ def main() -> None:
     for i, case in enumerate(cases):
         print(json.dumps({"start": i}), flush=True)
         result: dict[str, Any] = {"case": i}
+        if case.get("deep"):
+            try:
+                rodata.validate(case["path"])
+            except rodata.FormatError as exc:
+                print(json.dumps({**result, "outcome": "refused", "detail": str(exc)}), flush=True)
+                continue
+            except Exception as exc:
+                print(json.dumps({**result, "outcome": "unexpected", "detail": f"{type(exc).__name__}: {exc}"}),
+                      flush=True)
+                continue
         try:
             result["digest"] = exercise(case["path"], case["verify"])
             result["outcome"] = "ok"
