@@ -175,7 +175,8 @@ class Catalog:
             if not is_dataset_name(name):
                 continue
             try:
-                if os.path.isfile(os.path.join(entry.path, CURRENT)):
+                # exists, not isfile: a CURRENT that is not a regular file is this dataset's error.
+                if os.path.exists(os.path.join(entry.path, CURRENT)):
                     names.add(name)
             except OSError:
                 continue
