@@ -122,7 +122,7 @@ def test_get_row_baseline_dict_of_dicts(benchmark: Any, int_table: Any, row_quer
 
 
 def _part_file(ds: Any) -> Path:
-    return Path(ds.path) / ds.manifest["parts"][0]["file"]
+    return Path(ds.path) / ds.manifest.parts[0].file
 
 
 @pytest.mark.benchmark(group="column scan (sum of a float64 column)")
@@ -166,4 +166,57 @@ def test_open_verify_baseline_fromfile(benchmark: Any, int_table: Any) -> None:
     ds, _ = int_table
     path = _part_file(ds)
     assert benchmark(lambda: int(np.fromfile(path, dtype=np.uint8).size)) == ds.nbytes
+    _record(benchmark, ds.nbytes, "bytes")
+
+
+# -- deep validation -------------------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="deep validation (10 columns, int64 keys)")
+def test_validate_rodata(benchmark: Any, int_table: Any) -> None:
+    """rodata.validate: open, every checksum, then every structural invariant over every byte."""
+    ds, _ = int_table
+    assert benchmark(rodata.validate, ds.path).rows == len(ds)
+    _record(benchmark, ds.nbytes, "bytes")
+
+
+@pytest.mark.benchmark(group="deep validation (10 columns, int64 keys)")
+def test_validate_baseline_open_verify(benchmark: Any, int_table: Any) -> None:
+    """Open and checksums only: what deep validation adds is the difference."""
+    ds, _ = int_table
+
+    def open_close() -> int:
+        with rodata.open(ds.path, verify=True) as again:
+            return len(again)
+
+    assert benchmark(open_close) == len(ds)
+    _record(benchmark, ds.nbytes, "bytes")
+
+
+@pytest.mark.benchmark(group="deep validation (10 columns, int64 keys)")
+def test_validate_baseline_fromfile(benchmark: Any, int_table: Any) -> None:
+    """Reading the same bytes with np.fromfile (page cache warm)."""
+    ds, _ = int_table
+    path = _part_file(ds)
+    assert benchmark(lambda: int(np.fromfile(path, dtype=np.uint8).size)) == ds.nbytes
+    _record(benchmark, ds.nbytes, "bytes")
+
+
+@pytest.mark.benchmark(group="deep validation (string keys, one column)")
+def test_validate_strings_rodata(benchmark: Any, str_table: Any) -> None:
+    """The worst case per byte: every row's string key is hashed again and its slot walked."""
+    ds, _ = str_table
+    assert benchmark(rodata.validate, ds.path).rows == len(ds)
+    _record(benchmark, ds.nbytes, "bytes")
+
+
+@pytest.mark.benchmark(group="deep validation (string keys, one column)")
+def test_validate_strings_baseline_open_verify(benchmark: Any, str_table: Any) -> None:
+    ds, _ = str_table
+
+    def open_close() -> int:
+        with rodata.open(ds.path, verify=True) as again:
+            return len(again)
+
+    assert benchmark(open_close) == len(ds)
     _record(benchmark, ds.nbytes, "bytes")
