@@ -112,8 +112,12 @@ def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequenc
             values = col.values if col.valid is None else col.values[col.valid]
             if values.size and (values.min() < _MIN_DATE or values.max() > _MAX_DATE):
                 raise SchemaError(f"column {col.column.name!r}: dates must lie in years 1 to 9999")
+    if len(columns) > FORMAT_CONSTANTS["MAX_COLUMNS"]:
+        raise SchemaError(f"{len(columns)} columns: a segment holds at most {FORMAT_CONSTANTS['MAX_COLUMNS']}")
     doc = {"columns": [c.to_segment_json() for c in schema.columns], "key": schema.key, "rows": rows}
     schema_bytes = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if len(schema_bytes) > FORMAT_CONSTANTS["MAX_SCHEMA_BYTES"]:
+        raise SchemaError(f"the schema takes {len(schema_bytes)} bytes: at most {FORMAT_CONSTANTS['MAX_SCHEMA_BYTES']}")
 
     with open(path, "wb") as fh:
         out = _SectionWriter(fh)
