@@ -109,3 +109,26 @@ def test_cli_subprocess_round_trip(tmp_path: Path) -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("ok: ")
     proc = rodata_cli("versions", "--data-root", root, "../etc")
     assert proc.returncode == 2
+
+
+def test_verify_deep_refuses_what_checksums_pass(tmp_path: Path) -> None:
+    from rodata._core import Segment
+    from tests.core.segfile import directory, reseal
+
+    root = tmp_path / "data"
+    v = rodata.write(root, "d", {"id": np.arange(20), "s": [f"v{i}" for i in range(20)]}, key="id")
+    seg = v.path / "part-00000.seg"
+    proc = rodata_cli("verify", "--deep", root / "d")
+    assert proc.returncode == 0 and "deep-validated" in proc.stdout
+    buf = bytearray(seg.read_bytes())
+    _, entries = directory(buf)
+    text = next(e for e in entries if e.kind == 3 and e.column == 1)
+    buf[text.offset + 1] = 0xC3  # a lone lead byte: invalid UTF-8, re-sealed so every checksum passes
+    seg.write_bytes(bytes(reseal(buf)))
+    doc = json.loads((v.path / "manifest.json").read_text())
+    doc["parts"][0]["fingerprint"] = f"{Segment(seg).fingerprint:016x}"
+    (v.path / "manifest.json").write_text(json.dumps(doc))
+    assert rodata_cli("verify", root / "d").returncode == 0
+    proc = rodata_cli("verify", "--deep", root / "d")
+    assert proc.returncode == 1
+    assert f"part-00000.seg: data of column 's' at offset {text.offset + 1}: invalid UTF-8" in proc.stderr
