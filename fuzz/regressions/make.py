@@ -67,8 +67,13 @@ def segment_cases() -> dict[str, bytes]:
     return {"schema-type-list.seg": _with_schema(type_list), "schema-type-dict.seg": _with_schema(type_dict)}
 
 
+def all_cases() -> dict[str, dict[str, bytes]]:
+    """target -> {file name: bytes} of every reproducer."""
+    return {"segment": segment_cases(), "manifest": manifest_cases()}
+
+
 def main() -> None:
-    for target, cases in (("segment", segment_cases()), ("manifest", manifest_cases())):
+    for target, cases in all_cases().items():
         out = HERE / target
         out.mkdir(exist_ok=True)
         for name, data in cases.items():
