@@ -122,3 +122,23 @@ def test_invalid_utf8_at_access_names_its_byte(data_root: Path, tmp_path: Path) 
     bad.write_bytes(bytes(reseal(buf)))
     with pytest.raises(rodata.FormatError, match=f"data of column 's' at offset {data.offset + 3}: invalid UTF-8"):
         Segment(bad, verify=True).get(1, (1,))
+
+
+@pytest.mark.parametrize("bad_type", [["string"], {}, 7, None])
+def test_a_schema_type_of_any_json_kind_is_a_format_error(data_root: Path, tmp_path: Path, bad_type: object) -> None:
+    import json
+
+    part = _part(data_root, {"k": np.arange(3), "v": ["a", "b", "c"]}, "k")
+    buf = bytearray(part.read_bytes())
+    _, entries = directory(buf)
+    schema = next(e for e in entries if e.kind == FORMAT_CONSTANTS["SEC_SCHEMA"])
+    doc = json.loads(bytes(buf[schema.offset : schema.offset + schema.length]))
+    doc["columns"][1]["type"] = bad_type
+    text = json.dumps(doc, separators=(",", ":")).encode()
+    assert len(text) <= schema.length + 16
+    buf[schema.offset : schema.offset + len(text)] = text
+    struct.pack_into("<Q", buf, schema.at + 16, len(text))
+    bad = tmp_path / "schema.seg"
+    bad.write_bytes(bytes(reseal(buf)))
+    with pytest.raises(rodata.FormatError, match="bad column description"):
+        Segment(bad)

@@ -209,7 +209,8 @@ cdef class Segment:
         names = []
         for spec in columns:
             if (type(spec) is not dict or type(spec.get("name")) is not str or not spec["name"]
-                    or spec.get("type") not in _TYPE_CODES or type(spec.get("nullable")) is not bool):
+                    or type(spec.get("type")) is not str or spec["type"] not in _TYPE_CODES
+                    or type(spec.get("nullable")) is not bool):
                 self._fail("schema", off, f"bad column description {spec!r:.200}")
             dim = spec.get("dim", 1)
             if type(dim) is not int or not (1 <= dim <= MAX_VECTOR_DIM) or (dim != 1 and spec["type"] != "vector"):
