@@ -39,8 +39,9 @@ class EscapedError(AssertionError):
     """The application raised after (or instead of) answering: a real server would drop the connection."""
 
 
-async def _call(app: Any, method: str, raw_path: bytes, query: bytes, body: bytes,
-                headers: list[tuple[bytes, bytes]] | None) -> Answer:
+async def call_app(app: Any, method: str, raw_path: bytes, query: bytes = b"", body: bytes = b"",
+                   headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
+    """One request to `app` (``raw_path`` without the query string) and its complete answer."""
     if headers is None:
         headers = [(b"host", b"test")]
         if method == "POST":
@@ -90,7 +91,7 @@ class Apps:
              headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
         raw = path.encode() if isinstance(path, str) else path
         raw_path, _, query = raw.partition(b"?")
-        return self.loop.run_until_complete(_call(app, method, raw_path, query, body, headers))
+        return self.loop.run_until_complete(call_app(app, method, raw_path, query, body, headers))
 
     def both(self, method: str, path: str | bytes, body: bytes = b"") -> Answer:
         """The answer of the fast path, checked to be byte for byte the FastAPI path's."""

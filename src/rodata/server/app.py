@@ -56,6 +56,8 @@ _ROUTE_LABELS = {
     "/docs": "docs",
     "/openapi.json": "docs",
 }
+_NOTHING, _STARTED, _COMPLETE = 0, 1, 2  # how much of an answer was sent
+_HANDLED = "rodata.handled_error"  # the scope key naming the error a handler already answered (and logged)
 _STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
                  415: "unsupported_media_type", 422: "bad_request"}
 
@@ -92,15 +94,36 @@ class RodataAPI(FastAPI):
             return
         started = perf_counter()
         status = 500
+        sent = _NOTHING
+        raw = scope.get("raw_path")
+        if raw and raw.startswith(b"/v1/"):
+            # The dataset routes read their segments from the raw path (an encoded slash stays
+            # inside its segment); they are matched on it too, as the fast path matches them, so
+            # that a segment decoding to a slash or a newline finds the same route both ways.
+            scope["path"] = raw.decode("latin-1")
 
         async def send_counted(message: Any) -> None:
-            nonlocal status
+            nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
+                sent = _STARTED
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                sent = _COMPLETE
             await send(message)
 
         try:
             await FastAPI.__call__(self, scope, receive, send_counted)
+        except Exception as exc:
+            # Starlette raises the error again after its handler answered it.  Letting it reach
+            # the server would make it close the connection after a complete answer (without
+            # saying so): keep the connection instead, and answer here if nothing was sent.
+            if sent == _STARTED:
+                raise  # half a body: only closing the connection can end this answer
+            if scope.get(_HANDLED) is not exc:
+                reply = internal_error(exc)
+                if sent == _NOTHING:
+                    status = reply.status
+                    await send_reply(send, reply)
         finally:
             route = getattr(scope.get("route"), "path", None)
             self.metrics.observe(_ROUTE_LABELS.get(route or "", "other"), status, perf_counter() - started)
@@ -244,6 +267,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         mapped = reply_for_exception(exc)
+        request.scope[_HANDLED] = exc
         return ReplyResponse(mapped if mapped is not None else internal_error(exc))
 
     app.add_exception_handler(HTTPError, http_error)

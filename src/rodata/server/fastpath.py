@@ -40,6 +40,8 @@ def hot_route(scope: Scope) -> tuple[str, list[bytes]] | None:
     if not raw.startswith(_PREFIX):
         return None
     parts = raw[_PREFIX_LEN:].split(b"/")
+    if not parts[0]:  # no dataset name: no route (as FastAPI's matching says)
+        return None
     if len(parts) == 3:
         if parts[1] == b"rows":
             return ("row", parts) if scope["method"] == "GET" else None

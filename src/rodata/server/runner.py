@@ -13,14 +13,16 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+import orjson
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rodata.errors import RodataError
 from rodata.server.app import RodataAPI
 from rodata.server.logs import configure, log_config
 from rodata.server.threads import limit_native_threads
 
-__all__ = ["MultipleWorkersError", "bind", "check_single_worker", "run"]
+__all__ = ["MultipleWorkersError", "Protocol", "bind", "check_single_worker", "run"]
 
 log = logging.getLogger("rodata.server")
 
@@ -39,6 +41,20 @@ def check_single_worker(workers: int | None) -> None:
         raise MultipleWorkersError(f"--workers {workers} refused: {SCALE_MESSAGE}")
     if env and env != "1":
         raise MultipleWorkersError(f"WEB_CONCURRENCY={env} refused: {SCALE_MESSAGE}")
+
+
+class Protocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, except that a request it cannot parse is answered with the one
+    error shape (a 400 JSON body) before the connection is closed, as it says."""
+
+    def send_400_response(self, msg: str) -> None:
+        body = orjson.dumps({"error": {"code": "malformed_request", "message": msg}})
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        for name, value in self.server_state.default_headers:
+            head.extend([name, b": ", value, b"\r\n"])
+        head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -72,7 +88,7 @@ def run(app: RodataAPI, host: str, port: int, *, on_listen: Callable[[str, int],
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=Protocol,
         lifespan="on",
         workers=1,
         access_log=settings.access_log,
