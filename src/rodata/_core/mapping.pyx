@@ -33,9 +33,13 @@ cdef class Mapping:
         self.strides[0] = 1
 
     def __dealloc__(self):
-        if self.addr != NULL:
-            munmap(<void *>self.addr, self.size)
-            self.addr = NULL
+        cdef void *addr = <void *>self.addr
+        self.addr = NULL
+        if addr != NULL:
+            # Tearing down the page tables of a large, faulted-in mapping takes tens of
+            # milliseconds: not with the GIL held, or the server's loop stalls for it.
+            with nogil:
+                munmap(addr, self.size)
 
     def __len__(self):
         return self.size
