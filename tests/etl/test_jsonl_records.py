@@ -139,3 +139,23 @@ def test_one_malformed_record_under_max_bad_rows(tmp_path: Path, root: Path) -> 
         {"id": 4, "rare": 40, "note": None}, {"id": 5, "rare": None, "note": "five"}]
     bad = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(b["line"], b["record"]) for b in bad] == [(2, lines[1])]
+
+
+def test_renamed_and_dropped_fields(tmp_path: Path, root: Path) -> None:
+    path = write(tmp_path, "in.jsonl", '{"old": 5, "id": 1, "gone": [1]}\n{"id": 2, "gone": "x"}\n')
+    report = rodata.build(path, dataset="d", key="id", data_root=root,
+                          schema={"columns": {"old": {"rename": "new"}, "gone": {"drop": True}}})
+    assert [(c["name"], c.get("source")) for c in report.schema] == [("new", "old"), ("id", None)]
+    assert all_rows(root / "d") == [{"new": 5, "id": 1}, {"new": None, "id": 2}]
+
+
+def test_messages_show_the_json_value_that_does_not_fit(tmp_path: Path, root: Path) -> None:
+    path = write(tmp_path, "in.jsonl", '{"id": 1, "n": "abc"}\n{"id": 2, "n": 300}\n{"id": 3, "n": 3.5}\n'
+                                       '{"id": 4, "n": [1]}\n{"id": 5, "n": -2}\n')
+    rejects = tmp_path / "rejects.jsonl"
+    rodata.build(path, dataset="d", key="id", data_root=root, schema={"n": "int8"}, max_bad_rows=4,
+                 rejects=rejects)
+    assert [json.loads(line)["reason"] for line in rejects.read_text().splitlines()] == [
+        "column 'n': cannot parse 'abc' as int8", "column 'n': '300' is out of range for int8",
+        "column 'n': cannot parse '3.5' as int8", "column 'n': cannot parse '[1]' as int8"]
+    assert all_rows(root / "d") == [{"id": 5, "n": -2}]

@@ -208,7 +208,8 @@ class _Build:
                                     f"extra: {extra})", path=source.path, line=1, column=1)
             if source.index >= _SAMPLED_FILES:
                 continue  # enough of a sample; values that do not fit widen the types later anyway
-            masks = infer.sample_csv(source, layout, self.delimiter, self.quote, self.null_values)
+            masks = infer.sample_csv(source, layout, self.delimiter, self.quote, self.null_values, self.schema_file,
+                                     self.key)
             by_name = dict(zip(layout.fields, masks, strict=True))
             kinds = [k | by_name[name] for k, name in zip(kinds, first.fields, strict=True)]
         self.columns = infer.plan_columns(first.fields, kinds, [-1] * len(kinds), self.schema_file, self.key,
@@ -223,7 +224,8 @@ class _Build:
         kinds: dict[str, int] = {}
         dims: dict[str, int] = {}
         for source in self.sources:
-            sample = infer.sample_jsonl(source) if source.index < _SAMPLED_FILES else []
+            sample = (infer.sample_jsonl(source, self.schema_file, self.key, self.null_values)
+                      if source.index < _SAMPLED_FILES else [])
             for name, mask, dim in sample:
                 if name not in kinds:
                     order.append(name)
@@ -311,12 +313,14 @@ class _Build:
     def _template(self) -> ChunkTask:
         """The task settings every chunk shares."""
         specs = tuple(c.tokenizer_spec() for c in self.columns)
-        if self.format == "jsonl":
+        if self.format == "jsonl":  # fields are found by their names in the input (before renames)
+            specs = tuple((c.source, *spec[1:]) for c, spec in zip(self.columns, specs, strict=True))
             specs += tuple((s.source, "skip", 1, False, False, False) for s in self._jsonl_skips)
         key_index = next(i for i, c in enumerate(self.columns) if c.key)
         return ChunkTask(0, self.sources[0], 0, 0, True, False, 1, columns=specs, field_map=(),
                          null_values=self.null_values, delimiter=self.delimiter, quote=self.quote,
-                         key_index=key_index, max_bad=self.max_bad, spill_dir=str(self.spill),
+                         key_index=key_index, names=tuple(c.name for c in self.columns), max_bad=self.max_bad,
+                         spill_dir=str(self.spill),
                          memory_budget=max(2 * self.chunk_bytes, _MIN_CHUNK), parent_pid=os.getpid())
 
     def _input_tasks(self, template: ChunkTask, inp: _Input, first_seq: int) -> list[ChunkTask]:

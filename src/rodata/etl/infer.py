@@ -146,34 +146,77 @@ def clean_names(raw: Sequence[str]) -> list[str]:
     return out
 
 
+TokenizerSpec = tuple[str, str, int, bool, bool, bool]
+
+
+def sample_specs(names: Sequence[str], schema: SchemaFile, key: str) -> list[TokenizerSpec | None]:
+    """How the sample reads each input column: as the full read will, so that it rejects the
+    same records (a declared type, a null key, a null where the schema says not nullable) and
+    only the records that will be built choose the inferred types.  None: a dropped column."""
+    specs: list[TokenizerSpec | None] = []
+    for name in names:
+        spec = schema.spec(name)
+        if spec.drop:
+            specs.append(None)
+        elif spec.type is not None:
+            plan = _plan_one(spec, 0, -1, key)
+            specs.append((name, plan.type, plan.dim, False, plan.nullable is False, plan.key))
+        else:
+            specs.append((name, "infer", 1, False, spec.nullable is False, spec.name == key))
+    return specs
+
+
 def sample_csv(source: Source, layout: CsvLayout, delimiter: bytes, quote: bytes,
-               null_values: Sequence[bytes]) -> list[int]:
-    """The kind masks of each header field over the first SAMPLE_BYTES of the file."""
+               null_values: Sequence[bytes], schema: SchemaFile | None = None, key: str = "") -> list[int]:
+    """The kind masks of each header field over the first SAMPLE_BYTES of the file (0 for the
+    fields that are declared or dropped)."""
     head, whole = read_head(source, layout.data_start + SAMPLE_BYTES)
     buf = np.frombuffer(head, dtype=np.uint8)
-    columns = [(name, "infer", 1, False, False, False) for name in layout.fields]
-    tok = _text.CsvTokenizer(columns, list(range(len(columns))), list(null_values), delimiter, quote)
+    specs = sample_specs(layout.fields, schema or SchemaFile(), key)
+    columns = [s for s in specs if s is not None]
+    field_map, at = [], 0
+    for s in specs:
+        field_map.append(-1 if s is None else at)
+        at += s is not None
+    tok = _text.CsvTokenizer(columns, field_map, list(null_values), delimiter, quote)
     pos, line = layout.data_start, layout.first_line
     while True:
         status, pos, line = tok.feed(buf, pos, len(buf), whole, line)
         if status != _text.STATUS_BAD:  # bad records are reported by the real pass
             break
-    return list(tok.seen_kinds())
+    kinds = tok.seen_kinds()
+    return [0 if s is None or s[1] != "infer" else kinds[field_map[i]] for i, s in enumerate(specs)]
 
 
-def sample_jsonl(source: Source) -> list[tuple[str, int, int]]:
+def sample_jsonl(source: Source, schema: SchemaFile | None = None, key: str = "", null_values: Sequence[bytes] = (),
+                 ) -> list[tuple[str, int, int]]:
     """Fields of the first SAMPLE_BYTES of a JSON Lines file: (name, kind mask, array length)
-    in order of first appearance."""
+    in order of first appearance in the records that will be built (declared columns: mask 0)."""
     head, whole = read_head(source, SAMPLE_BYTES)
     start = len(_BOM) if head.startswith(_BOM) else 0
     buf = np.frombuffer(head, dtype=np.uint8)
-    tok = _text.JsonTokenizer([], [])
+    schema = schema or SchemaFile()
+    key_source = next((s.source for s in schema.columns.values() if s.name == key and not s.drop), key)
+    names = [n for n in (key_source, *schema.columns) if n]
+    names = list(dict.fromkeys(names))
+    specs = sample_specs(names, schema, key)
+    columns = [s if s is not None else (n, "skip", 1, False, False, False) for n, s in zip(names, specs, strict=True)]
+    tok = _text.JsonTokenizer(columns, list(null_values), order=True)
     pos, line = start, 1
     while True:
         status, pos, line = tok.feed(buf, pos, len(buf), whole, line)
         if status != _text.STATUS_BAD:
             break
-    return [(name, kinds, dim) for name, kinds, _line, dim in tok.new_fields()]
+    kinds, dims, new = tok.seen_kinds(), tok.vector_dims(), tok.new_fields()
+    out = []
+    for name, is_new, index in tok.field_order():
+        if is_new:
+            out.append((name, new[index][1], new[index][3]))
+        elif columns[index][1] == "infer":
+            out.append((name, kinds[index], dims[index]))
+        elif columns[index][1] != "skip":
+            out.append((name, 0, -1))
+    return out
 
 
 def inferred_type(kinds: int, dim: int = -1) -> tuple[str, int]:

@@ -8,6 +8,7 @@ counters and a key sample."""
 from __future__ import annotations
 
 import contextlib
+import json
 import mmap
 import os
 import time
@@ -55,6 +56,7 @@ class ChunkTask:
     parent_pid: int
     row_groups: tuple[int, int] = (0, 0)  # Parquet
     parquet_columns: tuple[tuple[str, str, int], ...] = ()  # Parquet: (source, type, dim) per column
+    names: tuple[str, ...] = ()  # the columns' names in the dataset, for messages (default: as in `columns`)
 
 
 @dataclass(frozen=True)
@@ -197,13 +199,13 @@ class _Chunk:
         bad_pos = min(max(bad_pos, rec_start), len(buf))
         line = rec_line + _text.count_newlines_in(buf, rec_start, bad_pos)
         column = _text.column_of(buf, bad_pos, rec_start)
-        reason = self._reason(code, field_index, raw)
+        reason = self._reason(code, field_index, raw, bad_pos - rec_start)
         self.result.bad.append(BadRecord(t.source.index, t.source.path, base + rec_start, line, column, reason,
                                          raw, rec_end - rec_start > MAX_RECORD_BYTES))
         if len(self.result.bad) > t.max_bad:
             self.result.stopped = True
 
-    def _reason(self, code: str, field_index: int, raw: bytes) -> str:
+    def _reason(self, code: str, field_index: int, raw: bytes, at: int) -> str:
         t = self.task
         if t.source.format == "csv":
             fields = _split_fields(raw, t.delimiter, t.quote)
@@ -213,10 +215,11 @@ class _Chunk:
             col_index = t.field_map[field_index] if 0 <= field_index < len(t.field_map) else -1
             value = fields[field_index] if fields is not None and 0 <= field_index < len(fields) else None
         else:
-            col_index, value = field_index, None
+            col_index, value = field_index, _json_value(raw, at) if code in ("syntax", "range") else None
         if col_index < 0 or col_index >= len(t.columns):
             return describe(code, None, None, value)
-        name, type_, dim, *_ = t.columns[col_index]
+        _source, type_, dim, *_ = t.columns[col_index]
+        name = t.names[col_index] if col_index < len(t.names) else _source
         type_name = f"vector[{dim}]" if type_ == "vector" else type_
         if code == "null_key" or code == "missing_key":
             return f"{describe(code, None, None, None)} (key column {name!r})"
@@ -293,6 +296,19 @@ def _split_fields(raw: bytes, delimiter: bytes, quote: bytes) -> list[bytes] | N
     except ValueError:
         return None
     return None if got is None else got[0]
+
+
+def _json_value(raw: bytes, at: int) -> bytes | None:
+    """The JSON value that starts at `raw[at]`, for a message: a string's content, else its text."""
+    text = raw[at:].decode("utf-8", "surrogateescape")
+    try:
+        value, end = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return None
+    try:
+        return (value if isinstance(value, str) else text[:end]).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate escape
+        return None
 
 
 def _data_bytes(cols: list[RunColumn]) -> int:

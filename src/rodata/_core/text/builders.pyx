@@ -267,7 +267,10 @@ cdef inline int col_put_text(Core *c, Col *col, int64_t row, const uint8_t *v, P
             col.valid[row] = 1
             return V_OK
     elif kind == C_INFER:
-        col.pending_seen |= classify(v, n)
+        st = classify(v, n)
+        if st == KIND_STRING and not ascii and not utf8_valid(v, n, bad_at):
+            return F_UTF8
+        col.pending_seen |= st
         c.pending = True
         return V_OK
     elif kind == C_BYTES:
@@ -280,6 +283,10 @@ cdef inline int col_put_text(Core *c, Col *col, int64_t row, const uint8_t *v, P
             st = col_put_int(col, row, iv)
     if st == V_OK or st == F_NOMEM:
         return st
+    if st != F_UTF8 and not ascii and not utf8_valid(v, n, bad_at):
+        # Not text at all: a fault in any column but bytes, whatever its type (so such a value
+        # never widens an inferred type: it is rejected with its record).
+        return F_UTF8
     if col.inferred and kind != C_STRING:
         # Not a failure: the type inferred from the sample is too narrow.  Remember the kind
         # of this value (kept if the record is good) and hold a null meanwhile; the build

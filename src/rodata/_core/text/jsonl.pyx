@@ -200,8 +200,15 @@ cdef class JsonTokenizer(Tokenizer):
     cdef int nextra_committed  # new fields met in good records; those after are the record's own
     cdef bint extra_touched    # the record being parsed named a new field
     cdef int64_t cur_line
+    # Order of first appearance in good records (inference keeps the input's column order):
+    cdef bint track_order
+    cdef int64_t order_next
+    cdef int64_t *core_order   # per column: its rank of first appearance (0: not yet)
+    cdef int64_t *extra_order  # per new field
+    cdef int *named            # the fields the record being parsed named: column i, or -1 - new field
+    cdef int nnamed
 
-    def __init__(self, list columns, null_values=(), int64_t rows_hint=1024):
+    def __init__(self, list columns, null_values=(), int64_t rows_hint=1024, bint order=False):
         cdef int i
         specs = []
         skips = []
@@ -219,9 +226,14 @@ cdef class JsonTokenizer(Tokenizer):
         self.extra_len = <Py_ssize_t *>malloc(MAX_NEW_FIELDS * sizeof(Py_ssize_t))
         self.extra_line = <int64_t *>malloc(MAX_NEW_FIELDS * sizeof(int64_t))
         self.extra_gen = <int64_t *>malloc(MAX_NEW_FIELDS * sizeof(int64_t))
+        self.track_order = order
+        self.core_order = <int64_t *>calloc(n, sizeof(int64_t))
+        self.extra_order = <int64_t *>calloc(MAX_NEW_FIELDS, sizeof(int64_t))
+        self.named = <int *>malloc((n + MAX_NEW_FIELDS) * sizeof(int))
         if (self.cname == NULL or self.cname_len == NULL or self.gen == NULL or self.skip == NULL
                 or self.extra == NULL or self.extra_name == NULL or self.extra_len == NULL
-                or self.extra_line == NULL or self.extra_gen == NULL):
+                or self.extra_line == NULL or self.extra_gen == NULL or self.core_order == NULL
+                or self.extra_order == NULL or self.named == NULL):
             raise MemoryError()
         memset(self.cname, 0, n * sizeof(uint8_t *))
         for i in range(self.core.ncols):
@@ -251,6 +263,20 @@ cdef class JsonTokenizer(Tokenizer):
         free(self.extra_len)
         free(self.extra_line)
         free(self.extra_gen)
+        free(self.core_order)
+        free(self.extra_order)
+        free(self.named)
+
+    def field_order(self):
+        """With ``order=True``: every field that good records named, in order of first appearance:
+        [(name, is_new_field, index)] -- index into the columns, or into new_fields()."""
+        cdef int i
+        ranked = [(self.core_order[i], self.names[i], False, i) for i in range(self.core.ncols)
+                  if self.core_order[i] > 0]
+        ranked += [(self.extra_order[i], None, True, i) for i in range(self.nextra) if self.extra_order[i] > 0]
+        ranked.sort()
+        new = self.new_fields()
+        return [(new[i][0] if is_new else name, is_new, i) for _rank, name, is_new, i in ranked]
 
     def new_fields(self):
         """Fields met that are not columns: [(name, kind mask, first line, array length)]."""
@@ -295,6 +321,7 @@ cdef class JsonTokenizer(Tokenizer):
             self.cur_line = line
             self.rec_gen += 1
             self.extra_touched = False
+            self.nnamed = 0
             st = self._record(buf, k, end)
             if st == V_OK:
                 c.lines[c.nrows] = line
@@ -302,6 +329,8 @@ cdef class JsonTokenizer(Tokenizer):
                     core_commit_pending(c)
                 if self.extra_touched:
                     self._commit_extras()
+                if self.track_order:
+                    self._commit_order()
                 c.nrows += 1
             else:
                 core_rollback(c)
@@ -332,6 +361,19 @@ cdef class JsonTokenizer(Tokenizer):
             if self.extra_gen[i] == self.rec_gen:
                 col_commit_pending(&self.extra[i])
         self.nextra_committed = self.nextra
+
+    cdef void _commit_order(self) noexcept nogil:
+        """Rank the fields that the good record just parsed named for the first time."""
+        cdef int k, x
+        for k in range(self.nnamed):
+            x = self.named[k]
+            if x >= 0:
+                if self.core_order[x] == 0:
+                    self.order_next += 1
+                    self.core_order[x] = self.order_next
+            elif self.extra_order[-1 - x] == 0:
+                self.order_next += 1
+                self.extra_order[-1 - x] = self.order_next
 
     cdef void _drop_extras(self) noexcept nogil:
         """The record was rejected: the new fields it named count only if a good record named
@@ -377,6 +419,7 @@ cdef class JsonTokenizer(Tokenizer):
         self.extra_len[i] = nlen
         self.extra_line[i] = self.cur_line
         self.extra_gen[i] = 0
+        self.extra_order[i] = 0
         memset(&self.extra[i], 0, sizeof(Col))
         self.extra[i].kind = C_INFER
         self.extra[i].vec_dim = -1
@@ -418,6 +461,8 @@ cdef class JsonTokenizer(Tokenizer):
                 ci = self._find(kname, klen)
                 xcol = NULL
                 if ci < 0:
+                    if not utf8_valid(kname, klen, &c.err_pos):   # a column name must be text
+                        return self._fail(F_UTF8, i + 1 + c.err_pos if not esc else i, -1)
                     xi = self._new_field(kname, klen)
                     if xi < 0:
                         return self._fail(F_TOO_MANY_NEW, i, -1)
@@ -426,6 +471,8 @@ cdef class JsonTokenizer(Tokenizer):
                     self.extra_gen[xi] = cur
                     self.extra_touched = True
                     xcol = &self.extra[xi]
+                    self.named[self.nnamed] = -1 - xi
+                    self.nnamed += 1
                 i = skip_ws(b, kend + 1, n)
                 if i >= n or b[i] != 58:
                     return self._fail(F_JSON, i, ci)
@@ -440,6 +487,8 @@ cdef class JsonTokenizer(Tokenizer):
                     if self.gen[ci] == cur:
                         return self._fail(F_DUP_FIELD, i, ci)
                     self.gen[ci] = cur
+                    self.named[self.nnamed] = ci
+                    self.nnamed += 1
                     col = &c.cols[ci]
                     if self.skip[ci]:
                         st = json_skip_value(b, i, n, &kend)
@@ -514,26 +563,22 @@ cdef class JsonTokenizer(Tokenizer):
             else:
                 v = b + i + 1
                 vlen = end - i - 1
+            # Every column but bytes holds text: a string that is not UTF-8 is a fault whatever the
+            # column's type (it never widens an inferred one).
+            if kind != C_BYTES and not utf8_valid(v, vlen, &bad_at):
+                c.err_pos = i + 1 + bad_at if not esc else i
+                return F_UTF8
+            if core_is_null(c, v, vlen):
+                return col_put_text(c, col, row, v, vlen, &bad_at, False)   # a null key, not-nullable...
             if kind == C_STRING or kind == C_BYTES:
-                if core_is_null(c, v, vlen):
-                    return col_put_text(c, col, row, v, vlen, &bad_at, False)
-                if kind == C_STRING and not utf8_valid(v, vlen, &bad_at):
-                    c.err_pos = i + 1 + bad_at if not esc else i
-                    return F_UTF8
                 return col_append_bytes(col, row, v, vlen)
             if kind == C_INFER:
-                if core_is_null(c, v, vlen):
-                    col.pending_seen |= KIND_NULL
-                else:
-                    col.pending_seen |= classify_text_only(v, vlen)
+                col.pending_seen |= classify_text_only(v, vlen)
                 c.pending = True
                 return V_OK
-            if col.inferred and kind != C_DATE and kind != C_TIMESTAMP and not core_is_null(c, v, vlen):
+            if col.inferred and kind != C_DATE and kind != C_TIMESTAMP:
                 return self._widen(col, row, classify_text_only(v, vlen))
-            st = col_put_text(c, col, row, v, vlen, &bad_at, False)
-            if st == F_UTF8 and not esc:
-                c.err_pos = i + 1 + bad_at
-            return st
+            return col_put_text(c, col, row, v, vlen, &bad_at, False)
         if ch == 91 and (kind == C_VECTOR or kind == C_INFER):   # an array: a vector?
             st = self._array(col, row, b, at, n)
             if st != F_JSON:
@@ -550,10 +595,10 @@ cdef class JsonTokenizer(Tokenizer):
                 c.err_pos = end
                 return st
             at[0] = end
+            if kind != C_BYTES and not utf8_valid(b + i, end - i, &bad_at):
+                c.err_pos = i + bad_at
+                return F_UTF8
             if kind == C_STRING or kind == C_BYTES:
-                if not utf8_valid(b + i, end - i, &bad_at):
-                    c.err_pos = i + bad_at
-                    return F_UTF8
                 return col_append_bytes(col, row, b + i, end - i)
             if kind == C_INFER:
                 col.pending_seen |= KIND_VECTOR_MIXED if ch == 91 else KIND_STRING
