@@ -31,7 +31,7 @@ is built."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,8 @@ __all__ = [
     "column_json",
     "converter",
     "dumps",
+    "fix_rows",
+    "json_default",
     "max_value_bytes",
     "value_json",
 ]
@@ -68,7 +70,7 @@ _TOLIST_EXACT = frozenset(("int8", "int16", "int32", "int64", "uint8", "uint16",
 _MIN_DAY, _MAX_DAY = -719162, 2932896  # 0001-01-01 and 9999-12-31, days from the epoch
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     """What orjson cannot encode on its own (bytes in documents that are not rows, odd arrays)."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return base64.b64encode(value).decode("ascii")
@@ -79,41 +81,34 @@ def _default(value: Any) -> Any:
 
 def dumps(value: Any) -> bytes:
     """JSON bytes of a document whose values were converted by :func:`converter` (or need none)."""
-    return orjson.dumps(value, default=_default, option=JSON_OPTIONS)
+    return orjson.dumps(value, default=json_default, option=JSON_OPTIONS)
 
 
 # -- one value ---------------------------------------------------------------------------
 
 
-def _float32(value: Any) -> Any:
-    # The library reads a float32 as the Python float of the same value; as a numpy float32
-    # orjson writes the shortest text that reads back as that float32.
-    return None if value is None else np.float32(value)
-
-
 def _bytes(value: Any) -> Any:
-    return None if value is None else base64.b64encode(value).decode("ascii")
+    return base64.b64encode(value).decode("ascii")
 
 
-def _vector(value: Any) -> Any:
-    if value is None or (isinstance(value, np.ndarray) and value.dtype == np.float32 and value.flags.c_contiguous):
-        return value
-    return np.ascontiguousarray(value, dtype=np.float32)
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {"float32": _float32, "bytes": _bytes, "vector": _vector}
+# The library reads a float32 as the Python float of the same value; as a numpy float32 orjson
+# writes the shortest text that reads back as that float32.
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {"float32": np.float32, "bytes": _bytes}
 
 
 def converter(column: Column) -> Callable[[Any], Any] | None:
-    """The function that turns a library value of `column` into what orjson writes as the one
-    text of that value; None when the library value is written as it is (most types)."""
+    """The function that turns a (non-null) library value of `column` into what orjson writes as
+    the one text of that value; None when the library value is written as it is (most types: a
+    vector is read as a float32 array, which orjson writes as float32 numbers)."""
     return _CONVERTERS.get(column.type)
 
 
 def value_json(column: Column, value: Any) -> bytes:
     """The JSON text of one value of `column` as the library reads it (None for null)."""
+    if column.type == "vector" and value is not None:
+        return dumps(np.ascontiguousarray(value, dtype=np.float32))
     convert = converter(column)
-    return dumps(value if convert is None else convert(value))
+    return dumps(value if convert is None or value is None else convert(value))
 
 
 def max_value_bytes(column: Column) -> int:
@@ -166,9 +161,18 @@ def _date_strings(values: np.ndarray[Any, Any]) -> list[str]:
     return out
 
 
-def fix_rows(rows: Sequence[dict[str, Any] | None], fixes: Sequence[tuple[str, Callable[[Any], Any]]]) -> None:
-    """Convert, in place, the values of the columns in `fixes` (``(name, converter)``) of every row."""
+def fix_rows(rows: Sequence[dict[str, Any] | None], fixes: Sequence[tuple[str, Callable[[Any], Any]]],
+             arrays: Mapping[str, Any] | None = None) -> None:
+    """Convert, in place, the values of the columns in `fixes` (``(name, converter)``) of every row.
+
+    A column whose values are also given in `arrays` (aligned with `rows`, as a batch has them:
+    a float32 array) takes them from there: the array's own elements, no conversion per value."""
     for name, convert in fixes:
+        if arrays is not None and name in arrays:
+            for row, value in zip(rows, list(arrays[name]), strict=True):
+                if row is not None and row[name] is not None:
+                    row[name] = value
+            continue
         for row in rows:
             if row is not None:
                 value = row[name]
