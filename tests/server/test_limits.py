@@ -157,3 +157,18 @@ def test_routes_answer_413_with_the_error_shape(small: Apps) -> None:
     assert small.both("GET", "/v1/datasets/t/scan?limit=5").status == 200
     assert small.both("GET", "/v1/datasets/t/columns/float64?format=json&limit=100").status == 200
     assert small.both("GET", "/v1/datasets/t/columns/string?limit=20").status == 200
+
+
+def test_the_response_limit_is_a_flag_and_the_fast_path_can_be_turned_off(tmp_path: Path) -> None:
+    rodata.write(tmp_path, "d", {"id": np.arange(500), "x": np.arange(500) * 0.5}, key="id")
+    srv = Server(tmp_path, tmp_path / "server.log", "--max-response-bytes", "2000", "--no-fast-path")
+    try:
+        srv.wait_ready()
+        assert [line["fast_path"] for line in srv.logs() if line.get("event") == "listening"] == [False]
+        got = srv.get("/v1/datasets/d/scan?limit=100")  # 100 rows of up to 56 bytes
+        assert (got.status, got.error_code) == (413, "response_too_large")
+        assert srv.get("/v1/datasets/d/scan?limit=20").status == 200
+        got = srv.post("/v1/datasets/d/lookup", {"keys": list(range(100))})
+        assert (got.status, got.error_code) == (413, "response_too_large")
+    finally:
+        assert srv.stop() == 0

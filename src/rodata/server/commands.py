@@ -45,6 +45,9 @@ def register(subparsers: Any) -> None:
                        help="bytes per column slice, JSON included (env RODATA_MAX_COLUMN_BYTES, 64 MiB)")
     serve.add_argument("--max-response-bytes", type=int, default=None,
                        help="bytes per lookup answer or scan page (env RODATA_MAX_RESPONSE_BYTES, 64 MiB)")
+    serve.add_argument("--no-fast-path", action="store_true",
+                       help="answer every route through FastAPI, the reference the fast path must equal "
+                            "(env RODATA_FAST_PATH=0)")
     serve.add_argument("--prefault", action="store_true", default=None,
                        help="read each version into the page cache before serving it (env RODATA_PREFAULT)")
     serve.add_argument("--access-log", action="store_true", default=None,
@@ -103,7 +106,8 @@ def _serve(args: argparse.Namespace) -> int:
             max_scan_rows=args.max_scan_rows, max_body_bytes=args.max_body_bytes,
             max_column_bytes=args.max_column_bytes, max_response_bytes=args.max_response_bytes,
             prefault=args.prefault, access_log=args.access_log,
-            log_level=args.log_level, drain_seconds=args.drain_seconds)
+            log_level=args.log_level, drain_seconds=args.drain_seconds,
+            fast_path=False if args.no_fast_path else None)
     except ValueError as exc:
         return _usage(str(exc))
     from rodata.server.app import create_app

@@ -111,7 +111,7 @@ def run(app: RodataAPI, host: str, port: int, *, on_listen: Callable[[str, int],
     try:
         log.info("listening on http://%s:%d", bound_host, bound_port,
                  extra={"event": "listening", "host": bound_host, "port": bound_port, "pid": os.getpid(),
-                        "data_root": str(app.catalog.data_root)})
+                        "data_root": str(app.catalog.data_root), "fast_path": settings.fast_path})
         if on_listen is not None:
             on_listen(bound_host, bound_port)
         server.run(sockets=[sock])
