@@ -372,6 +372,12 @@ def test_fast_path_answers_exactly_like_the_fastapi_routes(server: Server, frame
         ("POST", "/v1/datasets/items/lookup", "{bad"),
         ("POST", "/v1/datasets/items/lookup", {"keys": list(range(100_001))}),
         ("POST", "/v1/datasets/words/lookup", {"keys": ["a", "é"]}),
+        ("GET", "/v1/datasets/items/scan?limit=50&columns=ts,day,emb,price,blob", None),
+        ("GET", "/v1/datasets/items/columns/ts?format=json&offset=1990&limit=30", None),
+        ("GET", "/v1/datasets/items/columns/day?format=json&limit=30", None),
+        ("GET", "/v1/datasets/items/columns/price?format=json&limit=40", None),
+        ("GET", "/v1/datasets/items%2Fx/rows/1", None),
+        ("GET", "/v1/datasets//rows/1", None),
     ]
     for method, path, body in requests:
         data = None if body is None else (body if isinstance(body, str) else json.dumps(body))
