@@ -364,3 +364,9 @@ def test_content_defined_sample_depends_on_keys_only() -> None:
     picked = _text.sample_int64(keys, 511)
     assert 100 < picked.sum() < 400
     assert np.array_equal(_text.sample_int64(keys[::-1].copy(), 511), picked[::-1])
+
+
+def test_invalid_utf8_after_a_field_with_doubled_quotes_points_at_the_byte() -> None:
+    rows, bad = parse_csv(b'"x""y",ab\xffc\n', [spec("a", "string"), spec("b", "string")])
+    assert rows == []
+    assert bad == [("utf8", b'"x""y",ab\xffc', 9, 1, 1)]

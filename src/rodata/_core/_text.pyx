@@ -147,8 +147,11 @@ ctypedef struct Core:
 
 
 include "text/values.pyx"
+include "text/floats.pyx"
 include "text/builders.pyx"
+include "text/tokenizer.pyx"
 include "text/csv.pyx"
+include "text/json_scan.pyx"
 include "text/jsonl.pyx"
 include "text/scan.pyx"
 include "text/sort.pyx"

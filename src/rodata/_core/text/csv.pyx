@@ -292,6 +292,7 @@ cdef class CsvTokenizer(Tokenizer):
                     else:   # a quote inside an unquoted field
                         return self._fail(F_QUOTE_IN_FIELD, q, f, buf, n, q + 1, True, eof, rec_end, nxt)
                 v = buf + p
+                esc = False
                 esc_or_quoted = False
             if f >= nfields:
                 # One field too many: the fault is where it starts.
