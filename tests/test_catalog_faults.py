@@ -43,7 +43,7 @@ def test_one_bad_manifest_does_not_stop_the_datasets_after_it(tmp_path: Path) ->
     doc = json.loads((bad.path / "manifest.json").read_text())
     doc["schema"][1]["dim"] = float("inf")  # was an OverflowError outside the error contract
     (bad.path / "manifest.json").write_text(json.dumps(doc).replace("Infinity", "1e999"))
-    catalog, events = load(tmp_path)
+    catalog, _ = load(tmp_path)
     assert sorted(catalog.datasets) == ["a", "c"]
     health = catalog.health()
     assert health["status"] == "ok"
@@ -129,9 +129,9 @@ def test_a_symlink_out_of_the_data_root_is_refused(tmp_path: Path) -> None:
     (root / "shared").mkdir()
     inside = root / "shared" / "part.seg"
     inside.write_bytes((outside.path / "part-00000.seg").read_bytes())
+    part.unlink()
+    part.symlink_to(inside)
     with pytest.raises(rodata.FormatError, match="fingerprint"):  # followed, and then checked like any part
-        part.unlink()
-        part.symlink_to(inside)
         rodata.open(root / "d")
 
 

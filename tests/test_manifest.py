@@ -84,7 +84,7 @@ def test_bad_fields_are_format_errors(manifest_doc: tuple[Path, dict[str, Any]],
     if field == "parts.1.min_key":
         doc = _set(doc, "parts.0.max_key", 150)
     raw = json.dumps(_set(doc, field, value), allow_nan=True).replace("Infinity", "1e999").encode()
-    with pytest.raises(rodata.FormatError, match="manifest.json") as info:
+    with pytest.raises(rodata.FormatError, match=r"manifest\.json") as info:
         parse_manifest(raw, source=str(path / "manifest.json"), version=path.name)
     assert message in str(info.value)
 

@@ -7,6 +7,8 @@ validated file never fails."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import random
 import struct
@@ -77,10 +79,8 @@ def test_empty_and_multi_part_versions_validate(data_root: Path) -> None:
 def _keys_swapped(data: bytes) -> Callable[[bytearray], None]:
     keys = _section(data, "data", "id")
     offsets = None
-    try:
+    with contextlib.suppress(LookupError):
         offsets = _section(data, "offsets", "id")
-    except LookupError:
-        pass
 
     def change(b: bytearray) -> None:
         if offsets is None:  # int64 keys: swap the first two
@@ -202,7 +202,7 @@ def test_index_slots(segment: Path, tmp_path: Path) -> None:
     assert "has a tag that is not its key's" in _deep_error(tmp_path, data, "swap", swap_rows)
 
     slots = _slots(data, index)
-    first, then = next((x, y) for x, y in zip(slots, slots[1:]) if y[0] == x[0] + 8)
+    first, then = next((x, y) for x, y in itertools.pairwise(slots) if y[0] == x[0] + 8)
 
     def duplicate(b: bytearray) -> None:  # the slot after a slot names the same row: reachable, but a duplicate
         struct.pack_into("<Q", b, then[0], first[1])
@@ -256,7 +256,7 @@ def test_resealed_changes_anywhere_are_refused_or_read_cleanly(segment: Path, tm
     data = segment.read_bytes()
     original_digest(tmp_path, segment)
     rng = random.Random(11)
-    dir_off, entries = directory(data)
+    _, entries = directory(data)
     positions = [e.offset + rng.randrange(e.length) for e in entries if e.length for _ in range(8)]
     positions += [rng.randrange(len(data)) for _ in range(120)]
     cases = []
