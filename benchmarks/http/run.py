@@ -77,7 +77,7 @@ def make_big_version(root: Path, gib: float) -> int:
     rng = np.random.default_rng(2)
     emb = rng.random((rows, 64), dtype=np.float32)
     version = rodata.write(root / "big", "big", {"id": np.arange(rows, dtype=np.int64), "emb": emb}, key="id")
-    return int(version.manifest["bytes"])
+    return int(version.manifest.bytes)
 
 
 # -- servers and load ------------------------------------------------------------------------
@@ -313,7 +313,13 @@ def main() -> int:
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--ready-only", action="store_true",
+                        help="only the time to ready for a --big-gib version (needs no wrk); prints it, writes nothing")
     args = parser.parse_args()
+    if args.ready_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(measure_ready(Path(tmp), args, args.server_core), indent=1))
+        return 0
     results = run(args)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
     print(json.dumps(results["ratios"], indent=1))
