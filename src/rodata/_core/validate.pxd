@@ -1,6 +1,6 @@
 # Deep validation (validate.pyx): the fault codes its nogil checks return, and where.
 cdef enum:
-    INDEX_PREFETCH = 64          # slots ahead whose keys are prefetched while the index is walked
+    INDEX_PREFETCH = 32         # rows ahead whose home slots are prefetched while the index is checked
 
 cdef enum FaultCode:
     V_OK = 0
@@ -15,14 +15,12 @@ cdef enum FaultCode:
     V_NO_NULLS = 9
     V_NULL_SLOT = 10
     V_KEY_ORDER = 11
-    V_INDEX_FULL = 12
-    V_INDEX_ROW = 13
-    V_INDEX_DUP = 14
-    V_INDEX_TAG = 15
-    V_INDEX_UNREACHABLE = 16
-    V_INDEX_COUNT = 17
-    V_GAP = 18
-    V_RESERVED = 19
+    V_INDEX_ROW = 12
+    V_INDEX_TAG = 13
+    V_INDEX_UNREACHABLE = 14
+    V_INDEX_COUNT = 15
+    V_GAP = 16
+    V_RESERVED = 17
 
 ctypedef struct Fault:
     int code

@@ -110,69 +110,51 @@ cdef int _check_keys(const char *base, ColumnDesc *c, uint64_t n, Fault *f) noex
 
 
 cdef inline uint64_t _key_hash(ColumnDesc *k, uint64_t row) noexcept nogil:
+    """The index hash of row `row`'s key (FORMAT.md, "Index section")."""
     if k.offsets == NULL:
         return rd_mix64(<uint64_t>(<const int64_t *>k.data)[row])
     return rd_xxh64(k.data + k.offsets[row], <size_t>(k.offsets[row + 1] - k.offsets[row]), KEY_SEED)
 
 
-cdef inline void _prefetch_key(ColumnDesc *k, uint64_t slot_value, uint64_t n) noexcept nogil:
-    """Start loading the key (int64) or the offsets (strings) of the row a slot names."""
-    cdef uint64_t r = (slot_value & 0xFFFFFFFFULL) - 1
-    if slot_value != 0 and r < n:
-        if k.offsets == NULL:
-            RD_PREFETCH(k.data + 8 * r)
-        else:
-            RD_PREFETCH(&k.offsets[r])
-
-
-cdef inline void _prefetch_key_bytes(ColumnDesc *k, uint64_t slot_value, uint64_t n) noexcept nogil:
-    """Start loading a string key's bytes (its offsets were prefetched earlier)."""
-    cdef uint64_t r = (slot_value & 0xFFFFFFFFULL) - 1
-    cdef uint64_t a
-    if slot_value != 0 and r < n:
-        a = k.offsets[r]
-        if a < k.data_len:
-            RD_PREFETCH(k.data + a)
-
-
 cdef int _check_index(const char *base, const uint64_t *table, uint64_t mask, ColumnDesc *k, uint64_t n,
-                      uint8_t *seen, Fault *f) noexcept nogil:
-    """Every row is in exactly one slot, each slot's tag is its key's and a probe from the
-    key's home slot reaches it without crossing an empty slot (so every lookup finds it).
+                      Fault *f) noexcept nogil:
+    """Every row is in exactly one slot, with its key's tag, reachable from its key's home slot
+    without crossing an empty slot (so every lookup finds it).
 
-    The table is walked once in slot order, starting after an empty slot so that the
-    run of occupied slots before each slot is known; keys are prefetched a few slots
-    ahead (the only random reads)."""
-    cdef uint64_t slots = mask + 1, start = 0, j, i, s, r, h, run = 0, count = 0
-    while start < slots and table[start] != 0:
-        start += 1
-    if start == slots:
-        return _fault(f, V_INDEX_FULL, base, table, 0)
-    for j in range(1, slots + 1):
-        i = (start + j) & mask
-        if j + INDEX_PREFETCH <= slots:
-            _prefetch_key(k, table[(i + INDEX_PREFETCH) & mask], n)
-            if k.offsets != NULL:
-                _prefetch_key_bytes(k, table[(i + INDEX_PREFETCH // 2) & mask], n)
+    One pass over the table counts the occupied slots and checks their rows; then the rows are
+    walked in order (their keys are read sequentially) and each key's probe is replayed from its
+    home slot, whose cache line is prefetched INDEX_PREFETCH rows ahead.  n rows found in n
+    distinct slots, with exactly n slots occupied, leave no slot unaccounted for."""
+    cdef uint64_t slots = mask + 1, i, s, r, h, count = 0, probes
+    cdef uint64_t ring[INDEX_PREFETCH]
+    for i in range(slots):
         s = table[i]
-        if s == 0:
-            run = 0
-            continue
-        run += 1
-        r = (s & 0xFFFFFFFFULL) - 1
-        if r >= n:
-            return _fault(f, V_INDEX_ROW, base, &table[i], i)
-        if (seen[r >> 3] >> (r & 7)) & 1:
-            return _fault(f, V_INDEX_DUP, base, &table[i], i)
-        seen[r >> 3] |= <uint8_t>(1 << (r & 7))
-        count += 1
-        h = _key_hash(k, r)
-        if (h >> 32) != (s >> 32):
-            return _fault(f, V_INDEX_TAG, base, &table[i], i)
-        if ((i - h) & mask) >= run:
-            return _fault(f, V_INDEX_UNREACHABLE, base, &table[i], i)
+        if s != 0:
+            if (s & 0xFFFFFFFFULL) - 1 >= n:
+                return _fault(f, V_INDEX_ROW, base, &table[i], i)
+            count += 1
     if count != n:
         return _fault(f, V_INDEX_COUNT, base, table, count)
+    for r in range(n if n < INDEX_PREFETCH else INDEX_PREFETCH):
+        ring[r] = _key_hash(k, r)
+        RD_PREFETCH(&table[ring[r] & mask])
+    for r in range(n):
+        h = ring[r % INDEX_PREFETCH]
+        if r + INDEX_PREFETCH < n:
+            ring[r % INDEX_PREFETCH] = _key_hash(k, r + INDEX_PREFETCH)
+            RD_PREFETCH(&table[ring[r % INDEX_PREFETCH] & mask])
+        i = h & mask
+        probes = 0
+        while True:
+            s = table[i]
+            if s == 0 or probes == slots:
+                return _fault(f, V_INDEX_UNREACHABLE, base, &table[h & mask], r)
+            if (s & 0xFFFFFFFFULL) == r + 1:
+                break
+            i = (i + 1) & mask
+            probes += 1
+        if (h >> 32) != (s >> 32):
+            return _fault(f, V_INDEX_TAG, base, &table[i], i)
     return V_OK
 
 
@@ -228,12 +210,10 @@ cdef dict _FAULTS = {
     V_NO_NULLS: ("validity", "a validity bitmap without any null"),
     V_NULL_SLOT: ("data", "the slot of null row {item} is not empty"),
     V_KEY_ORDER: ("keys", "keys do not strictly increase at row {item}"),
-    V_INDEX_FULL: ("index", "the table has no empty slot"),
     V_INDEX_ROW: ("index", "slot {item} points past the last row"),
-    V_INDEX_DUP: ("index", "slot {item} names a row another slot names"),
     V_INDEX_TAG: ("index", "slot {item} has a tag that is not its key's"),
-    V_INDEX_UNREACHABLE: ("index", "slot {item} cannot be reached from its key's home slot"),
-    V_INDEX_COUNT: ("index", "the table holds {item} rows, not one slot per row"),
+    V_INDEX_UNREACHABLE: ("index", "the key of row {item} cannot be found from its home slot"),
+    V_INDEX_COUNT: ("index", "{item} slots are occupied, not one per row"),
     V_GAP: ("padding", "non-zero bytes between sections"),
     V_RESERVED: ("reserved field", "a reserved field is not zero"),
 }
@@ -247,25 +227,18 @@ def deep_validate(Segment seg not None):
     cdef Py_ssize_t col = -1, i
     cdef uint64_t n = <uint64_t>seg.nrows
     cdef const char *base = seg.mapping.addr
-    cdef uint8_t *seen
     _check_schema_doc(seg)
-    seen = <uint8_t *>PyMem_Calloc(n // 8 + 1, 1)
-    if seen == NULL:
-        raise MemoryError()
     f.code = V_OK
-    try:
-        with nogil:
-            st = _check_padding(base, seg.mapping.size, seg.entries, seg.nentries, seg.dir_offset, &f)
-            i = 0
-            while st == V_OK and i < seg.ncols:
-                st = _check_column(base, &seg.cols[i], n, i == seg.key_index, &f)
-                col = i
-                i += 1
-            if st == V_OK:
-                col = -1
-                st = _check_index(base, seg.table, seg.table_mask, &seg.cols[seg.key_index], n, seen, &f)
-    finally:
-        PyMem_Free(seen)
+    with nogil:
+        st = _check_padding(base, seg.mapping.size, seg.entries, seg.nentries, seg.dir_offset, &f)
+        i = 0
+        while st == V_OK and i < seg.ncols:
+            st = _check_column(base, &seg.cols[i], n, i == seg.key_index, &f)
+            col = i
+            i += 1
+        if st == V_OK:
+            col = -1
+            st = _check_index(base, seg.table, seg.table_mask, &seg.cols[seg.key_index], n, &f)
     if st != V_OK:
         section, what = _FAULTS[st]
         if col >= 0 and section in ("data", "offsets", "validity", "keys"):
