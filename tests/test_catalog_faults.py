@@ -213,3 +213,20 @@ def test_checksum_valid_but_malformed_versions_are_refused(tmp_path: Path) -> No
     assert "keys of column 'k'" in (events[0].reason or "") and "part-00000.seg" in (events[0].reason or "")
     assert catalog.get("d").version == good.name  # type: ignore[union-attr]
     assert catalog.get("e").version == other.name  # type: ignore[union-attr]
+
+
+def test_errors_and_refusals_show_in_the_metrics(tmp_path: Path) -> None:
+    from rodata.server.metrics import Metrics
+
+    publish(tmp_path, "ok")
+    publish(tmp_path, "unreadable")
+    (tmp_path / "unreadable" / CURRENT).write_text("not a version\n")
+    broken = publish(tmp_path, "broken")
+    edit_manifest(broken, {"parts": []})
+    catalog, _ = load(tmp_path)
+    text = Metrics(catalog).render().decode()
+    assert 'rodata_dataset_error{dataset="unreadable"} 1.0' in text
+    assert 'rodata_dataset_error{dataset="ok"} 0.0' in text
+    assert 'rodata_dataset_serving{dataset="broken"} 0.0' in text
+    assert 'rodata_dataset_refused_versions_total{dataset="broken"} 1.0' in text
+    assert 'rodata_dataset_serving{dataset="ok"} 1.0' in text

@@ -93,6 +93,9 @@ def _dataset_metrics(catalog: Catalog) -> Iterator[Metric]:
                                   labels=["dataset", "version"]),
         "serving": GaugeMetricFamily("rodata_dataset_serving", "1 while a version of the dataset is served",
                                      labels=["dataset"]),
+        "error": GaugeMetricFamily("rodata_dataset_error",
+                                   "1 while the dataset has an error (an unreadable CURRENT, an I/O fault being "
+                                   "retried); the reason is in /healthz", labels=["dataset"]),
         "rows": GaugeMetricFamily("rodata_dataset_rows", "Rows of the version served", labels=["dataset"]),
         "bytes": GaugeMetricFamily("rodata_dataset_bytes", "Bytes mapped for the version served",
                                    labels=["dataset"]),
@@ -107,6 +110,7 @@ def _dataset_metrics(catalog: Catalog) -> Iterator[Metric]:
     for state in catalog.states():
         name, ds = state.name, state.dataset
         families["serving"].add_metric([name], 1.0 if ds is not None else 0.0)
+        families["error"].add_metric([name], 1.0 if state.error is not None else 0.0)
         if ds is not None:
             families["info"].add_metric([name, str(ds.version)], 1.0)
             families["rows"].add_metric([name], float(len(ds)))
