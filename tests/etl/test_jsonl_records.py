@@ -159,3 +159,15 @@ def test_messages_show_the_json_value_that_does_not_fit(tmp_path: Path, root: Pa
         "column 'n': cannot parse 'abc' as int8", "column 'n': '300' is out of range for int8",
         "column 'n': cannot parse '3.5' as int8", "column 'n': cannot parse '[1]' as int8"]
     assert all_rows(root / "d") == [{"id": 5, "n": -2}]
+
+
+def test_whole_numbers_with_a_fraction_or_exponent_fit_integer_columns(tmp_path: Path, root: Path) -> None:
+    path = write(tmp_path, "in.jsonl", '{"id": 1, "n": 3.0, "u": 1e19}\n{"id": 2, "n": 1e20, "u": 0}\n'
+                                       '{"id": 3, "n": -0.0, "u": -1.0}\n{"id": 4, "n": -9.3e18, "u": 2e19}\n')
+    rejects = tmp_path / "rejects.jsonl"
+    rodata.build(path, dataset="d", key="id", data_root=root, schema={"n": "int64", "u": "uint64"},
+                 max_bad_rows=3, rejects=rejects)
+    assert [json.loads(line)["reason"] for line in rejects.read_text().splitlines()] == [
+        "column 'n': '1e20' is out of range for int64", "column 'u': '-1.0' is out of range for uint64",
+        "column 'n': '-9.3e18' is out of range for int64"]
+    assert all_rows(root / "d") == [{"id": 1, "n": 3, "u": 10**19}]

@@ -489,17 +489,19 @@ cdef class JsonTokenizer(Tokenizer):
         return self._integral_float(col, row, v, vlen)   # an integer column: 3.0 is 3, 3.5 does not fit
 
     cdef int _integral_float(self, Col *col, int64_t row, const uint8_t *v, Py_ssize_t vlen) noexcept nogil:
+        """A JSON number written with a fraction or an exponent into an integer column: whole
+        numbers fit (3.0, 1e3), others do not; the range is checked before any conversion."""
         cdef double x
-        if parse_float64(v, vlen, &x) != V_OK or x != x or isinf(x):
-            return F_SYNTAX
-        if x != <double>(<int64_t>x) or x >= 9.2233720368547758e18 or x < -9.2233720368547758e18:
+        if parse_float64(v, vlen, &x) != V_OK or x != x or isinf(x) or x != floor(x):
             return F_SYNTAX
         if col.kind == C_UINT64:
-            if x < 0:
+            if x < 0 or x >= 18446744073709551616.0:
                 return F_RANGE
             (<uint64_t *>(col.values + row * 8))[0] = <uint64_t>x
             col.valid[row] = 1
             return V_OK
+        if x >= 9223372036854775808.0 or x < -9223372036854775808.0:
+            return F_RANGE
         return col_put_int(col, row, <int64_t>x)
 
     cdef int _array(self, Col *col, int64_t row, const uint8_t *b, Py_ssize_t *at, Py_ssize_t n) noexcept nogil:
