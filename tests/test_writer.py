@@ -43,8 +43,37 @@ def test_rollback_goes_to_the_previous_version(data_root: Path) -> None:
     assert back.name == first.name
     with rodata.open(data_root / "d") as ds:
         assert ds.get(1) == {"k": 1} and ds.get(2) is None
-    with pytest.raises(rodata.PublishError):
-        rodata.rollback(data_root, "d")  # nothing older than the first version
+    # Without a VERSION, rollback returns to the version live before the current one: back again.
+    assert rodata.rollback(data_root, "d").name != first.name
+
+
+def test_rollback_follows_the_history_of_live_versions(data_root: Path) -> None:
+    v1 = rodata.write(data_root, "d", {"k": [1]}, key="k", keep_versions=10)
+    v2 = rodata.write(data_root, "d", {"k": [2]}, key="k", keep_versions=10)
+    v3 = rodata.write(data_root, "d", {"k": [3]}, key="k", keep_versions=10)  # broken: roll it away
+    assert rodata.rollback(data_root, "d").name == v2.name
+    v4 = rodata.write(data_root, "d", {"k": [4]}, key="k", keep_versions=10)  # broken too
+    # The version live before v4 is v2, not v3 (the previous number, rolled away from).
+    assert rodata.rollback(data_root, "d").name == v2.name
+    history = (data_root / "d" / "HISTORY").read_text().split()
+    assert history == [v1.name, v2.name, v3.name, v2.name, v4.name, v2.name]
+
+
+def test_rollback_without_history_or_anything_older_fails_cleanly(data_root: Path) -> None:
+    rodata.write(data_root, "d", {"k": [1]}, key="k")
+    with pytest.raises(rodata.PublishError, match="no version that was live before"):
+        rodata.rollback(data_root, "d")
+
+
+def test_pruning_keeps_the_version_live_before(data_root: Path) -> None:
+    v1 = rodata.write(data_root, "d", {"k": [1]}, key="k", keep_versions=2)
+    rodata.write(data_root, "d", {"k": [2]}, key="k", keep_versions=2)
+    rodata.rollback(data_root, "d", v1.name)  # the oldest kept version is live again
+    v3 = rodata.write(data_root, "d", {"k": [3]}, key="k", keep_versions=2)
+    # v1 was live until v3: servers may still serve it and a rollback goes there, so it is kept.
+    assert v1.name in rodata.list_versions(data_root / "d")
+    assert rodata.rollback(data_root, "d").name == v1.name
+    assert v3.name in rodata.list_versions(data_root / "d")
 
 
 def test_rollback_refuses_a_corrupt_version(data_root: Path) -> None:
@@ -96,7 +125,8 @@ def test_failed_write_leaves_the_live_version_untouched(data_root: Path) -> None
     d = data_root / "d"
     assert (d / "CURRENT").read_text().strip() == good.name
     assert rodata.list_versions(d) == [good.name]
-    assert sorted(p.name for p in d.iterdir()) == sorted([good.name, "CURRENT", ".lock"])
+    assert sorted(p.name for p in d.iterdir()) == sorted([good.name, "CURRENT", "HISTORY", ".lock"])
+    assert (d / "HISTORY").read_text() == good.name + "\n"
 
 
 def test_stale_staging_dirs_of_dead_builds_are_removed(data_root: Path) -> None:

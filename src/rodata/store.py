@@ -37,12 +37,14 @@ __all__ = [
 ]
 
 CURRENT = "CURRENT"
+HISTORY = "HISTORY"
 MANIFEST = "manifest.json"
 #: The one dataset-name rule, for writers and readers alike.
 DATASET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _VERSION_RE = VERSION_RE
 _STAGING_PREFIX = ".staging-"
 _MAX_CURRENT_BYTES = 4096
+_MAX_HISTORY_BYTES = 16 * 1024 * 1024  # ~900,000 swaps
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def list_versions(dataset_dir: str | os.PathLike[str]) -> list[str]:
     if not d.is_dir():
         raise DatasetNotFoundError(f"{d}: no such dataset")
     names = [p.name for p in d.iterdir() if is_version_name(p.name) and p.is_dir()]
-    return sorted(names, key=lambda n: int(_VERSION_RE.match(n).group(1)))  # type: ignore[union-attr]
+    return sorted(names, key=_seq)
 
 
 def load_version(dataset_dir: str | os.PathLike[str], name: str) -> Version:
@@ -209,10 +211,50 @@ def staging_dir(data_root: str | os.PathLike[str], dataset: str) -> Iterator[Pat
 
 
 def _swap_current(d: Path, name: str) -> None:
+    """Make `name` live (atomic rename of CURRENT), then record it in HISTORY.  Called under the lock."""
     tmp = d / f".{CURRENT}.{os.getpid()}.tmp"
     _write_durably(tmp, (name + "\n").encode("ascii"))
     os.replace(tmp, d / CURRENT)
     _fsync_dir(d)
+    _append_history(d, name)
+
+
+def _append_history(d: Path, name: str) -> None:
+    fd = os.open(d / HISTORY, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, (name + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def history(dataset_dir: str | os.PathLike[str]) -> list[str]:
+    """The versions that went live, oldest first (HISTORY); empty for a dataset published before it existed."""
+    path = Path(dataset_dir) / HISTORY
+    try:
+        text = read_regular(path, _MAX_HISTORY_BYTES).decode("ascii")
+    except FileNotFoundError:
+        return []
+    except UnicodeDecodeError as exc:
+        raise FormatError(f"{path}: not a list of version names: {exc}") from None
+    names = text.split()
+    bad = next((n for n in names if not is_version_name(n)), None)
+    if bad is not None:
+        raise FormatError(f"{path}: {bad[:80]!r} is not a version name")
+    return names
+
+
+def previous_live(dataset_dir: str | os.PathLike[str], live: str | None) -> str | None:
+    """The version that was live before `live`, by HISTORY, among the versions still kept."""
+    d = Path(dataset_dir)
+    kept = set(list_versions(d))
+    past = history(d)
+    if past and past[-1] == live:
+        past = past[:-1]
+    for name in reversed(past):
+        if name != live and name in kept:
+            return name
+    return None
 
 
 def publish(
@@ -246,24 +288,27 @@ def publish(
 
 
 def _prune(d: Path, keep: int) -> None:
+    """Remove versions beyond the newest `keep`, never the live one nor the one live before it
+    (servers still polling may serve it for a moment, and it is where a rollback goes)."""
     live = current_version(d)
+    spare = {live, previous_live(d, live)}
     versions = list_versions(d)
     for name in versions[:-keep]:
-        if name != live:
+        if name not in spare:
             shutil.rmtree(d / name, ignore_errors=True)
 
 
 def rollback(data_root: str | os.PathLike[str], dataset: str, version: str | None = None) -> Version:
-    """Make `version` (default: the one published before the live one) live again."""
+    """Make `version` live again; by default the version that was live before the live one
+    (HISTORY), or for a dataset without a HISTORY the one numbered before it."""
     d = dataset_path(data_root, dataset)
     with _locked(d):
         live = current_version(d)
         versions = list_versions(d)
         if version is None:
-            older = [v for v in versions if live is None or _seq(v) < _seq(live)]
-            if not older:
-                raise PublishError(f"{dataset}: no version older than {live} to roll back to")
-            version = older[-1]
+            version = previous_live(d, live) if history(d) else _numbered_before(versions, live)
+            if version is None:
+                raise PublishError(f"{dataset}: no version that was live before {live} is kept to roll back to")
         if version not in versions:
             raise DatasetNotFoundError(f"{dataset}: no version {version!r} (have {', '.join(versions)})")
         # Open and verify before it goes live: a broken version never gets served.
@@ -273,6 +318,11 @@ def rollback(data_root: str | os.PathLike[str], dataset: str, version: str | Non
             pass
         _swap_current(d, version)
         return load_version(d, version)
+
+
+def _numbered_before(versions: list[str], live: str | None) -> str | None:
+    older = [v for v in versions if live is None or _seq(v) < _seq(live)]
+    return older[-1] if older else None
 
 
 def _seq(name: str) -> int:
