@@ -94,9 +94,9 @@ def mutate_json(data: bytes, rng: random.Random, extra: tuple[Any, ...] = (), st
         doc = json.loads(data)
     except (ValueError, RecursionError):
         return None
-    for _ in range(steps or rng.choice((1, 1, 1, 2, 3))):
-        doc = mutate_doc(doc, rng, extra)
     try:
+        for _ in range(steps or rng.choice((1, 1, 1, 2, 3))):
+            doc = mutate_doc(doc, rng, extra)
         return dumps(doc, rng)
-    except (ValueError, RecursionError):
+    except (ValueError, RecursionError):  # a document nested too deep to walk: leave it to byte mutation
         return None

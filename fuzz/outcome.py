@@ -53,6 +53,10 @@ KNOWN: tuple[Known, ...] = (
           ("segment/schema-type-list.seg", "segment/schema-type-dict.seg"),
           "a schema column whose 'type' is a list or object: TypeError from the membership test "
           "`spec.get('type') not in _TYPE_CODES` in Segment._parse_schema, instead of FormatError"),
+)
+
+#: Findings fixed since: their reproducers must now pass (tests/fuzz replays them).
+FIXED: tuple[Known, ...] = (
     Known("manifest-unencodable-inspect", "manifest", "TypeError", "_dumps", _UNENCODABLE,
           ("manifest/build-int-over-64-bits.json", "manifest/build-lone-surrogate.json"),
           "a manifest holding an integer beyond 64 bits or a lone surrogate (in 'build' or any unchecked "
@@ -62,9 +66,6 @@ KNOWN: tuple[Known, ...] = (
           "the same manifests are served, and GET /v1/datasets/{name} raises TypeError in render.dumps "
           "(orjson) for them: a 500 for a version being served"),
 )
-
-#: Findings fixed since: their reproducers must now pass (tests/fuzz replays them).
-FIXED: tuple[Known, ...] = ()
 
 
 def _innermost(exc: BaseException) -> str:

@@ -121,6 +121,11 @@ class Run:
             return False
         log = self.work / f"log-{self.restarts:02d}.txt"
         env = dict(os.environ, RODATA_FUZZ_SKIP="\x1e".join(self.skip))
+        if self.args.native:
+            from fuzz.instrumented import worker_env
+
+            env.update(worker_env(Path(self.args.native).resolve()))
+            env["PYTHONPATH"] = env.pop("RODATA_FUZZ_PYTHONPATH")
         with open(log, "w") as fh:
             proc = subprocess.run(_worker(self.args.target, self.mode, *self.libfuzzer_args(runs, secs)),
                                   cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=env)
@@ -176,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rss-mb", type=int, default=2048, help="memory limit of the fuzzing process")
     ap.add_argument("--workdir", help="corpus, artifacts and logs (default fuzz/work/TARGET-MODE)")
     ap.add_argument("--fresh", action="store_true", help="start from the seeds alone (drop the saved corpus)")
+    ap.add_argument("--native", metavar="DIR", help="fuzz the instrumented build in DIR (python -m fuzz.instrumented)")
     ap.add_argument("--replay", nargs="+", metavar="PATH", help="replay files or directories instead")
     ap.add_argument("--coverage", action="store_true", help="with --replay: line coverage of rodata's Python")
     args = ap.parse_args(argv)

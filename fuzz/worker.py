@@ -97,17 +97,19 @@ def main(argv: list[str]) -> int:
         return 0
     import atheris
 
-    with atheris.instrument_imports(include=["rodata"]):
-        target = _import_all(name)
-    from fuzz import feedback
+    from fuzz import feedback, targets
 
-    feedback.enable()
-    target.setup(mode)
+    # Setup comes first: it loads atheris' libFuzzer with its symbols global, which a compiled
+    # core built with coverage instrumentation (fuzz/instrumented.py) needs when it is imported.
+    loaded: list[ModuleType] = []
     kwargs: dict[str, Any] = {}
-    mutator = getattr(target, "mutator", None)
-    if mutator is not None and mode != "raw":  # "raw": libFuzzer's byte mutations alone
-        kwargs["custom_mutator"] = mutator
-    atheris.Setup([f"fuzz-{name}", *rest], lambda data: run_one(target, data), **kwargs)
+    if name in targets.WITH_MUTATOR and mode != "raw":  # "raw": libFuzzer's byte mutations alone
+        kwargs["custom_mutator"] = lambda data, max_size, seed: loaded[0].mutator(data, max_size, seed)
+    atheris.Setup([f"fuzz-{name}", *rest], lambda data: run_one(loaded[0], data), **kwargs)
+    with atheris.instrument_imports(include=["rodata"]):
+        loaded.append(_import_all(name))
+    feedback.enable()
+    loaded[0].setup(mode)
     atheris.Fuzz()
     return 0
 

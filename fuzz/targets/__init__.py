@@ -10,6 +10,8 @@ import importlib
 from types import ModuleType
 
 NAMES = ("segment", "manifest", "csv", "jsonl", "build")
+#: The targets that have a custom mutator (used in every mode but "raw").
+WITH_MUTATOR = frozenset(("segment", "manifest"))
 
 
 def load(name: str) -> ModuleType:

@@ -17,6 +17,7 @@ with libFuzzer's byte mutations) and ``raw``."""
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,8 @@ def seeds(out: Path) -> list[Path]:
 
 def setup(mode: str) -> None:
     global _parse
+    # The catalog logs every refusal: at thousands of inputs a second that is all the run would do.
+    logging.getLogger("rodata").setLevel(logging.CRITICAL)
     scratch = Scratch(NAME)
     tables = {t[0]: t for t in fixtures.small_tables()}
     for name in PART_SETS:
@@ -79,7 +82,11 @@ def mutator(data: bytes, max_size: int, seed: int) -> bytes:
     rng = random.Random(seed)
     head, body = data[:1] or b"\0", data[1:]
     if rng.random() < 0.75:
-        out = jsonmut.mutate_json(body, rng, _MANIFEST_VALUES)
+        try:
+            out = jsonmut.mutate_json(body, rng, _MANIFEST_VALUES)
+        except Exception as exc:  # a mutator fault must not end the run: printed, then byte mutation
+            print(f"fuzz.targets.manifest: mutator error {exc!r}", flush=True)
+            out = None
         if out is not None and len(out) < max_size:
             return head + out
     return bytes(atheris.Mutate(data, max_size))
