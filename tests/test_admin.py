@@ -43,9 +43,10 @@ def test_get_errors(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "key '99' not found in d" in capsys.readouterr().err
     assert main(["get", "--data-root", str(built), "d", "abc"]) == 2
     assert "not an integer" in capsys.readouterr().err
-    assert main(["get", "--data-root", str(built), "d", "1", "--columns", "nope"]) == 1
-    assert "unknown column 'nope'" in capsys.readouterr().err
-    assert main(["get", "--data-root", str(built), "missing", "1"]) == 1
+    assert main(["get", "--data-root", str(built), "d", "1", "--columns", "nme"]) == 2  # a usage mistake
+    assert "unknown column 'nme'" in (err := capsys.readouterr().err) and "did you mean 'name'?" in err
+    assert main(["get", "--data-root", str(built), "missing", "1"]) == 2
+    assert "no dataset 'missing'" in capsys.readouterr().err
 
 
 def test_versions_and_rollback(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +65,10 @@ def test_versions_and_rollback(built: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["versions", "--data-root", str(built), "d"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].startswith(f"* {names[2]}") and lines[0].startswith(f"  {names[0]}")
-    assert main(["rollback", "--data-root", str(built), "d", "v999999-00000000"]) == 1
+    assert main(["rollback", "--data-root", str(built), "d", "v999999-00000000"]) == 2
+    assert "no version 'v999999-00000000'" in capsys.readouterr().err
+    assert main(["rollback", "--data-root", str(built / "nosuch"), "d"]) == 2
+    assert "no such data root" in capsys.readouterr().err
 
 
 def test_inspect_dataset_version_and_segment(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,3 +136,75 @@ def test_verify_deep_refuses_what_checksums_pass(tmp_path: Path) -> None:
     proc = rodata_cli("verify", "--deep", root / "d")
     assert proc.returncode == 1
     assert f"part-00000.seg: data of column 's' at offset {text.offset + 1}: invalid UTF-8" in proc.stderr
+
+
+def test_every_data_root_command_reads_the_environment(built: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("RODATA_DATA_ROOT", str(built))
+    for argv in (["ls"], ["get", "d", "1"], ["versions", "d"], ["inspect", "d"], ["verify", "d"],
+                 ["verify", "--deep", "--all", "d"]):
+        assert main(argv) == 0, argv
+    out = capsys.readouterr().out
+    assert "ok: " in out and '"id":1' in out
+    monkeypatch.delenv("RODATA_DATA_ROOT")
+    assert main(["get", "d", "1"]) == 2
+    assert "--data-root DIR is required (or set RODATA_DATA_ROOT)" in capsys.readouterr().err
+    assert main(["inspect", "d"]) == 2
+    assert "to name a dataset, give --data-root" in capsys.readouterr().err
+
+
+def test_ls_lists_every_dataset(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rodata.write(built, "other", {"k": np.arange(5)}, key="k")
+    (built / "broken").mkdir()
+    (built / "broken" / "CURRENT").write_text("garbage\n")
+    assert main(["ls", "--data-root", str(built), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    by_name = {d["dataset"]: d for d in doc["datasets"]}
+    assert sorted(by_name) == ["broken", "d", "other"]
+    assert by_name["d"]["rows"] == 3 and by_name["d"]["version"] == (built / "d" / "CURRENT").read_text().strip()
+    assert by_name["other"]["bytes"] > 0 and by_name["other"]["created_at"].endswith("+00:00")
+    assert "not a version name" in by_name["broken"]["error"]
+    assert main(["ls", "--data-root", str(built)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["DATASET", "VERSION", "ROWS", "BYTES", "PUBLISHED"]
+    assert any(line.startswith("other ") and " 5 " in line for line in lines)
+
+
+def test_verify_all_reports_every_version(built: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = rodata.list_versions(built / "d")[0]
+    seg = next((built / "d" / first).glob("part-*.seg"))
+    data = bytearray(seg.read_bytes())
+    data[200] ^= 0xFF
+    seg.write_bytes(bytes(data))
+    assert main(["verify", "--all", str(built / "d")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("ok: ") == 2 and captured.out.count("FAULT: ") == 1
+    assert first in captured.out.split("FAULT: ")[1] and "checksum mismatch" in captured.out
+    assert "1 of 3 versions have a fault" in captured.err
+
+
+def test_os_errors_are_one_line_with_what_to_do(built: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import errno
+
+    import rodata.admin
+
+    def read_only(*_: object) -> list[str]:
+        raise OSError(errno.EROFS, "Read-only file system", str(built / "d" / ".lock"))
+
+    monkeypatch.setattr(rodata.admin, "list_datasets", read_only)
+    assert main(["ls", "--data-root", str(built)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"rodata: error: {built / 'd' / '.lock'}: Read-only file system: write to a writable volume"
+
+
+def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("ls", "inspect", "verify", "get", "versions", "rollback"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "examples:\n  rodata " + command in text, command
+        assert "$RODATA_DATA_ROOT" in text
+    with pytest.raises(SystemExit):
+        main(["rolback"])
+    assert "did you mean 'rollback'?" in capsys.readouterr().err

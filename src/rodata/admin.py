@@ -5,21 +5,22 @@ Each is a thin shell over the library (:func:`rodata.open`, :mod:`rodata.store`)
 from __future__ import annotations
 
 import argparse
-import base64
-import datetime as _dt
+import difflib
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import orjson
-
+from rodata import encode
 from rodata._core import section_name
+from rodata._help import add_command
 from rodata.dataset import open as open_dataset
-from rodata.errors import DatasetNotFoundError, RodataError
+from rodata.errors import DatasetNotFoundError, RodataError, UnknownColumnError, UsageError
 from rodata.store import (
+    CURRENT,
     current_version,
-    dataset_path,
+    is_dataset_name,
+    list_datasets,
     list_versions,
     load_version,
     read_manifest,
@@ -31,68 +32,123 @@ __all__ = ["register"]
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
+_EXAMPLE_ROOT = "/srv/data"
+
+
+def add_data_root(p: Any, *, why: str = "the directory holding the datasets") -> None:
+    """``--data-root DIR``, defaulting to $RODATA_DATA_ROOT (checked when the command runs)."""
+    p.add_argument("--data-root", metavar="DIR", default=os.environ.get("RODATA_DATA_ROOT"),
+                   help=f"{why} (default: $RODATA_DATA_ROOT)")
+
+
 def register(subparsers: Any) -> None:
     """Add the admin subcommands to the ``rodata`` command."""
-    p = subparsers.add_parser("inspect", help="schema, rows, sizes and build info of a dataset, version or .seg file")
-    p.add_argument("path", metavar="PATH", help="a dataset directory, a version directory or a .seg file")
+    p = add_command(subparsers, "ls", "list the datasets under a data root",
+                "List every dataset under the data root: its live version, rows, size and when that version "
+                "was published.", [f"rodata ls --data-root {_EXAMPLE_ROOT}", "RODATA_DATA_ROOT=/srv/data rodata ls"])
+    add_data_root(p)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_usage_on_value_error(cmd_inspect))
+    p.set_defaults(func=cmd_ls)
 
-    p = subparsers.add_parser("verify", help="check every checksum (--deep: every structural invariant too); "
-                                             "exit 0 when clean, 1 with the first fault")
-    p.add_argument("path", metavar="PATH", help="a dataset directory, a version directory or a .seg file")
-    p.add_argument("--all", action="store_true", help="verify every kept version of a dataset, not just the live one")
+    p = add_command(subparsers, "inspect", "show the schema, rows, sizes and build info of a dataset, version or file",
+                "Describe a dataset (its live version), a version directory or a single .seg file: schema, "
+                "rows, parts, sizes and how it was built. Nothing is verified.",
+                [f"rodata inspect {_EXAMPLE_ROOT}/events", f"rodata inspect events --data-root {_EXAMPLE_ROOT}",
+                 f"rodata inspect {_EXAMPLE_ROOT}/events/v000012-1a2b3c4d/part-00000.seg --json"])
+    p.add_argument("target", metavar="PATH|DATASET",
+                   help="a dataset, version or .seg path, or a dataset name under --data-root")
+    add_data_root(p, why="where a DATASET name is looked up")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_inspect)
+
+    p = add_command(subparsers, "verify", "check a version: checksums, or with --deep every structural invariant",
+                "Check the live version of a dataset (or a version directory, or a .seg file): every checksum, "
+                "and with --deep every invariant docs/FORMAT.md states (key order, offsets, UTF-8, value ranges, "
+                "index slots, padding, the manifest against the parts). Exit status 0 when clean, 1 naming "
+                "each fault (file, section, byte offset).",
+                [f"rodata verify --deep {_EXAMPLE_ROOT}/events",
+                 f"rodata verify --all events --data-root {_EXAMPLE_ROOT}"])
+    p.add_argument("target", metavar="PATH|DATASET",
+                   help="a dataset, version or .seg path, or a dataset name under --data-root")
+    add_data_root(p, why="where a DATASET name is looked up")
+    p.add_argument("--all", action="store_true",
+                   help="verify every kept version of the dataset and report each, not just the live one")
     p.add_argument("--deep", action="store_true",
-                   help="deep validation: key order, offsets, UTF-8, value ranges, index slots, padding, "
-                        "manifest against parts (docs/FORMAT.md)")
-    p.set_defaults(func=_usage_on_value_error(cmd_verify))
+                   help="deep validation: every structural invariant over every byte, not only the checksums")
+    p.set_defaults(func=cmd_verify)
 
-    p = subparsers.add_parser("get", help="look a key up locally and print the row as JSON")
-    p.add_argument("--data-root", required=True, metavar="DIR")
-    p.add_argument("dataset", metavar="DATASET")
-    p.add_argument("key", metavar="KEY")
-    p.add_argument("--columns", metavar="A,B", help="only these columns")
+    p = add_command(subparsers, "get", "look a key up locally and print the row as JSON",
+                "Open the live version of DATASET (checksums verified), look KEY up and print the row as JSON, "
+                "encoded as the server encodes it. Exit status 1 when the key is not there.",
+                [f"rodata get --data-root {_EXAMPLE_ROOT} events 42",
+                 f"rodata get --data-root {_EXAMPLE_ROOT} users ada --columns name,score"])
+    add_data_root(p)
+    p.add_argument("dataset", metavar="DATASET", help="the dataset's name")
+    p.add_argument("key", metavar="KEY", help="the key (decimal for an int64 key column)")
+    p.add_argument("--columns", metavar="A,B", help="only these columns, in this order (default: all)")
     p.add_argument("--no-verify", action="store_true", help="skip the checksum pass when opening")
-    p.set_defaults(func=_usage_on_value_error(cmd_get))
+    p.set_defaults(func=cmd_get)
 
-    p = subparsers.add_parser("versions", help="list the kept versions of a dataset, the live one marked")
-    p.add_argument("--data-root", required=True, metavar="DIR")
-    p.add_argument("dataset", metavar="DATASET")
+    p = add_command(subparsers, "versions", "list the kept versions of a dataset, the live one marked",
+                "List the versions of DATASET that are kept on disk, oldest first, with rows, size and when each "
+                "was published; the live one is marked with *.",
+                [f"rodata versions --data-root {_EXAMPLE_ROOT} events"])
+    add_data_root(p)
+    p.add_argument("dataset", metavar="DATASET", help="the dataset's name")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=_usage_on_value_error(cmd_versions))
+    p.set_defaults(func=cmd_versions)
 
-    p = subparsers.add_parser("rollback", help="make an older version live again (default: the one before)")
-    p.add_argument("--data-root", required=True, metavar="DIR")
-    p.add_argument("dataset", metavar="DATASET")
-    p.add_argument("version", metavar="VERSION", nargs="?")
-    p.set_defaults(func=_usage_on_value_error(cmd_rollback))
-
-
-def _usage_on_value_error(func: Any) -> Any:
-    """A bad argument (a malformed dataset name...) is a usage error, exit 2."""
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return int(func(args))
-        except ValueError as exc:
-            if isinstance(exc, RodataError):
-                raise
-            return _usage(str(exc))
-
-    run.__doc__ = func.__doc__
-    return run
+    p = add_command(subparsers, "rollback", "make an earlier version live again",
+                "Make VERSION live again after checking it; without VERSION, the version that was live before "
+                "the current one (the dataset's HISTORY). Servers swap to it at their next poll.",
+                [f"rodata rollback --data-root {_EXAMPLE_ROOT} events",
+                 f"rodata rollback --data-root {_EXAMPLE_ROOT} events v000011-9f8e7d6c"])
+    add_data_root(p)
+    p.add_argument("dataset", metavar="DATASET", help="the dataset's name")
+    p.add_argument("version", metavar="VERSION", nargs="?",
+                   help="the version to make live (default: the one live before the current one)")
+    p.set_defaults(func=cmd_rollback)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot encode {type(value).__name__}")
+def _need_root(args: argparse.Namespace) -> Path:
+    if not args.data_root:
+        raise UsageError("--data-root DIR is required (or set RODATA_DATA_ROOT)")
+    root = Path(args.data_root)
+    if not root.is_dir():
+        raise UsageError(f"{root}: no such data root (a directory holding datasets)")
+    return root
 
 
-def _dumps(doc: Any, *, indent: bool = False) -> str:
-    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
-    return orjson.dumps(doc, default=_json_default, option=option).decode()
+def _dataset_dir(args: argparse.Namespace, name: str) -> Path:
+    root = _need_root(args)
+    if not is_dataset_name(name):
+        raise UsageError(f"bad dataset name {name!r}: 1-128 letters, digits, '_', '.', '-', not starting with '.'")
+    d = root / name
+    if not (d / CURRENT).exists():
+        known = list_datasets(root)
+        hint = _did_you_mean(name, known) or (f"; datasets are: {', '.join(known)}" if known else "")
+        raise UsageError(f"no dataset {name!r} under {root}{hint}")
+    return d
+
+
+def _target(args: argparse.Namespace) -> Path:
+    """A PATH that exists, else a DATASET name under the data root."""
+    p = Path(args.target)
+    if p.exists():
+        return p
+    if args.data_root and is_dataset_name(args.target):
+        return _dataset_dir(args, args.target)
+    raise UsageError(f"{args.target}: no such path" + ("" if args.data_root else
+                     " (to name a dataset, give --data-root DIR or set RODATA_DATA_ROOT)"))
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _dumps(doc: Any) -> str:
+    return encode.dumps(doc).decode()
 
 
 def _usage(message: str) -> int:
@@ -138,8 +194,8 @@ def _version_doc(version_dir: Path) -> dict[str, Any]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    """``rodata inspect PATH``."""
-    doc = describe_path(args.path)
+    """``rodata inspect PATH|DATASET``."""
+    doc = describe_path(str(_target(args)))
     if args.json:
         print(_dumps(doc))
         return EXIT_OK
@@ -171,18 +227,30 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """``rodata verify [--deep] PATH``: every checksum (and every invariant) of the live version
-    (or of every version)."""
-    p = Path(args.path)
+    """``rodata verify [--deep] [--all] PATH|DATASET``: the live version (or every kept version),
+    each reported ok or with its fault; exit status 1 when any has one."""
+    p = _target(args)
     targets = [p]
-    if args.all and p.is_dir() and (p / "CURRENT").is_file():
+    if args.all:
+        if not (p / CURRENT).exists():
+            raise UsageError(f"{p}: --all needs a dataset (a directory with a CURRENT file)")
         targets = [p / name for name in list_versions(p)]
     what = "deep-validated" if args.deep else "verified"
+    faults = 0
     for target in targets:
-        with open_dataset(target, verify=True) as ds:
-            if args.deep:
-                ds.validate()
-            print(f"ok: {target}: {ds.version or ds.name}, {len(ds):,} rows, {ds.nbytes:,} bytes {what}")
+        try:
+            with open_dataset(target, verify=True) as ds:
+                if args.deep:
+                    ds.validate()
+                print(f"ok: {target}: {ds.version or ds.name}, {len(ds):,} rows, {ds.nbytes:,} bytes {what}")
+        except (RodataError, OSError) as exc:
+            if not args.all:
+                raise
+            faults += 1
+            print(f"FAULT: {target}: {exc}")
+    if faults:
+        print(f"rodata: error: {faults} of {len(targets)} versions have a fault", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -191,8 +259,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     """``rodata get --data-root DIR DATASET KEY [--columns a,b]``: the row as JSON."""
+    d = _dataset_dir(args, args.dataset)
     columns = [c for c in args.columns.split(",") if c] if args.columns else None
-    with open_dataset(dataset_path(args.data_root, args.dataset), verify=not args.no_verify) as ds:
+    with open_dataset(d, verify=not args.no_verify) as ds:
         key: Any = args.key
         if ds.schema.key_column.type == "int64":
             try:
@@ -200,19 +269,26 @@ def cmd_get(args: argparse.Namespace) -> int:
             except ValueError:
                 return _usage(f"key {args.key!r} is not an integer (the key column {ds.key!r} is int64)")
         if columns is not None:
-            ds.projection(columns)  # an unknown column is an error before the lookup
+            try:
+                ds.projection(columns)  # an unknown column is an error before the lookup
+            except UnknownColumnError as exc:
+                bad = next(c for c in columns if c not in ds.schema)
+                return _usage(f"{exc}{_did_you_mean(bad, list(ds.schema.names))}")
         row = ds.get(key, columns)
-    if row is None:
-        print(f"rodata: error: key {args.key!r} not found in {args.dataset}", file=sys.stderr)
-        return EXIT_FAILURE
-    print(_dumps({k: _plain(v) for k, v in row.items()}))
+        if row is None:
+            print(f"rodata: error: key {args.key!r} not found in {args.dataset}", file=sys.stderr)
+            return EXIT_FAILURE
+        print(_dumps(_encodable(ds, row)))
     return EXIT_OK
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, _dt.datetime) and value.tzinfo is not None:
-        return value.isoformat().replace("+00:00", "Z")
-    return value
+def _encodable(ds: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """The row with each value as the server's one encoder writes it (encode.converter)."""
+    out = {}
+    for name, value in row.items():
+        convert = encode.converter(ds.schema[name])
+        out[name] = value if convert is None or value is None else convert(value)
+    return out
 
 
 # -- versions, rollback --------------------------------------------------------------------
@@ -220,7 +296,7 @@ def _plain(value: Any) -> Any:
 
 def cmd_versions(args: argparse.Namespace) -> int:
     """``rodata versions --data-root DIR DATASET``."""
-    d = dataset_path(args.data_root, args.dataset)
+    d = _dataset_dir(args, args.dataset)
     live = current_version(d)
     rows = []
     for name in list_versions(d):
@@ -241,6 +317,49 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     """``rodata rollback --data-root DIR DATASET [VERSION]``."""
-    version = rollback(args.data_root, args.dataset, args.version)
+    d = _dataset_dir(args, args.dataset)
+    if args.version is not None and args.version not in list_versions(d):
+        kept = list_versions(d)
+        raise UsageError(f"{args.dataset}: no version {args.version!r}"
+                         f"{_did_you_mean(args.version, kept) or '; kept: ' + ', '.join(kept)}")
+    version = rollback(d.parent, args.dataset, args.version)
     print(f"{args.dataset}: {version.name} is live ({version.rows:,} rows)")
     return EXIT_OK
+
+
+# -- ls ------------------------------------------------------------------------------------
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    """``rodata ls --data-root DIR``: every dataset, its live version, rows, size and publish time."""
+    root = _need_root(args)
+    rows = [_ls_row(root, name) for name in list_datasets(root)]
+    if args.json:
+        print(_dumps({"data_root": str(root), "datasets": rows}))
+        return EXIT_OK
+    if not rows:
+        print(f"{root}: no datasets")
+        return EXIT_OK
+    width = max(len("DATASET"), *(len(str(r["dataset"])) for r in rows))
+    print(f"{'DATASET':<{width}}  {'VERSION':<16}  {'ROWS':>14}  {'BYTES':>16}  PUBLISHED")
+    for r in rows:
+        if r["error"]:
+            print(f"{r['dataset']:<{width}}  error: {r['error']}")
+        else:
+            print(f"{r['dataset']:<{width}}  {r['version']:<16}  {r['rows']:>14,}  {r['bytes']:>16,}  "
+                  f"{r['created_at']}")
+    return EXIT_OK
+
+
+def _ls_row(root: Path, name: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"dataset": name, "version": None, "rows": None, "bytes": None, "created_at": None,
+                           "error": None}
+    try:
+        live = current_version(root / name)
+        if live is not None:
+            version = load_version(root / name, live)
+            row.update(version=live, rows=version.rows, bytes=version.manifest.bytes,
+                       created_at=version.manifest.created_at)
+    except (RodataError, OSError) as exc:
+        row["error"] = str(exc)
+    return row

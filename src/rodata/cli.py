@@ -5,12 +5,16 @@ Exit codes (DESIGN.md): 0 ok, 1 runtime failure, 2 usage error, 3 bad input data
 from __future__ import annotations
 
 import argparse
+import difflib
+import errno
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from rodata._version import __version__
-from rodata.errors import BadInputError, DuplicateKeyError, RodataError, SchemaError
+from rodata.errors import BadInputError, DuplicateKeyError, RodataError, SchemaError, UsageError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -24,9 +28,21 @@ COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, saying "did you mean" for a misspelt subcommand or choice."""
+
+    def error(self, message: str) -> NoReturn:
+        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if match:
+            close = difflib.get_close_matches(match.group(1), re.findall(r"'([^']*)'", match.group(2)), n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (every registered subcommand)."""
-    parser = argparse.ArgumentParser(prog="rodata", description="Serve read-only datasets at memory speed.")
+    parser = _Parser(prog="rodata", description="Serve read-only datasets at memory speed.")
     parser.add_argument("--version", action="version", version=f"rodata {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -52,13 +68,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rodata: interrupted", file=sys.stderr)
         return 130
+    except UsageError as exc:
+        print(f"rodata: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (BadInputError, DuplicateKeyError, SchemaError) as exc:
         print(f"rodata: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (RodataError, OSError) as exc:
+    except RodataError as exc:
         print(f"rodata: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as exc:
+        print(f"rodata: error: {describe_os_error(exc)}", file=sys.stderr)
         return EXIT_FAILURE
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+#: What to do about the OS errors a command is most likely to meet.
+_OS_HINTS = {
+    errno.EROFS: "write to a writable volume",
+    errno.EACCES: "check the owner and mode of the path, and the user rodata runs as",
+    errno.EPERM: "check the owner and mode of the path, and the user rodata runs as",
+    errno.ENOENT: "check the path",
+    errno.ENOSPC: "free some space, or keep fewer versions (--keep-versions)",
+    errno.EDQUOT: "free some space, or keep fewer versions (--keep-versions)",
+    errno.EADDRINUSE: "pick another --port (0 picks a free one)",
+    errno.EADDRNOTAVAIL: "check --host: it is not an address of this host",
+    errno.EMFILE: "raise the open-files limit (ulimit -n)",
+    errno.EIO: "check the disk or the network file system",
+}
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line: what failed, where, and what to do (never a bare ``[Errno N]``)."""
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    what = exc.strerror or str(exc)
+    hint = _OS_HINTS.get(exc.errno or 0)
+    text = f"{where}: {what}" if where else what
+    return f"{text}: {hint}" if hint else text

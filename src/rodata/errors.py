@@ -12,6 +12,7 @@ __all__ = [
     "RodataError",
     "SchemaError",
     "UnknownColumnError",
+    "UsageError",
 ]
 
 
@@ -25,6 +26,11 @@ class FormatError(RodataError):
 
 class SchemaError(RodataError, ValueError):
     """Columns or a schema description that rodata cannot store."""
+
+
+class UsageError(RodataError):
+    """A command or call that names something that is not there, or asks for something impossible
+    (the command line's exit status 2)."""
 
 
 class UnknownColumnError(RodataError, KeyError):
