@@ -162,8 +162,14 @@ def _from_arrow(values: Any) -> Any:
 
 
 def _from_pandas(values: Any) -> Any:
+    """A pandas Series as numpy (or a list): NaN in a float column and NaT are pandas' nulls,
+    and read as null, the rule a CSV's ``NaN`` follows too (docs/etl.md)."""
     dtype = values.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "biufM":
+    if isinstance(dtype, np.dtype) and dtype.kind in "fM":
+        arr = values.to_numpy()
+        missing = np.isnan(arr) if dtype.kind == "f" else np.isnat(arr)
+        return np.ma.MaskedArray(arr, mask=missing) if missing.any() else arr
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":
         return values.to_numpy()
     objects = values.to_numpy(dtype=object, na_value=None)
     return [None if _is_missing(v) else v for v in objects.tolist()]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from rodata import frames
 from rodata._core import Segment
 from rodata.schema import Schema
 
@@ -117,6 +118,16 @@ class Batch:
                 for p, d in zip(pos.tolist(), dicts, strict=True):
                     out[p] = d
         return out
+
+    def to_arrow(self) -> Any:
+        """A pyarrow Table of this batch's columns, aligned with it; absent rows and nulls are
+        Arrow nulls (needs pyarrow: ``pip install 'rodata[arrow]'``)."""
+        return frames.batch_to_arrow(self)
+
+    def to_pandas(self) -> Any:
+        """A pandas DataFrame of this batch's columns, aligned with it: float nulls as NaN,
+        nullable ints and bools as pandas' nullable dtypes (docs: rodata.frames)."""
+        return frames.batch_to_pandas(self)
 
     def __repr__(self) -> str:
         return f"<rodata.Batch rows={self._n} found={int(self._found.sum())} columns={list(self.names)}>"

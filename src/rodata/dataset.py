@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from rodata import frames
 from rodata._core import Segment, as_int64_keys, deep_validate
 from rodata._files import confined
 from rodata.batch import Batch, Piece
@@ -314,6 +315,23 @@ class Dataset:
             if succ is not None:
                 hi_b = succ if hi_b is None else min(hi_b, succ)
         return lo_b, hi_b
+
+    def to_arrow(self, columns: Sequence[str] | None = None) -> Any:
+        """The whole version as a pyarrow Table, one record batch per part, wrapping the mapped
+        columns without copying wherever Arrow's layout is rodata's (docs: rodata.frames)."""
+        return frames.segments_to_arrow(self.schema, self._segments(), self.projection(columns))
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> Any:
+        """The whole version as a pandas DataFrame: float nulls as NaN, nullable ints and bools as
+        pandas' nullable dtypes, timestamps in UTC (docs: rodata.frames)."""
+        proj = self.projection(columns)
+        frames_ = [frames.batch_to_pandas(Batch(self.schema, proj, len(seg), [(seg, None, slice(0, len(seg)))],
+                                                np.ones(len(seg), dtype=bool))) for seg in self._segments()]
+        if len(frames_) == 1:
+            return frames_[0]
+        import pandas as pd
+
+        return pd.concat(frames_, ignore_index=True)
 
     def prefault(self) -> None:
         """Ask the kernel to read every part into the page cache now."""
