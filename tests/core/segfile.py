@@ -5,9 +5,11 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from rodata._core import xxh64
+from rodata._core import FORMAT_CONSTANTS, xxh64
 
 HEADER, TRAILER, ENTRY = 64, 64, 32
+#: Section kinds by name: {"schema": 1, "validity": 2, ...}.
+SEC = {name[4:].lower(): value for name, value in FORMAT_CONSTANTS.items() if name.startswith("SEC_")}
 
 
 @dataclass

@@ -17,21 +17,9 @@ from typing import Any
 import pytest
 
 import rodata
-from rodata._core import FORMAT_CONSTANTS
-from tests.conftest import sample_columns
-from tests.core.segfile import directory, reseal, set_entry
+from tests.core.segfile import SEC, directory, reseal, set_entry
 
 ROOT = Path(__file__).resolve().parents[2]
-SEC = {name[4:].lower(): value for name, value in FORMAT_CONSTANTS.items() if name.startswith("SEC_")}
-
-
-@pytest.fixture(scope="module", params=["int", "string"])
-def segment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real segment file with every column type, nulls and unicode (int or string keys)."""
-    root = tmp_path_factory.mktemp("hostile")
-    rodata.write(root, "t", sample_columns(n=40, string_key=request.param == "string"), key="id")
-    version = (root / "t" / "CURRENT").read_text().strip()
-    return root / "t" / version / "part-00000.seg"
 
 
 def run_cases(workdir: Path, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:

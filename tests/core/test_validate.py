@@ -20,20 +20,9 @@ import numpy as np
 import pytest
 
 import rodata
-from rodata._core import FORMAT_CONSTANTS, Segment, deep_validate
-from tests.conftest import sample_columns
-from tests.core.segfile import Entry, directory, reseal
+from rodata._core import Segment, deep_validate
+from tests.core.segfile import SEC, Entry, directory, reseal
 from tests.core.test_hostile import mutate, original_digest, run_cases
-
-SEC = {name[4:].lower(): value for name, value in FORMAT_CONSTANTS.items() if name.startswith("SEC_")}
-
-
-@pytest.fixture(scope="module", params=["int", "string"])
-def segment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("deep")
-    rodata.write(root, "t", sample_columns(n=40, string_key=request.param == "string"), key="id")
-    version = (root / "t" / "CURRENT").read_text().strip()
-    return root / "t" / version / "part-00000.seg"
 
 
 def _section(data: bytes, kind: str, column: str | None = None) -> Entry:
