@@ -171,3 +171,11 @@ def test_whole_numbers_with_a_fraction_or_exponent_fit_integer_columns(tmp_path:
         "column 'n': '1e20' is out of range for int64", "column 'u': '-1.0' is out of range for uint64",
         "column 'n': '-9.3e18' is out of range for int64"]
     assert all_rows(root / "d") == [{"id": 1, "n": 3, "u": 10**19}]
+
+
+def test_a_dropped_field_may_hold_any_json_value(tmp_path: Path, root: Path) -> None:
+    values = ["false", "true", "null", "-12.5e3", "401011648648964224573", '"text"', '{"a": [1, "]"]}', "[]"]
+    path = write(tmp_path, "in.jsonl", "".join(f'{{"id": {i}, "gone": {v}, "n": {i}}}\n' for i, v in enumerate(values)))
+    report = rodata.build(path, dataset="d", key="id", data_root=root, schema={"gone": {"drop": True}})
+    assert report.bad_rows == 0
+    assert all_rows(root / "d") == [{"id": i, "n": i} for i in range(len(values))]

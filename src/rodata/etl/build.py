@@ -235,8 +235,13 @@ class _Build:
                     dims[name] = dim
             head = _bom_length(source)
             self.inputs.append(_Input(source, head, 1))
+        key_source = next((s.source for s in self.schema_file.columns.values() if s.name == self.key and not s.drop),
+                          self.key)
+        if key_source not in kinds:  # no good record of the sample named the key
+            order.append(key_source)
+            kinds[key_source] = infer.KIND_INT  # int64, widened by the full read to what the key holds
         for name in self.schema_file.columns:
-            if name not in kinds:  # a declared column the sample did not meet
+            if name not in kinds:  # a declared column that no good record of the sample named
                 order.append(name)
                 kinds[name] = 0
         self.columns = infer.plan_columns(order, [kinds[n] for n in order], [dims.get(n, -1) for n in order],

@@ -120,6 +120,8 @@ cdef int json_skip_value(const uint8_t *b, Py_ssize_t i, Py_ssize_t n, Py_ssize_
     cdef uint8_t ch
     cdef Py_ssize_t e
     cdef bint esc
+    if i < n and b[i] != 34 and b[i] != 91 and b[i] != 123:   # a number, true, false or null
+        return json_scalar_end(b, i, n, end)
     while i < n:
         ch = b[i]
         if ch == 34:
