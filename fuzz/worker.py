@@ -121,7 +121,7 @@ def _print_coverage(cov: Any) -> None:
     for path in sorted(data.measured_files()):
         _, statements, _, missing, _ = cov.analysis2(path)
         if statements:
-            rel = path[path.find("rodata") :]
+            rel = path[path.rfind("/rodata/") + 1 :]
             out[rel] = [len(statements) - len(missing), len(statements)]
     print(json.dumps({"coverage": out}), flush=True)
 

@@ -67,9 +67,32 @@ def segment_cases() -> dict[str, bytes]:
     return {"schema-type-list.seg": _with_schema(type_list), "schema-type-dict.seg": _with_schema(type_dict)}
 
 
+def jsonl_cases() -> dict[str, bytes]:
+    """Inputs the jsonl target found on commit 5444b21, before the JSON Lines fixes (c7c5adb, cf7b651):
+    the three control bytes (variant, cuts, spills), then the text, as libFuzzer saved them."""
+    return {
+        "spill-drops-a-row.jsonl": (
+            b'\x01\x07\x04{"k": "a", "obj": {"nested": [1, 2]}, "vec": [1, 2, 3, 4], "n": 5}\n{"k": "b", "o'
+            b'bj": [], "n": 0}\n{"k": "NA", "n": 1}\n{"k": "\\u00e9", "vec": "NA", "n": -2147483648}\n'
+        ),
+        "absurd-string-length.jsonl": (
+            b'\x01\x07\x04{"k": "a", "obj":\x00"k":\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+            b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+            b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+            b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+            b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00 {"nested": \xd8\xd8\xd8\xd8\xd8\xd8\xd8\xd8'
+            b'\xd8\xd8\xd8\xd8\xd8\xd8\xd8\xd8 [], \xd8\xd8\xd8\xd8[], "n":(0}\n{ "n": 1}\n{"k": "\\u00\xed'
+            b'\xa0\x80e9"214$7483648}\n'
+        ),
+        "date-out-of-range.jsonl": (
+            b'\x02\x0e\x08{"id": 00, "b":0"2 \xae\xae: "ma1.5}\n{"\xe9d": 1, "new": "x"}\n'
+        ),
+    }
+
+
 def all_cases() -> dict[str, dict[str, bytes]]:
     """target -> {file name: bytes} of every reproducer."""
-    return {"segment": segment_cases(), "manifest": manifest_cases()}
+    return {"segment": segment_cases(), "manifest": manifest_cases(), "jsonl": jsonl_cases()}
 
 
 def main() -> None:
