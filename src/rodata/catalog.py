@@ -81,6 +81,7 @@ class CatalogEvent:
     dataset: str
     version: str | None = None
     reason: str | None = None
+    previous: str | None = None  # ``swapped``: the version served before
 
 
 class Catalog:
@@ -251,6 +252,7 @@ class Catalog:
 
     def _swap(self, state: DatasetState, ds: Dataset, events: list[CatalogEvent]) -> None:
         first = state.dataset is None and state.loaded_at is None
+        previous = None if state.dataset is None else state.dataset.version
         state.dataset = ds
         state.loaded_at = time.time()
         state.error = None
@@ -261,7 +263,7 @@ class Catalog:
         serving = dict(self._serving)
         serving[state.name] = ds
         self._serving = serving
-        events.append(CatalogEvent("loaded" if first else "swapped", state.name, ds.version))
+        events.append(CatalogEvent("loaded" if first else "swapped", state.name, ds.version, previous=previous))
 
     def _refuse(self, state: DatasetState, version: str, reason: str, events: list[CatalogEvent]) -> None:
         state.retries.pop(version, None)

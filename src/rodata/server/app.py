@@ -2,14 +2,17 @@
 
 The application object is a :class:`fastapi.FastAPI`; its ``__call__`` sends
 row, lookup and column requests to the raw-ASGI fast path first (see
-:mod:`rodata.server.fastpath`), and everything else through FastAPI.  The
-catalog starts with the application's lifespan: ``/livez`` answers as soon as
-the loop runs, ``/healthz`` turns 200 once every dataset was mapped and
-verified."""
+:mod:`rodata.server.fastpath`), and everything else through FastAPI.  ``HEAD``
+is answered on every GET route (the GET answer's status and headers, no body),
+on both paths.  The catalog starts with the application's lifespan: ``/livez``
+answers as soon as the loop runs, ``/healthz`` turns 200 once every dataset was
+mapped and verified."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,13 +33,17 @@ from starlette.responses import Response
 from rodata._version import __version__
 from rodata.catalog import Catalog
 from rodata.server import handlers, schemas
+from rodata.server.conditional import revalidated
 from rodata.server.errors import HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.fastpath import FastPath, Receive, Scope, Send, internal_error, read_body, send_reply
 from rodata.server.handlers import Context
+from rodata.server.logs import log_access
 from rodata.server.metrics import CONTENT_TYPE, Metrics
 from rodata.server.settings import Settings
 
 __all__ = ["RodataAPI", "create_app"]
+
+log = logging.getLogger("rodata.server")
 
 _DESCRIPTION = """Read-only datasets served from memory-mapped files.
 
@@ -55,6 +62,7 @@ _ROUTE_LABELS = {
     "/metrics": "metrics",
     "/docs": "docs",
     "/openapi.json": "docs",
+    "/": "docs",
 }
 _NOTHING, _STARTED, _COMPLETE = 0, 1, 2  # how much of an answer was sent
 _HANDLED = "rodata.handled_error"  # the scope key naming the error a handler already answered (and logged)
@@ -88,13 +96,20 @@ class RodataAPI(FastAPI):
         await self._entry(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a request through FastAPI, counting it in the metrics."""
+        """Serve a request through FastAPI, counting it in the metrics (and the access log)."""
         if scope["type"] != "http":
             await FastAPI.__call__(self, scope, receive, send)
             return
         started = perf_counter()
         status = 500
         sent = _NOTHING
+        nbytes = 0
+        logged = scope
+        head = scope["method"] == "HEAD"
+        if head:
+            # Every GET route answers HEAD: route it as the GET it stands for (in a copy: the
+            # server's own scope still says HEAD) and send the headers without the body.
+            scope = {**scope, "method": "GET"}
         raw = scope.get("raw_path")
         if raw and raw.startswith(b"/v1/"):
             # The dataset routes read their segments from the raw path (an encoded slash stays
@@ -103,12 +118,20 @@ class RodataAPI(FastAPI):
             scope["path"] = raw.decode("latin-1")
 
         async def send_counted(message: Any) -> None:
-            nonlocal status, sent
+            nonlocal status, sent, nbytes
             if message["type"] == "http.response.start":
                 status = message["status"]
                 sent = _STARTED
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                sent = _COMPLETE
+            elif message["type"] == "http.response.body":
+                more = message.get("more_body", False)
+                if head:
+                    if more:
+                        return
+                    message = {"type": "http.response.body", "body": b""}
+                body = message.get("body", b"")
+                nbytes += body.nbytes if isinstance(body, memoryview) else len(body)
+                if not more:
+                    sent = _COMPLETE
             await send(message)
 
         try:
@@ -126,7 +149,10 @@ class RodataAPI(FastAPI):
                     await send_reply(send, reply)
         finally:
             route = getattr(scope.get("route"), "path", None)
-            self.metrics.observe(_ROUTE_LABELS.get(route or "", "other"), status, perf_counter() - started)
+            duration = perf_counter() - started
+            self.metrics.observe(_ROUTE_LABELS.get(route or "", "other"), status, duration)
+            if self.ctx.settings.access_log:
+                log_access(logged, status, duration, nbytes)
 
 
 def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None = None,
@@ -141,9 +167,11 @@ def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None =
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalog.start(settings.poll_interval)
+        watch = asyncio.get_running_loop().create_task(_warn_if_empty(catalog))
         try:
             yield
         finally:
+            watch.cancel()
             catalog.stop()
 
     app = RodataAPI(title="rodata", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
@@ -159,6 +187,19 @@ def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None =
     return app
 
 
+async def _warn_if_empty(catalog: Catalog) -> None:
+    """One warning once the first load is done, when the data root holds no dataset at all."""
+    while not catalog.ready:
+        await asyncio.sleep(0.05)
+    if catalog.states():
+        return
+    root = Path(catalog.data_root)
+    hint = (f"; {root} is itself a dataset: pass its parent as the data root" if (root / "CURRENT").exists()
+            else " (a dataset is a directory with a CURRENT file, made by rodata build or rodata.write)")
+    log.warning("the data root %s holds no dataset%s", root, hint,
+                extra={"event": "no_datasets", "data_root": str(root)})
+
+
 def _no_telemetry() -> dict[str, Any]:
     """FastAPI's per-request telemetry off (where this FastAPI has it)."""
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
@@ -167,8 +208,17 @@ def _no_telemetry() -> dict[str, Any]:
                           "auto_configure": False}}
 
 
-def _reply(fn: Any, *args: Any) -> ReplyResponse:
-    return ReplyResponse(handlers.guarded(fn, *args))
+def _reply(request: Request, fn: Any, *args: Any) -> ReplyResponse:
+    """The route's answer, or its 304 when the request's If-None-Match names its ETag."""
+    reply = handlers.guarded(fn, *args)
+    if reply.etag is not None:
+        reply = revalidated(reply, request.scope["headers"])
+    return ReplyResponse(reply)
+
+
+def _query(request: Request) -> bytes:
+    query: bytes = request.scope["query_string"]
+    return query
 
 
 def _raw_segments(request: Request) -> list[bytes]:
@@ -184,45 +234,53 @@ def _add_routes(app: RodataAPI, ctx: Context, settings: Settings) -> None:
     tag_data: list[str | Enum] = ["datasets"]
     tag_ops: list[str | Enum] = ["operations"]
 
-    @app.get("/livez", tags=tag_ops, summary="Liveness: 200 while the event loop runs")
-    async def livez() -> Response:
-        return ReplyResponse(handlers.livez())
+    @app.get("/livez", tags=tag_ops, summary="Liveness: 200 while the event loop runs",
+             responses=schemas.errors(422))
+    async def livez(request: Request) -> Response:
+        return _reply(request, handlers.livez, _query(request))
 
     @app.get("/healthz", tags=tag_ops, summary="Readiness: every dataset's state",
              responses={200: {"model": schemas.Health}, 503: {"model": schemas.Health,
-                                                              "description": "Loading, or no dataset serving"}})
-    async def healthz() -> Response:
-        return ReplyResponse(handlers.healthz(ctx))
+                                                              "description": "Loading, or no dataset serving"},
+                        **schemas.errors(422)})
+    async def healthz(request: Request) -> Response:
+        return _reply(request, handlers.healthz, ctx, _query(request))
 
     @app.get("/metrics", tags=tag_ops, summary="Prometheus metrics",
-             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
-    async def metrics() -> Response:
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **schemas.errors(422)})
+    async def metrics(request: Request) -> Response:
+        try:
+            handlers.check_no_parameters(_query(request))
+        except HTTPError as exc:
+            return ReplyResponse(exc.reply())
         body = app.metrics.render()
         return Response(body, media_type=CONTENT_TYPE)
 
     @app.get("/v1/datasets", tags=tag_data, summary="Every dataset served",
-             responses={200: {"model": schemas.DatasetList}, **schemas.errors(503)})
-    async def list_datasets() -> Response:
-        return _reply(handlers.datasets, ctx)
+             responses={200: {"model": schemas.DatasetList}, **schemas.errors(422, 503)})
+    async def list_datasets(request: Request) -> Response:
+        return _reply(request, handlers.datasets, ctx, _query(request))
 
     @app.get("/v1/datasets/{name}", tags=tag_data, summary="One dataset: schema, parts, build information",
-             responses={200: {"model": schemas.DatasetDetail}, **schemas.errors(404, 422, 503)})
+             responses={200: {"model": schemas.DatasetDetail}, **schemas.not_modified(),
+                        **schemas.errors(404, 422, 503)},
+             openapi_extra=schemas.dataset_parameters())
     async def dataset(name: str, request: Request) -> Response:
         parts = _raw_segments(request)
         if len(parts) != 1:
             return _not_found()
-        return _reply(lambda: handlers.dataset_detail(ctx, handlers.segment(parts[0])))
+        return _reply(request, lambda: handlers.dataset_detail(ctx, handlers.segment(parts[0]), _query(request)))
 
     @app.get("/v1/datasets/{name}/rows/{key:path}", tags=tag_data, summary="One row by key",
              responses={200: {"description": "The row as a JSON object",
                               "content": {"application/json": {"schema": {"type": "object"}}}},
-                        **schemas.errors(404, 422, 503)},
+                        **schemas.not_modified(), **schemas.errors(404, 422, 503)},
              openapi_extra=schemas.row_parameters())
     async def row(name: str, key: str, request: Request) -> Response:
         parts = _raw_segments(request)
         if len(parts) != 3:
             return _not_found()
-        return _reply(handlers.row, ctx, parts[0], parts[2], request.scope["query_string"])
+        return _reply(request, handlers.row, ctx, parts[0], parts[2], _query(request))
 
     @app.post("/v1/datasets/{name}/lookup", tags=tag_data, summary="Many rows by key",
               responses={200: {"model": schemas.LookupRows}, **schemas.errors(400, 404, 413, 422, 503)},
@@ -232,22 +290,23 @@ def _add_routes(app: RodataAPI, ctx: Context, settings: Settings) -> None:
             body = await read_body(request.scope, request.receive, settings.max_body_bytes)
         except HTTPError as exc:
             return ReplyResponse(exc.reply())
-        return _reply(handlers.lookup, ctx, _raw_segments(request)[0], body, request.scope["query_string"])
+        return _reply(request, handlers.lookup, ctx, _raw_segments(request)[0], body, _query(request))
 
     @app.get("/v1/datasets/{name}/scan", tags=tag_data, summary="Rows in key order, page by page",
-             responses={200: {"model": schemas.ScanPage}, **schemas.errors(404, 422, 503)},
+             responses={200: {"model": schemas.ScanPage}, **schemas.not_modified(), **schemas.errors(404, 422, 503)},
              openapi_extra=schemas.scan_parameters(settings))
     async def scan(name: str, request: Request) -> Response:
-        return _reply(lambda: handlers.scan(ctx, handlers.segment(_raw_segments(request)[0]),
-                                            request.scope["query_string"]))
+        return _reply(request, lambda: handlers.scan(ctx, handlers.segment(_raw_segments(request)[0]),
+                                                     _query(request)))
 
     @app.get("/v1/datasets/{name}/columns/{column:path}", tags=tag_data, summary="A slice of one column",
-             responses=schemas.errors(404, 413, 422, 503), openapi_extra=schemas.column_parameters(settings))
+             responses={**schemas.not_modified(), **schemas.errors(404, 413, 422, 503)},
+             openapi_extra=schemas.column_parameters(settings))
     async def column(name: str, column: str, request: Request) -> Response:
         parts = _raw_segments(request)
         if len(parts) != 3:
             return _not_found()
-        return _reply(handlers.column, ctx, parts[0], parts[2], request.scope["query_string"])
+        return _reply(request, handlers.column, ctx, parts[0], parts[2], _query(request))
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -283,6 +342,11 @@ def _static_dir() -> Path:
 
 def _add_docs(app: FastAPI) -> None:
     app.mount("/docs/static", StaticFiles(directory=_static_dir()), name="docs-static")
+
+    @app.get("/", include_in_schema=False)
+    async def home(request: Request) -> Response:
+        location = (request.scope.get("root_path", "") + "/docs").encode("latin-1", "replace")
+        return ReplyResponse(Reply(307, (b"",), [(b"location", location), (b"content-length", b"0")]))
 
     @app.get("/docs", include_in_schema=False)
     async def docs() -> HTMLResponse:

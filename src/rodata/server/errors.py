@@ -16,22 +16,35 @@ JSON = b"application/json"
 
 class Reply:
     """One complete HTTP answer: status, raw ASGI headers and the body as chunks (bytes or
-    memoryviews of the mapping, sent in order; their lengths add up to the content-length)."""
+    memoryviews of the mapping, sent in order; their lengths add up to the content-length).
 
-    __slots__ = ("chunks", "headers", "status")
+    `etag`, when given, says that the answer is immutable (see :mod:`rodata.server.conditional`):
+    `headers` hold it as ``etag``, and a request's ``If-None-Match`` may turn the answer into a 304."""
 
-    def __init__(self, status: int, chunks: Sequence[bytes | memoryview], headers: list[tuple[bytes, bytes]]) -> None:
+    __slots__ = ("chunks", "etag", "headers", "status")
+
+    def __init__(self, status: int, chunks: Sequence[bytes | memoryview], headers: list[tuple[bytes, bytes]],
+                 etag: bytes | None = None) -> None:
         self.status = status
         self.chunks = chunks
         self.headers = headers
+        self.etag = etag
 
     @classmethod
-    def json(cls, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None) -> Reply:
+    def json(cls, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None,
+             etag: bytes | None = None) -> Reply:
         """A JSON answer."""
         headers = [(b"content-type", JSON), (b"content-length", b"%d" % len(body))]
         if extra:
             headers.extend(extra)
-        return cls(status, (body,), headers)
+        if etag is not None:
+            headers.append((b"etag", etag))
+        return cls(status, (body,), headers, etag)
+
+    @property
+    def nbytes(self) -> int:
+        """The body's length in bytes (a memoryview's ``len`` counts items, not bytes)."""
+        return sum(c.nbytes if isinstance(c, memoryview) else len(c) for c in self.chunks)
 
     @property
     def body(self) -> bytes:

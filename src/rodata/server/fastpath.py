@@ -1,10 +1,11 @@
 """The raw-ASGI fast path: row, lookup and column requests answered without the web framework.
 
 A FastAPI route costs tens of microseconds per request before any work; this
-callable matches the three hot routes on the raw path, calls the same handlers
-as the FastAPI routes (so the answers are identical, byte for byte) and sends
-the body as it is: one JSON bytes object, or memoryviews of the mapping with an
-explicit content-length.  Every other request goes to the FastAPI app."""
+callable matches the three hot routes on the raw path (``HEAD`` as well as
+``GET`` for rows and columns), calls the same handlers as the FastAPI routes (so
+the answers are identical, byte for byte, 304s and HEAD answers included) and
+sends the body as it is: one JSON bytes object, or memoryviews of the mapping
+with an explicit content-length.  Every other request goes to the FastAPI app."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from time import perf_counter
 from typing import Any
 
 from rodata.server import handlers
-from rodata.server.errors import HTTPError, Reply, error_reply
+from rodata.server.conditional import revalidated
+from rodata.server.errors import HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.handlers import Context
+from rodata.server.logs import log_access
 from rodata.server.metrics import Metrics
 
 __all__ = ["FastPath", "hot_route", "read_body", "send_reply"]
@@ -29,6 +32,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _PREFIX = b"/v1/datasets/"
 _PREFIX_LEN = len(_PREFIX)
+_GET = frozenset(("GET", "HEAD"))
+_NO_BODY = {"type": "http.response.body", "body": b""}
 
 
 def hot_route(scope: Scope) -> tuple[str, list[bytes]] | None:
@@ -44,9 +49,9 @@ def hot_route(scope: Scope) -> tuple[str, list[bytes]] | None:
         return None
     if len(parts) == 3:
         if parts[1] == b"rows":
-            return ("row", parts) if scope["method"] == "GET" else None
+            return ("row", parts) if scope["method"] in _GET else None
         if parts[1] == b"columns":
-            return ("column", parts) if scope["method"] == "GET" else None
+            return ("column", parts) if scope["method"] in _GET else None
     elif len(parts) == 2 and parts[1] == b"lookup" and scope["method"] == "POST":
         return "lookup", parts
     return None
@@ -75,9 +80,13 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def send_reply(send: Send, reply: Reply) -> None:
-    """Send a complete answer: the headers, then each body chunk as it is (no copy)."""
+async def send_reply(send: Send, reply: Reply, head: bool = False) -> None:
+    """Send a complete answer: the headers, then each body chunk as it is (no copy); only the
+    headers for a `head` request (HEAD: the same headers as GET) and for a 304."""
     await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+    if head or reply.status == 304:
+        await send(dict(_NO_BODY))
+        return
     chunks = reply.chunks
     if len(chunks) == 1:
         await send({"type": "http.response.body", "body": chunks[0]})
@@ -100,6 +109,7 @@ class FastPath:
         self.ctx = ctx
         self.metrics = metrics
         self.fallback = fallback
+        self.access_log = ctx.settings.access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = hot_route(scope) if scope["type"] == "http" else None
@@ -108,18 +118,41 @@ class FastPath:
             return
         started = perf_counter()
         route, parts = match
-        reply = await self.answer(route, parts, scope, receive)
-        await send_reply(send, reply)
-        self.metrics.observe(route, reply.status, perf_counter() - started)
+        if route == "lookup":
+            reply = await self.lookup(parts, scope, receive)
+        else:
+            reply = self.answer(route, parts, scope)
+            if reply.etag is not None:
+                for header, _ in scope["headers"]:  # inline: this runs for every row answered
+                    if header == b"if-none-match":
+                        reply = revalidated(reply, scope["headers"])
+                        break
+        head = scope["method"] == "HEAD"
+        chunks = reply.chunks
+        if len(chunks) == 1 and not head:  # the common answer, sent as send_reply sends it
+            await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+            await send({"type": "http.response.body", "body": chunks[0]})
+        else:
+            await send_reply(send, reply, head)
+        duration = perf_counter() - started
+        self.metrics.observe(route, reply.status, duration)
+        if self.access_log:
+            log_access(scope, reply.status, duration, 0 if head or reply.status == 304 else reply.nbytes)
 
-    async def answer(self, route: str, parts: list[bytes], scope: Scope, receive: Receive) -> Reply:
-        """The reply to a matched hot route (never raises)."""
+    def answer(self, route: str, parts: list[bytes], scope: Scope) -> Reply:
+        """The reply to a matched row or column request (never raises)."""
+        try:
+            fn = handlers.row if route == "row" else handlers.column
+            reply: Reply = fn(self.ctx, parts[0], parts[2], scope["query_string"])
+            return reply
+        except Exception as exc:  # as handlers.guarded maps them; a bug must still answer (500)
+            mapped = reply_for_exception(exc)
+            return mapped if mapped is not None else internal_error(exc)
+
+    async def lookup(self, parts: list[bytes], scope: Scope, receive: Receive) -> Reply:
+        """The reply to a lookup (never raises)."""
         ctx = self.ctx
         try:
-            if route == "row":
-                return handlers.guarded(handlers.row, ctx, parts[0], parts[2], scope["query_string"])
-            if route == "column":
-                return handlers.guarded(handlers.column, ctx, parts[0], parts[2], scope["query_string"])
             body = await read_body(scope, receive, ctx.settings.max_body_bytes)
             return handlers.guarded(handlers.lookup, ctx, parts[0], body, scope["query_string"])
         except HTTPError as exc:

@@ -6,6 +6,7 @@ each route gives the same answer whichever of them served it."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
@@ -15,11 +16,17 @@ import orjson
 from rodata import render
 from rodata.catalog import Catalog
 from rodata.dataset import Dataset
+from rodata.server.conditional import etag, row_etag
 from rodata.server.errors import JSON, HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.settings import Settings
 
 __all__ = [
+    "COLUMN_PARAMETERS",
+    "NO_PARAMETERS",
+    "ROW_PARAMETERS",
+    "SCAN_PARAMETERS",
     "Context",
+    "check_no_parameters",
     "column",
     "dataset_detail",
     "datasets",
@@ -34,6 +41,12 @@ _INT_RE = re.compile(r"-?[0-9]{1,19}")
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _LOOKUP_FIELDS = frozenset(("keys", "columns", "format"))
 _NPZ = b"application/x-npz"
+
+#: The query parameters each route takes; any other name is 422 ``unknown_parameter``.
+ROW_PARAMETERS = frozenset(("columns",))
+SCAN_PARAMETERS = frozenset(("start", "end", "prefix", "after", "limit", "columns"))
+COLUMN_PARAMETERS = frozenset(("offset", "limit", "format"))
+NO_PARAMETERS: frozenset[str] = frozenset()
 
 
 class Context:
@@ -61,14 +74,46 @@ def segment(raw: bytes | str) -> str:
         raise HTTPError(422, "bad_path", "a path segment is not valid UTF-8 after percent-decoding") from None
 
 
-def parse_query(query: bytes) -> dict[str, str]:
-    """The query string's parameters (the last one wins when a name repeats)."""
+_NAMES: dict[bytes | str, str] = {}
+
+
+def name_segment(raw: bytes | str) -> str:
+    """:func:`segment` of a dataset name, remembered (the same few names come in every request)."""
+    text = _NAMES.get(raw)
+    if text is None:
+        text = segment(raw)
+        if len(_NAMES) >= 1024:  # names that match nothing must not grow it without end
+            _NAMES.clear()
+        _NAMES[raw] = text
+    return text
+
+
+def parse_query(query: bytes, allowed: frozenset[str] | None = None) -> dict[str, str]:
+    """The query string's parameters (the last one wins when a name repeats); with `allowed`,
+    a name not in it is 422 ``unknown_parameter`` (a misspelt parameter is never ignored)."""
     if not query:
         return {}
     try:
-        return dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="strict"))
+        params = dict(parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="strict"))
     except (UnicodeDecodeError, ValueError):
         raise HTTPError(422, "bad_parameter", "the query string is not valid UTF-8 after percent-decoding") from None
+    if allowed is not None and not allowed.issuperset(params):
+        raise unknown_parameter(next(name for name in params if name not in allowed), allowed)
+    return params
+
+
+def unknown_parameter(name: str, allowed: frozenset[str]) -> HTTPError:
+    """The 422 for a query parameter the route does not take, naming the ones it takes."""
+    close = difflib.get_close_matches(name, sorted(allowed), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    takes = f"it takes {', '.join(sorted(allowed))}" if allowed else "it takes no query parameters"
+    return HTTPError(422, "unknown_parameter", f"unknown query parameter {name[:80]!r}{hint}: {takes}")
+
+
+def check_no_parameters(query: bytes) -> None:
+    """422 ``unknown_parameter`` unless the query string is empty (routes that take none)."""
+    if query:
+        parse_query(query, NO_PARAMETERS)
 
 
 def parse_key(ds: Dataset, text: str, what: str = "key") -> Any:
@@ -155,20 +200,25 @@ def guarded(fn: Any, *args: Any) -> Reply:
 
 def row(ctx: Context, name: bytes | str, key: bytes | str, query: bytes) -> Reply:
     """``GET /v1/datasets/{name}/rows/{key}``."""
-    ds = dataset_or_error(ctx, segment(name))
-    columns = parse_columns(parse_query(query)) if query else None
+    columns = parse_columns(parse_query(query, ROW_PARAMETERS)) if query else None
+    ds = dataset_or_error(ctx, name_segment(name))
     if columns is not None:
         _check_columns(ds, columns)
     key_text = segment(key)
     body = render.row_json(ds, parse_key(ds, key_text), columns)
     if body is None:
         return error_reply(404, "key_not_found", f"no row with key {key_text[:200]!r}")
+    tag = row_etag(ds, key, None if columns is None else ",".join(columns))
+    if tag is None:
+        return Reply(200, (body,), [(b"content-type", JSON), (b"content-length", b"%d" % len(body)),
+                                    _version_header(ds)])
     return Reply(200, (body,), [(b"content-type", JSON), (b"content-length", b"%d" % len(body)),
-                                _version_header(ds)])
+                                _version_header(ds), (b"etag", tag)], tag)
 
 
 def lookup(ctx: Context, name: bytes | str, body: bytes, query: bytes) -> Reply:
     """``POST /v1/datasets/{name}/lookup``."""
+    check_no_parameters(query)
     ds = dataset_or_error(ctx, segment(name))
     keys, columns, fmt = _lookup_request(ctx.settings, body)
     _check_columns(ds, columns)
@@ -214,9 +264,10 @@ def body_too_large(settings: Settings) -> HTTPError:
 
 def column(ctx: Context, name: bytes | str, column_name: bytes | str, query: bytes) -> Reply:
     """``GET /v1/datasets/{name}/columns/{column}``."""
-    ds = dataset_or_error(ctx, segment(name))
+    params = parse_query(query, COLUMN_PARAMETERS)
+    name_text = segment(name)
+    ds = dataset_or_error(ctx, name_text)
     col = ds.schema[segment(column_name)]
-    params = parse_query(query)
     offset = parse_count(params, "offset", 0, minimum=0) or 0
     limit = parse_count(params, "limit", None, minimum=0)
     fmt = params.get("format", "raw" if col.fixed_width else "json")
@@ -233,7 +284,10 @@ def column(ctx: Context, name: bytes | str, column_name: bytes | str, query: byt
     piece = render.column_slice(ds, col.name, offset, rows, fmt, max_bytes=ctx.settings.max_column_bytes)
     headers = [(b"content-type", piece.media_type.encode()), (b"content-length", b"%d" % piece.nbytes)]
     headers.extend((k.encode(), v.encode("ascii", "replace")) for k, v in piece.headers.items())
-    return Reply(200, piece.chunks, headers)
+    tag = etag(ds, "column", name_text, col.name, offset, rows, fmt)
+    if tag is not None:
+        headers.append((b"etag", tag))
+    return Reply(200, piece.chunks, headers, tag)
 
 
 # -- the other routes ------------------------------------------------------------------------
@@ -241,8 +295,8 @@ def column(ctx: Context, name: bytes | str, column_name: bytes | str, query: byt
 
 def scan(ctx: Context, name: str, query: bytes) -> Reply:
     """``GET /v1/datasets/{name}/scan``."""
+    params = parse_query(query, SCAN_PARAMETERS)
     ds = dataset_or_error(ctx, name)
-    params = parse_query(query)
     limit = parse_count(params, "limit", ctx.settings.default_scan_rows, minimum=1)
     assert limit is not None
     if limit > ctx.settings.max_scan_rows:
@@ -254,27 +308,51 @@ def scan(ctx: Context, name: str, query: bytes) -> Reply:
     prefix = params.get("prefix")
     if prefix is not None and ds.schema.key_column.type != "string":
         raise HTTPError(422, "bad_parameter", "prefix needs a string key column")
+    _check_cursor(bounds, prefix)
     body = render.scan_page(ds, limit=limit, prefix=prefix, columns=columns,
                             max_bytes=ctx.settings.max_response_bytes, **bounds)
-    return Reply.json(200, body, [_version_header(ds)])
+    canonical = sorted({**params, "limit": str(limit)}.items())
+    return Reply.json(200, body, [_version_header(ds)], etag(ds, "scan", name, canonical))
 
 
-def datasets(ctx: Context) -> Reply:
+def _check_cursor(bounds: dict[str, Any], prefix: str | None) -> None:
+    """422 ``cursor_out_of_range`` for an `after` this scan can never have given as its ``next``:
+    below `start`, at or past `end`, or a key without the `prefix` (after = start is paging)."""
+    after, start, end = bounds["after"], bounds["start"], bounds["end"]
+    if after is None:
+        return
+    # Keys compare as the dataset orders them: int64 by value, strings by code point (= UTF-8 bytes).
+    if start is not None and after < start:
+        raise HTTPError(422, "cursor_out_of_range", f"after {after!r:.80} is below start {start!r:.80}: "
+                        "a cursor is the next of a page of the same scan")
+    if end is not None and after >= end:
+        raise HTTPError(422, "cursor_out_of_range", f"after {after!r:.80} is at or past end {end!r:.80}: "
+                        "a cursor is the next of a page of the same scan")
+    if prefix is not None and not after.startswith(prefix):
+        raise HTTPError(422, "cursor_out_of_range", f"after {after!r:.80} does not start with prefix "
+                        f"{prefix!r:.80}: a cursor is the next of a page of the same scan")
+
+
+def datasets(ctx: Context, query: bytes = b"") -> Reply:
     """``GET /v1/datasets``."""
+    check_no_parameters(query)
     if not ctx.catalog.ready:
         raise HTTPError(503, "not_ready", "datasets are still being loaded")
     docs = [render.describe(ds) for _, ds in sorted(ctx.catalog.datasets.items())]
     return Reply.json(200, render.dumps({"datasets": docs}))
 
 
-def dataset_detail(ctx: Context, name: str) -> Reply:
+def dataset_detail(ctx: Context, name: str, query: bytes = b"") -> Reply:
     """``GET /v1/datasets/{name}``."""
+    check_no_parameters(query)
     ds = dataset_or_error(ctx, name)
-    return Reply.json(200, render.dumps(render.describe(ds, detail=True)), [_version_header(ds)])
+    return Reply.json(200, render.dumps(render.describe(ds, detail=True)), [_version_header(ds)],
+                      etag(ds, "dataset", name))
 
 
-def healthz(ctx: Context) -> Reply:
+def healthz(ctx: Context, query: bytes = b"") -> Reply:
     """``GET /healthz``: 200 once loaded while a dataset is serving, else 503; the body says why."""
+    check_no_parameters(query)
     doc = ctx.catalog.health()
     return Reply.json(200 if doc["status"] == "ok" else 503, render.dumps(doc))
 
@@ -282,6 +360,7 @@ def healthz(ctx: Context) -> Reply:
 _LIVE = Reply.json(200, b'{"status":"ok"}')
 
 
-def livez() -> Reply:
+def livez(query: bytes = b"") -> Reply:
     """``GET /livez``: 200 while the event loop runs."""
+    check_no_parameters(query)
     return _LIVE

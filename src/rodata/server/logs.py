@@ -1,4 +1,8 @@
-"""Structured logs: one JSON object per line on stderr, for rodata's and uvicorn's loggers."""
+"""Structured logs: one JSON object per line on stderr, for rodata's and uvicorn's loggers.
+
+With ``--access-log`` every request is one line of the ``rodata.access`` logger
+(:func:`log_access`), written by whichever path answered it (the fast path or
+FastAPI); uvicorn's own access log stays off."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JSONFormatter", "configure", "log_config"]
+__all__ = ["JSONFormatter", "configure", "log_access", "log_config"]
+
+access_log = logging.getLogger("rodata.access")
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is logged as a field.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime",
@@ -45,8 +51,10 @@ def log_config(level: str = "info", access_log: bool = False) -> dict[str, Any]:
             "rodata": {"handlers": ["stderr"], "level": upper, "propagate": False},
             "uvicorn": {"handlers": ["stderr"], "level": upper, "propagate": False},
             "uvicorn.error": {"handlers": ["stderr"], "level": upper, "propagate": False},
-            "uvicorn.access": {"handlers": ["stderr"], "level": "INFO" if access_log else "WARNING",
-                               "propagate": False},
+            "rodata.access": {"handlers": ["stderr"], "level": "INFO" if access_log else "WARNING",
+                              "propagate": False},
+            # rodata writes the access log itself (with duration and bytes), for both paths.
+            "uvicorn.access": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
         },
     }
 
@@ -56,3 +64,17 @@ def configure(level: str = "info", access_log: bool = False) -> None:
     import logging.config
 
     logging.config.dictConfig(log_config(level, access_log))
+
+
+def log_access(scope: Any, status: int, duration: float, nbytes: int) -> None:
+    """One access log line: ``event`` ``access``, ``method``, ``path`` (as sent, still
+    percent-encoded), ``query``, ``status``, ``duration`` (seconds), ``bytes`` (of the body sent)
+    and ``client``."""
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else scope.get("path", "")
+    query = scope.get("query_string", b"").decode("latin-1")
+    client = scope.get("client")
+    access_log.info("%s %s%s %d", scope["method"], path, "?" + query if query else "", status,
+                    extra={"event": "access", "method": scope["method"], "path": path, "query": query,
+                           "status": status, "duration": round(duration, 6), "bytes": nbytes,
+                           "client": client[0] if client else None})

@@ -91,7 +91,7 @@ def run(app: RodataAPI, host: str, port: int, *, on_listen: Callable[[str, int],
         http=Protocol,
         lifespan="on",
         workers=1,
-        access_log=settings.access_log,
+        access_log=False,  # rodata logs each request itself (rodata.server.logs.log_access)
         log_config=log_config(settings.log_level, settings.access_log),
         server_header=False,
         timeout_graceful_shutdown=int(max(1.0, settings.drain_seconds)),

@@ -22,8 +22,10 @@ __all__ = [
     "LookupRows",
     "ScanPage",
     "column_parameters",
+    "dataset_parameters",
     "errors",
     "lookup_body",
+    "not_modified",
     "row_parameters",
     "scan_parameters",
 ]
@@ -111,7 +113,7 @@ _ERROR_TEXT = {
     400: "Malformed request (the body is not JSON)",
     404: "No such dataset, key or route",
     413: "Over a configured limit (keys per lookup, body size, slice size)",
-    422: "Invalid parameter, key, column or body",
+    422: "Invalid parameter, key, column or body; a query parameter the route does not take",
     503: "Datasets are still being loaded",
 }
 
@@ -125,13 +127,26 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
 
+def not_modified() -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` entry of a 304 (the routes whose answers carry an ETag)."""
+    return {304: {"description": "Not modified: If-None-Match names this answer's ETag (headers, no body)"}}
+
+
 _COLUMNS = _query("columns", "Comma-separated column names to return (all when absent); an unknown one is 422",
                   {"type": "string"})
+_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+                  "description": "ETags of answers already held: 304 when one is this answer's (the same "
+                                 "version and request)"}
+
+
+def dataset_parameters() -> dict[str, Any]:
+    """``openapi_extra`` of the dataset description route."""
+    return {"parameters": [_IF_NONE_MATCH]}
 
 
 def row_parameters() -> dict[str, Any]:
     """``openapi_extra`` of the row route."""
-    return {"parameters": [_COLUMNS]}
+    return {"parameters": [_COLUMNS, _IF_NONE_MATCH]}
 
 
 def scan_parameters(settings: Settings) -> dict[str, Any]:
@@ -141,10 +156,12 @@ def scan_parameters(settings: Settings) -> dict[str, Any]:
         _query("start", "First key (inclusive)", key),
         _query("end", "Last key (exclusive)", key),
         _query("prefix", "Keys starting with this (string keys only)", {"type": "string"}),
-        _query("after", "Cursor: only keys after this one (the previous page's next)", key),
+        _query("after", "Cursor: only keys after this one (the previous page's next; below start, at or past "
+                        "end, or without the prefix is 422)", key),
         _query("limit", f"Rows per page (default {settings.default_scan_rows}, at most {settings.max_scan_rows})",
                {"type": "integer", "minimum": 1, "maximum": settings.max_scan_rows}),
         _COLUMNS,
+        _IF_NONE_MATCH,
     ]}
 
 
@@ -156,6 +173,7 @@ def column_parameters(settings: Settings) -> dict[str, Any]:
             _query("limit", "Rows (a limit past the end is clipped)", {"type": "integer", "minimum": 0}),
             _query("format", "raw (default for fixed-width columns), npy, or json (the only form for string "
                              "and bytes columns)", {"type": "string", "enum": ["raw", "npy", "json"]}),
+            _IF_NONE_MATCH,
         ],
         "responses": {"200": {"description": (
             "raw: the little-endian values as they are mapped (headers x-rodata-dtype, x-rodata-shape); "
