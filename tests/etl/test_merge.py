@@ -107,3 +107,32 @@ def test_duplicates_across_runs(tmp_path: Path) -> None:
     assert read_segment(str(tmp_path / "part-00000.seg")) == [(1, "x"), (5, "first"), (6, "y")]
     merge_part(task(tmp_path, refs, schema, policy="last"))
     assert read_segment(str(tmp_path / "part-00000.seg")) == [(1, "x"), (5, "third"), (6, "y")]
+
+
+# More sorted runs than the process may open files: the merge must not hold one open per run.
+FEW_FILES = """
+import resource, sys
+import rodata
+resource.setrlimit(resource.RLIMIT_NOFILE, (96, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+report = rodata.build(sys.argv[1], dataset="d", key="id", data_root=sys.argv[2], workers=int(sys.argv[3]),
+                      chunk_bytes=40, part_bytes=4000, progress=False)
+print(report.rows_out, report.parts)
+"""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_more_runs_than_open_files_allowed(tmp_path: Path, workers: int) -> None:
+    import subprocess
+    import sys
+
+    rows = [f"{(i * 7919) % 3000},v{i}\n" for i in range(3000)]  # about 1,000 chunks: a run each
+    src = tmp_path / "in.csv"
+    src.write_text("id,v\n" + "".join(rows))
+    script = tmp_path / "few_files.py"
+    script.write_text(FEW_FILES)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, str(script), str(src), str(tmp_path / "data"), str(workers)],
+                          capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(root / "src")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows_out, parts = map(int, proc.stdout.split())
+    assert rows_out == 3000 and parts > 1

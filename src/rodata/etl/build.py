@@ -460,6 +460,8 @@ class _Build:
     def merge(self, staging: Path) -> list[SegmentInfo]:
         """Merge the runs into parts, one key range per part, in parallel."""
         t = time.perf_counter()
+        if not any(r.rows for r in self.results):  # no values at all: an inferred column holds only nulls
+            self.columns = [replace(c, type="string", dim=1) if c.inferred else c for c in self.columns]
         nulls = [any(r.nulls[i] for r in self.results) for i in range(len(self.columns))]
         self.schema = schema = infer.to_schema(self.columns, nulls)
         refs = tuple(RunRef(run.path, run.file_index)

@@ -215,45 +215,90 @@ def _write_part(task: PartTask, columns: list[ColumnData] | None, dropped: int, 
     return PartResult(task.index, info, dropped, {"merge": merged, "write": t2 - t1, "verify": t3 - t2})
 
 
+@dataclass
+class _Piece:
+    """The rows of one run that fall in a part's key range, copied out of the run's mapping (so no
+    file stays open: a build may have far more runs than a process may open files)."""
+
+    run: int  # index into the task's runs
+    columns: list[RunColumn | None]
+    lines: np.ndarray[Any, Any]
+
+    @property
+    def rows(self) -> int:
+        return int(self.lines.shape[0])
+
+
+def _copy(col: RunColumn, a: int, b: int) -> RunColumn:
+    """Rows [a, b) of a run column as arrays of their own."""
+    valid = None if col.valid is None else np.array(col.valid[a:b])
+    if col.values is not None:
+        return RunColumn(values=np.array(col.values[a:b]), valid=valid)
+    assert col.offsets is not None and col.data is not None
+    offs = col.offsets[a : b + 1]
+    return RunColumn(offsets=offs - offs[0], data=np.array(col.data[int(offs[0]) : int(offs[-1])]), valid=valid)
+
+
+def _pieces(task: PartTask, key_index: int) -> list[_Piece]:
+    """Each run's rows of the part's key range, one run mapped at a time."""
+    pieces = []
+    for r, ref in enumerate(task.runs):
+        run = read_run(ref.path)
+        try:
+            start, stop = _slice_bounds(run, key_index, task.lo, task.hi)
+            if stop > start:
+                pieces.append(_Piece(r, [_copy(c, start, stop) for c in run.columns],
+                                     np.array(run.lines[start:stop])))
+        finally:
+            run.close()
+    return pieces
+
+
+def _column(pieces: Sequence[_Piece], i: int) -> RunColumn:
+    """Column `i` of the pieces laid end to end; the pieces let go of it."""
+    parts = []
+    for piece in pieces:
+        col = piece.columns[i]
+        assert col is not None
+        parts.append((col, 0, piece.rows))
+        piece.columns[i] = None
+    return _concat(parts)
+
+
 def _merged_columns(task: PartTask) -> tuple[list[ColumnData] | None, int]:
     """The part's rows, merged in key order with the duplicate policy applied (None: no rows)."""
     key_index = task.schema.index(task.schema.key)
-    runs = [read_run(ref.path) for ref in task.runs]
-    pieces: list[tuple[int, int, int]] = []  # (run, start, stop)
-    for r, run in enumerate(runs):
-        start, stop = _slice_bounds(run, key_index, task.lo, task.hi)
-        if stop > start:
-            pieces.append((r, start, stop))
+    pieces = _pieces(task, key_index)
     if not pieces:
         return None, 0
-    key = _concat([(runs[r].columns[key_index], a, b) for r, a, b in pieces])
-    order = None if _in_order(runs, pieces, key_index) else keys.merge_order(key)
+    in_order = _in_order(pieces, key_index)
+    key = _column(pieces, key_index)
+    order = None if in_order else keys.merge_order(key)
     if order is not None:
         key = keys.take(key, order)
-    keep, dropped = _apply_duplicates(task, key, order, pieces, runs)
+    keep, dropped = _apply_duplicates(task, key, order, pieces)
     if keep is not None:
         order = keep if order is None else order[keep]
         key = keys.take(key, keep)
     columns: list[ColumnData] = []
     for i, column in enumerate(task.schema.columns):
-        col = key if i == key_index else _concat([(runs[r].columns[i], a, b) for r, a, b in pieces])
+        col = key if i == key_index else _column(pieces, i)
         if order is not None and i != key_index:
             col = keys.take(col, order)
         valid = col.valid
         if valid is not None and (not column.nullable or bool(valid.all())):
             valid = None
         columns.append(ColumnData(column, values=col.values, offsets=col.offsets, data=col.data, valid=valid))
-    for run in runs:
-        run.close()
     return columns, dropped
 
 
-def _in_order(runs: Sequence[Run], pieces: Sequence[tuple[int, int, int]], key_index: int) -> bool:
+def _in_order(pieces: Sequence[_Piece], key_index: int) -> bool:
     """True when the slices follow each other in key order without overlap (sorted input)."""
     previous = None
-    for r, a, b in pieces:
-        key = runs[r].columns[key_index]
-        first, last = keys.key_at(key, a), keys.key_at(key, b - 1)
+    for piece in pieces:
+        key = piece.columns[key_index]
+        assert key is not None
+        first, last = keys.key_at(key, 0), keys.key_at(key, piece.rows - 1)
         if previous is not None and not previous < first:
             return False
         previous = last
@@ -261,8 +306,7 @@ def _in_order(runs: Sequence[Run], pieces: Sequence[tuple[int, int, int]], key_i
 
 
 def _apply_duplicates(task: PartTask, key: RunColumn, order: np.ndarray[Any, Any] | None,
-                      pieces: Sequence[tuple[int, int, int]], runs: Sequence[Run],
-                      ) -> tuple[np.ndarray[Any, Any] | None, int]:
+                      pieces: Sequence[_Piece]) -> tuple[np.ndarray[Any, Any] | None, int]:
     """The rows to keep under the duplicate policy (None: all), and how many were dropped."""
     n = key.rows
     if n < 2:
@@ -273,7 +317,7 @@ def _apply_duplicates(task: PartTask, key: RunColumn, order: np.ndarray[Any, Any
     if task.on_duplicate == "error":
         at = int(np.flatnonzero(same)[0])
         rows = (at, at + 1) if order is None else (int(order[at]), int(order[at + 1]))
-        where = [_where(task, pieces, runs, r) for r in rows]
+        where = [_where(task, pieces, r) for r in rows]
         value = keys.key_at(key, at)
         shown = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
         raise DuplicateKeyError(f"duplicate key {shown!r} in column {task.schema.key!r}: first at {where[0]}, "
@@ -286,12 +330,12 @@ def _apply_duplicates(task: PartTask, key: RunColumn, order: np.ndarray[Any, Any
     return np.flatnonzero(keep), int(len(keep) - keep.sum())
 
 
-def _where(task: PartTask, pieces: Sequence[tuple[int, int, int]], runs: Sequence[Run], row: int) -> str:
+def _where(task: PartTask, pieces: Sequence[_Piece], row: int) -> str:
     """``file:line`` of row `row` of the pieces laid end to end (only wanted for an error)."""
-    for r, a, b in pieces:
-        if row < b - a:
-            return f"{task.file_paths[task.runs[r].file_index]}:{int(runs[r].lines[a + row])}"
-        row -= b - a
+    for piece in pieces:
+        if row < piece.rows:
+            return f"{task.file_paths[task.runs[piece.run].file_index]}:{int(piece.lines[row])}"
+        row -= piece.rows
     raise IndexError(row)
 
 

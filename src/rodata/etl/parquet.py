@@ -253,6 +253,8 @@ def _row_text(table: Any, row: int) -> bytes:
 
     doc = {}
     for name, col in zip(table.column_names, table.slice(row, 1).columns, strict=True):
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             raw = col.cast(pa.large_binary()).to_pylist()[0]
             doc[name] = None if raw is None else raw.decode("utf-8", "backslashreplace")

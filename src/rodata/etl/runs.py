@@ -6,6 +6,7 @@ build's staging directory and are removed with it; they are never published."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -62,9 +63,13 @@ class Run:
     _mapping: mmap.mmap | None = None
 
     def close(self) -> None:
+        """Let go of the mapping (and the file descriptor it holds) once no view of it is left."""
         self.columns = []
         self.lines = np.empty(0, dtype=np.int64)
-        self._mapping = None  # the views above kept it alive; it goes when they go
+        mapping, self._mapping = self._mapping, None
+        if mapping is not None:
+            with contextlib.suppress(BufferError):  # a view still in use: it goes when the view goes
+                mapping.close()
 
 
 def write_run(path: str | os.PathLike[str], columns: Sequence[RunColumn], lines: np.ndarray[Any, Any]) -> int:
