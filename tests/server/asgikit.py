@@ -40,12 +40,16 @@ class EscapedError(AssertionError):
 
 
 async def call_app(app: Any, method: str, raw_path: bytes, query: bytes = b"", body: bytes = b"",
-                   headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
-    """One request to `app` (``raw_path`` without the query string) and its complete answer."""
+                   headers: list[tuple[bytes, bytes]] | None = None,
+                   extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
+    """One request to `app` (``raw_path`` without the query string) and its complete answer;
+    `headers` replace the usual ones, `extra` are added to them."""
     if headers is None:
         headers = [(b"host", b"test")]
         if method == "POST":
             headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if extra:
+        headers = [*headers, *extra]
     from urllib.parse import unquote_to_bytes
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
@@ -88,15 +92,18 @@ class Apps:
         self.loop = asyncio.new_event_loop()
 
     def call(self, app: Any, method: str, path: str | bytes, body: bytes = b"",
-             headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
+             headers: list[tuple[bytes, bytes]] | None = None,
+             extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
         raw = path.encode() if isinstance(path, str) else path
         raw_path, _, query = raw.partition(b"?")
-        return self.loop.run_until_complete(call_app(app, method, raw_path, query, body, headers))
+        return self.loop.run_until_complete(call_app(app, method, raw_path, query, body, headers, extra))
 
-    def both(self, method: str, path: str | bytes, body: bytes = b"") -> Answer:
-        """The answer of the fast path, checked to be byte for byte the FastAPI path's."""
-        fast = self.call(self.fast, method, path, body)
-        slow = self.call(self.slow, method, path, body)
+    def both(self, method: str, path: str | bytes, body: bytes = b"",
+             extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
+        """The answer of the fast path, checked to be byte for byte the FastAPI path's (`extra`:
+        request headers added to the usual ones)."""
+        fast = self.call(self.fast, method, path, body, extra=extra)
+        slow = self.call(self.slow, method, path, body, extra=extra)
         assert fast.key() == slow.key(), (method, path, body[:200], fast.key()[:2], slow.key()[:2])
         return fast
 

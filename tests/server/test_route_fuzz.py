@@ -1,5 +1,6 @@
 """Generated requests to the row, lookup, scan and column routes: whatever is sent, no 5xx; a 4xx has
-the error shape; a 200 says what the library says; the fast path answers byte for byte as FastAPI."""
+the error shape; a 200 says what the library says; the fast path answers byte for byte as FastAPI,
+HEAD requests, revalidations (If-None-Match) and misspelt query parameters included."""
 
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ column_lists = st.one_of(
 counts = st.one_of(st.integers(0, 260).map(str), st.integers(0, 260).map(str), st.integers(-3, 260).map(str),
                    st.sampled_from(["", "x", "1e3", "99999999999999999999"]))
 formats = st.sampled_from(["json", "json", "raw", "npy", "csv", "", "JSON"])
+#: Query parameter names no route takes (misspelt, a case or a space off, empty).
+junk_names = st.sampled_from(["colums", "x", "", "Columns", "limit ", "after_", "%", "start[]"])
 
 
 @st.composite
@@ -106,7 +109,40 @@ def checked(pair: Apps, method: str, path: str, body: bytes = b"") -> Answer:
         assert set(doc) == {"error"} and set(doc["error"]) == {"code", "message"}, doc
         assert all(isinstance(v, str) for v in doc["error"].values())
         event(f"error {doc['error']['code']}")
+    if method == "GET":
+        check_head_and_revalidation(pair, path, got)
     return got
+
+
+def check_head_and_revalidation(pair: Apps, path: str, got: Answer) -> None:
+    """HEAD answers as GET did, without the body; a 200 (and only a 200) has an ETag, which
+    If-None-Match turns into a 304 with the same headers less the body's own."""
+    head = pair.both("HEAD", path)
+    assert (head.status, head.headers, head.body) == (got.status, got.headers, b""), path
+    tag = got.header("etag")
+    assert (tag is not None) == (got.status == 200), (path, got.status, tag)
+    if tag is None:
+        return
+    kept = [(k, v) for k, v in got.headers if k not in (b"content-type", b"content-length")]
+    for value in (tag, f"W/{tag}", f'"elsewhere", {tag}', "*"):
+        for method in ("GET", "HEAD"):
+            again = pair.both(method, path, extra=[(b"if-none-match", value.encode())])
+            assert (again.status, again.headers, again.body) == (304, kept, b""), (path, value)
+    stale = pair.both("GET", path, extra=[(b"if-none-match", tag.replace(".", ".0", 1).encode())])
+    assert stale.key() == got.key()
+
+
+def error_of(got: Answer) -> tuple[str, str]:
+    doc = json.loads(got.body)["error"]
+    return doc["code"], doc["message"]
+
+
+def check_unknown(got: Answer, junk: str) -> None:
+    """A query parameter the route does not take is 422 naming it (unless no route matched)."""
+    code, message = error_of(got)
+    assert got.status in (404, 422) and code in ("unknown_parameter", "not_found"), (got.status, code)
+    if code == "unknown_parameter":
+        assert repr(junk) in message and "it takes" in message, message
 
 
 def row_text(ds: rodata.Dataset, row: dict[str, Any] | None) -> bytes:
@@ -123,16 +159,26 @@ def columns_of(text: str | None) -> list[str] | None:
     return None if text is None else text.split(",")
 
 
+def in_range(after: Any, start: Any, end: Any, prefix: str | None) -> bool:
+    """Whether a scan over [start, end) (and `prefix`) can give `after` as a cursor."""
+    return ((start is None or after >= start) and (end is None or after < end)
+            and (prefix is None or after.startswith(prefix)))
+
+
 # -- the routes ------------------------------------------------------------------------------------------
 
 
 @FUZZ
-@given(data=st.data(), columns=optional(column_lists))
-def test_rows(pair: Apps, lib: dict[str, rodata.Dataset], data: st.DataObject, columns: str | None) -> None:
+@given(data=st.data(), columns=optional(column_lists), junk=optional(junk_names))
+def test_rows(pair: Apps, lib: dict[str, rodata.Dataset], data: st.DataObject, columns: str | None,
+              junk: str | None) -> None:
     name, text = data.draw(names_and_keys())
     key = data.draw(st.one_of(st.just(segment(text)), st.just(segment(text)), raw_segments))
-    got = checked(pair, "GET", f"/v1/datasets/{name}/rows/{key}{query({'columns': columns})}")
-    if got.status == 200:
+    params = {"columns": columns} if junk is None else {"columns": columns, junk: "1"}
+    got = checked(pair, "GET", f"/v1/datasets/{name}/rows/{key}{query(params)}")
+    if junk is not None:
+        check_unknown(got, junk)
+    elif got.status == 200:
         ds = lib[name]
         row = ds.get(typed_key(ds, unquote(key, errors="strict")), columns_of(columns))
         assert got.body == row_text(ds, row)
@@ -154,9 +200,12 @@ lookup_bodies = st.one_of(lookup_docs.map(lambda d: json.dumps(d).encode()),
 
 
 @FUZZ
-@given(name=st.sampled_from(SERVED * 8 + JUNK_NAMES), body=lookup_bodies)
-def test_lookups(pair: Apps, lib: dict[str, rodata.Dataset], name: str, body: bytes) -> None:
-    got = checked(pair, "POST", f"/v1/datasets/{name}/lookup", body)
+@given(name=st.sampled_from(SERVED * 8 + JUNK_NAMES), body=lookup_bodies, junk=optional(junk_names))
+def test_lookups(pair: Apps, lib: dict[str, rodata.Dataset], name: str, body: bytes, junk: str | None) -> None:
+    got = checked(pair, "POST", f"/v1/datasets/{name}/lookup{query({} if junk is None else {junk: '1'})}", body)
+    if junk is not None:
+        check_unknown(got, junk)
+        return
     if got.status != 200:
         return
     ds = lib[name]
@@ -174,19 +223,32 @@ def test_lookups(pair: Apps, lib: dict[str, rodata.Dataset], name: str, body: by
 
 
 @FUZZ
-@given(data=st.data(), prefix=optional(str_texts), limit=optional(counts), columns=optional(column_lists))
+@given(data=st.data(), prefix=optional(str_texts), limit=optional(counts), columns=optional(column_lists),
+       junk=optional(junk_names))
 def test_scans(pair: Apps, lib: dict[str, rodata.Dataset], data: st.DataObject, prefix: str | None,
-               limit: str | None, columns: str | None) -> None:
+               limit: str | None, columns: str | None, junk: str | None) -> None:
     name, _ = data.draw(names_and_keys())
     keys = str_texts if name == "strs" else int_texts
     keys = st.one_of(keys, keys, keys, key_texts)
-    start, end, after = (data.draw(optional(keys)) for _ in range(3))
+    start, end = (data.draw(optional(keys)) for _ in range(2))
+    after = data.draw(st.one_of(optional(keys), st.just(start)))  # after = start: paging from the start
     params = {"start": start, "end": end, "after": after, "prefix": prefix, "limit": limit, "columns": columns}
+    if junk is not None:
+        params[junk] = "1"
     got = checked(pair, "GET", f"/v1/datasets/{name}/scan{query(params)}")
+    if junk is not None:
+        check_unknown(got, junk)
+        return
+    if got.status == 422 and error_of(got)[0] == "cursor_out_of_range":
+        ds = lib[name]
+        typed = {k: None if params[k] is None else typed_key(ds, str(params[k])) for k in ("start", "end", "after")}
+        assert not in_range(typed["after"], typed["start"], typed["end"], prefix), params
+        return
     if got.status != 200:
         return
     ds = lib[name]
     typed = {k: None if params[k] is None else typed_key(ds, str(params[k])) for k in ("start", "end", "after")}
+    assert typed["after"] is None or in_range(typed["after"], typed["start"], typed["end"], prefix), params
     size = 1000 if limit is None else int(limit)
     keys: list[Any] = []
     for batch in ds.scan(typed["start"], typed["end"], prefix, [ds.key], after=typed["after"]):
@@ -200,11 +262,17 @@ def test_scans(pair: Apps, lib: dict[str, rodata.Dataset], data: st.DataObject, 
 @FUZZ
 @given(name=st.sampled_from(SERVED * 8 + JUNK_NAMES),
        column=st.one_of(*[st.sampled_from(NAMES)] * 6, key_texts.map(segment), raw_segments),
-       offset=optional(counts), limit=optional(counts), fmt=st.one_of(st.none(), st.none(), formats))
+       offset=optional(counts), limit=optional(counts), fmt=st.one_of(st.none(), st.none(), formats),
+       junk=optional(junk_names))
 def test_columns(pair: Apps, lib: dict[str, rodata.Dataset], name: str, column: str, offset: str | None,
-                 limit: str | None, fmt: str | None) -> None:
+                 limit: str | None, fmt: str | None, junk: str | None) -> None:
     params = {"offset": offset, "limit": limit, "format": fmt}
+    if junk is not None:
+        params[junk] = "1"
     got = checked(pair, "GET", f"/v1/datasets/{name}/columns/{quote(column, safe='%')}{query(params)}")
+    if junk is not None:
+        check_unknown(got, junk)
+        return
     if got.status != 200:
         return
     ds = lib[name]

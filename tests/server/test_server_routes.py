@@ -378,14 +378,30 @@ def test_fast_path_answers_exactly_like_the_fastapi_routes(server: Server, frame
         ("GET", "/v1/datasets/items/columns/price?format=json&limit=40", None),
         ("GET", "/v1/datasets/items%2Fx/rows/1", None),
         ("GET", "/v1/datasets//rows/1", None),
+        ("GET", "/v1/datasets/items/rows/-597?colums=ts", None),
+        ("GET", "/v1/datasets/items/columns/qty?ofset=3", None),
+        ("POST", "/v1/datasets/items/lookup?format=npz", {"keys": [-597]}),
+        ("GET", "/v1/datasets/items/scan?start=0&after=-3", None),
+        ("GET", "/v1/datasets/items/scan?end=0&after=0", None),
+        ("GET", "/", None),
     ]
-    for method, path, body in requests:
+    # HEAD of every GET, and each answer with an ETag asked again with it in If-None-Match.
+    requests += [("HEAD", path, None) for method, path, _ in list(requests) if method == "GET"]
+    tagged = [path for method, path, _ in requests
+              if method == "GET" and "etag" in server.client.request(method, path).headers]
+    assert len(tagged) >= 10, tagged
+    for method, path, body in requests + [(m, p, "If-None-Match") for p in tagged for m in ("GET", "HEAD")]:
+        headers = None
+        if body == "If-None-Match":
+            body, headers = None, {"If-None-Match": server.client.request("GET", path).headers["etag"]}
         data = None if body is None else (body if isinstance(body, str) else json.dumps(body))
-        fast = server.client.request(method, path, data)
-        slow = framework_server.client.request(method, path, data)
+        fast = server.client.request(method, path, data, headers)
+        slow = framework_server.client.request(method, path, data, headers)
         fast.headers.pop("date", None)
         slow.headers.pop("date", None)
-        assert (fast.status, fast.headers, fast.body) == (slow.status, slow.headers, slow.body), path
+        assert (fast.status, fast.headers, fast.body) == (slow.status, slow.headers, slow.body), (method, path)
+        if headers:
+            assert fast.status == 304, (method, path)
 
 
 # -- limits -------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import numpy as np
 from httpkit import Client, Server
 
 import rodata
+from rodata.catalog import Catalog, CatalogEvent
 from rodata.store import CURRENT
 
 ROWS = 3000
@@ -177,3 +178,21 @@ def test_datasets_appear_and_disappear_while_serving(tmp_path: Path) -> None:
         assert server.get("/healthz").status == 503
     finally:
         assert server.stop() == 0
+
+
+def test_a_swap_event_names_the_version_it_replaced(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    first = publish(root, 1)
+    events: list[CatalogEvent] = []
+    catalog = Catalog(root, on_event=events.append)
+    try:
+        catalog.load()
+        second = publish(root, 2)
+        catalog.refresh()
+        third = publish(root, 3)
+        catalog.refresh()
+    finally:
+        for ds in catalog.datasets.values():
+            ds.close()
+    assert [(e.kind, e.version, e.previous) for e in events] == [
+        ("loaded", first, None), ("swapped", second, first), ("swapped", third, second)]
