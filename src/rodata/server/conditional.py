@@ -81,6 +81,8 @@ def row_etag(ds: Dataset, key: bytes | str, columns: str | None) -> bytes | None
 
 def matches(value: bytes, tag: bytes) -> bool:
     """True when an ``If-None-Match`` header `value` names `tag` (weak comparison) or is ``*``."""
+    if value == tag:  # the usual header: the one tag the client holds
+        return True
     for item in value.split(b","):
         item = item.strip()
         if item.startswith(b"W/"):
