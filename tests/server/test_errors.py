@@ -41,8 +41,12 @@ def test_an_internal_error_is_a_500_answer_and_nothing_escapes(tmp_path: Path, m
                 assert got.status == 500, (path, got.body)
                 assert json.loads(got.body) == {"error": {"code": "internal", "message": "internal error"}}
                 assert got.header("connection") is None
+                if method == "GET":  # HEAD: the same 500, without its body
+                    head = both.call(app, "HEAD", path)
+                    assert (head.status, head.headers, head.body) == (500, got.headers, b""), path
     logged = [r for r in caplog.records if r.getMessage() == "internal error: planted fault"]
-    assert len(logged) == 2 * len(ROUTES)  # each logged once, with its traceback
+    heads = sum(method == "GET" for method, _, _ in ROUTES)
+    assert len(logged) == 2 * (len(ROUTES) + heads)  # each logged once, with its traceback
     assert all(r.exc_info for r in logged)
 
 

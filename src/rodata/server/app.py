@@ -146,7 +146,7 @@ class RodataAPI(FastAPI):
                 reply = internal_error(exc)
                 if sent == _NOTHING:
                     status = reply.status
-                    await send_reply(send, reply)
+                    await send_reply(send, reply, head)
         finally:
             route = getattr(scope.get("route"), "path", None)
             duration = perf_counter() - started
