@@ -329,7 +329,10 @@ class Catalog:
 
 def _log_event(event: CatalogEvent) -> None:
     extra = {"event": f"dataset_{event.kind}", "dataset": event.dataset, "version": event.version}
-    if event.kind in ("loaded", "swapped", "removed"):
+    if event.kind == "swapped":
+        log.info("dataset %s swapped: version %s -> %s", event.dataset, event.previous, event.version,
+                 extra={**extra, "previous": event.previous})
+    elif event.kind in ("loaded", "removed"):
         log.info("dataset %s %s (version %s)", event.dataset, event.kind, event.version, extra=extra)
     elif event.kind == "refused":
         log.warning("dataset %s: version %s refused: %s", event.dataset, event.version, event.reason,

@@ -196,3 +196,17 @@ def test_a_swap_event_names_the_version_it_replaced(tmp_path: Path) -> None:
             ds.close()
     assert [(e.kind, e.version, e.previous) for e in events] == [
         ("loaded", first, None), ("swapped", second, first), ("swapped", third, second)]
+
+
+def test_the_swap_log_line_names_both_versions(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    first = publish(root, 1)
+    server = Server(root, tmp_path / "server.log")
+    try:
+        server.wait_ready()
+        second = publish(root, 2)
+        line = server.wait_until(lambda: [d for d in server.logs() if d.get("event") == "dataset_swapped"],
+                                 "swap")[0]
+    finally:
+        assert server.stop() == 0
+    assert (line["previous"], line["version"]) == (first, second)
