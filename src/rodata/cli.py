@@ -8,6 +8,7 @@ import argparse
 import difflib
 import errno
 import importlib
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -68,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rodata: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`| head`): stop quietly, as other command-line tools
+        # do; stdout goes to /dev/null so that flushing it at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except UsageError as exc:
         print(f"rodata: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

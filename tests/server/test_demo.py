@@ -70,4 +70,21 @@ def test_demo_without_serving_reuses_the_sample(tmp_path: Path) -> None:
     assert "generating a sample of 500 users" in first.stdout and "curl -s" in first.stdout
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0 and "generating" not in second.stdout
-    assert "built users version v000002-" in second.stdout
+    assert "built users v000002-" in second.stdout and "rows in 1 part from" in second.stdout  # build's summary
+
+
+def test_demo_refuses_a_taken_port_before_it_builds(tmp_path: Path) -> None:
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        cmd = [sys.executable, "-m", "rodata", "demo", "--dir", str(tmp_path / "d"), "--port", str(port)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    finally:
+        taken.close()
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port 0 for a free one" in proc.stderr
+    assert not (tmp_path / "d").exists()  # nothing generated or built

@@ -8,20 +8,23 @@ builds it as a new version, then serves the data root."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import inspect
 import json
 import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import rodata
+from rodata.errors import UsageError
+from rodata.server.runner import bind
 
-__all__ = ["DATASET", "KEY", "build_sample", "curl_examples", "run_demo", "write_sample_csv"]
+if TYPE_CHECKING:
+    from rodata.etl.report import BuildReport
+
+__all__ = ["DATASET", "KEY", "build_sample", "check_port", "curl_examples", "run_demo", "write_sample_csv"]
 
 DATASET = "users"
 KEY = "user_id"
@@ -63,40 +66,20 @@ def write_sample_csv(path: Path, rows: int, seed: int = 7) -> None:
     os.replace(tmp, path)
 
 
-def build_sample(csv_path: Path, data_root: Path) -> None:
+def build_sample(csv_path: Path, data_root: Path) -> BuildReport:
     """Build the sample CSV into `data_root` as a new version, with the ETL on all cores."""
-    build = getattr(rodata, "build", None)
-    if build is not None:
-        extra = {"schema": SCHEMA} if "schema" in inspect.signature(build).parameters else {}
-        build([csv_path], dataset=DATASET, key=KEY, data_root=data_root, workers=None, **extra)
+    return rodata.build([csv_path], dataset=DATASET, key=KEY, data_root=data_root, workers=None, schema=SCHEMA)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port that is taken before anything is built (:class:`UsageError`, exit status 2)."""
+    if port == 0:
         return
-    # Without the ETL package: read the CSV here and publish the columns.
-    rodata.write(data_root, DATASET, _read_csv(csv_path), key=KEY, schema=SCHEMA)
-
-
-def _read_csv(path: Path) -> dict[str, Any]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        cols: list[list[str]] = [[] for _ in header]
-        for record in reader:
-            for col, value in zip(cols, record, strict=False):  # a short record leaves nulls
-                col.append(value)
-    raw = dict(zip(header, cols, strict=True))
-
-    def nullable(values: list[str]) -> list[str | None]:
-        return [v if v != "" else None for v in values]
-
-    return {
-        "user_id": np.array(raw["user_id"], dtype=np.int64),
-        "country": raw["country"], "city": nullable(raw["city"]), "plan": raw["plan"],
-        "signup_date": np.array(raw["signup_date"], dtype="datetime64[D]"),
-        "last_seen": np.array([v.rstrip("Z") for v in raw["last_seen"]], dtype="datetime64[ns]"),
-        "sessions_30d": np.array(raw["sessions_30d"], dtype=np.int32),
-        "spend_usd": np.array(raw["spend_usd"], dtype=np.float64),
-        "churn_risk": np.array(raw["churn_risk"], dtype=np.float32),
-        "is_active": np.array([v == "true" for v in raw["is_active"]], dtype=bool),
-    }
+    try:
+        bind(host, port).close()
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                         "pick another --port, or --port 0 for a free one") from None
 
 
 def curl_examples(base: str, keys: list[int]) -> list[str]:
@@ -120,18 +103,18 @@ def run_demo(directory: str | os.PathLike[str], *, rows: int = 200_000, host: st
              serve: bool = True, seconds: float | None = None, out: Callable[[str], None] | None = None) -> int:
     """Generate (first run), build, serve and print example requests; returns the exit status."""
     say = out or (lambda line: print(line, flush=True))
+    if serve:
+        check_port(host, port)  # before anything is generated or built
     root = Path(directory).resolve()
     csv_path = root / "users.csv"
     data_root = root / "data"
     if not csv_path.exists():
         say(f"generating a sample of {rows} users in {csv_path}")
         write_sample_csv(csv_path, rows)
-    started = dt.datetime.now()  # wall time of the build, for the user
-    build_sample(csv_path, data_root)
-    took = (dt.datetime.now() - started).total_seconds()
+    report = build_sample(csv_path, data_root)
+    say(f"{report.summary()}; data root {data_root}")
     with rodata.open(data_root / DATASET) as ds:
         keys = [int(k) for k in ds.column(KEY, 0, 2)]
-        say(f"built {DATASET} version {ds.version}: {len(ds)} rows in {took:.2f} s, data root {data_root}")
 
     def print_examples(bound_host: str, bound_port: int) -> None:
         shown = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else bound_host
