@@ -90,9 +90,14 @@ def jsonl_cases() -> dict[str, bytes]:
     }
 
 
+def build_cases() -> dict[str, bytes]:
+    """Option byte 1 (JSON Lines, inferred schema), then the input file."""
+    return {"jsonl-key-never-named.in": bytes([1]) + b'{"k": "a"}\n'}
+
+
 def all_cases() -> dict[str, dict[str, bytes]]:
     """target -> {file name: bytes} of every reproducer."""
-    return {"segment": segment_cases(), "manifest": manifest_cases(), "jsonl": jsonl_cases()}
+    return {"segment": segment_cases(), "manifest": manifest_cases(), "jsonl": jsonl_cases(), "build": build_cases()}
 
 
 def main() -> None:
