@@ -254,7 +254,7 @@ class _Build:
         fields = parquet_fields(self.sources[0].path)
         names = [f[0] for f in fields]
         for source in self.sources[1:]:
-            other = parquet_fields(source.path)
+            other = parquet_fields(source.path, lengths=False)  # only the names must agree
             if {f[0] for f in other} != set(names):
                 raise BadInputError(f"columns differ from {self.sources[0].path}'s", path=source.path)
         self.columns = infer.plan_columns(names, [0] * len(names), [-1] * len(names), self.schema_file, self.key,

@@ -60,9 +60,9 @@ def _no(_t: Any) -> bool:
     return False
 
 
-def parquet_fields(path: str) -> list[tuple[str, str, int]]:
+def parquet_fields(path: str, *, lengths: bool = True) -> list[tuple[str, str, int]]:
     """(name, type, dim) of each column of a Parquet file, from its schema (and, for
-    variable-length lists, the length of the first list)."""
+    variable-length lists, the length of the first list; -1 without `lengths`)."""
     pq = import_pyarrow()
     try:
         pf = pq.ParquetFile(path)
@@ -71,7 +71,7 @@ def parquet_fields(path: str) -> list[tuple[str, str, int]]:
     out = []
     for field in pf.schema_arrow:
         type_, dim = _rodata_type(field.name, field.type)
-        if type_ == "vector" and dim < 0:
+        if type_ == "vector" and dim < 0 and lengths:
             dim = _first_list_length(pf, field.name)
         out.append((field.name, type_, dim))
     return out

@@ -213,7 +213,8 @@ class _Chunk:
                 return describe(code, None, None, None, expected_fields=len(t.field_map),
                                 found_fields=None if fields is None else len(fields))
             col_index = t.field_map[field_index] if 0 <= field_index < len(t.field_map) else -1
-            value = fields[field_index] if fields is not None and 0 <= field_index < len(fields) else None
+            # A value fault is reported at its field's start: the field alone, whatever comes after it.
+            value = _csv_field_at(raw, at, t.delimiter, t.quote) if code in ("syntax", "range") else None
         else:
             col_index, value = field_index, _json_value(raw, at) if code in ("syntax", "range") else None
         if col_index < 0 or col_index >= len(t.columns):
@@ -288,6 +289,26 @@ class _Chunk:
         if self.task.parent_pid and not pid_alive(self.task.parent_pid):
             raise RodataError("the build process is gone")
 
+
+
+def _csv_field_at(raw: bytes, at: int, delimiter: bytes, quote: bytes) -> bytes:
+    """The value of the CSV field that starts at `raw[at]` (quotes removed, doubled ones undone)."""
+    if quote and raw[at : at + 1] == quote:
+        value, i = bytearray(), at + 1
+        while i < len(raw):
+            if raw[i : i + 1] == quote:
+                if raw[i + 1 : i + 2] != quote:
+                    break
+                i += 1
+            value += raw[i : i + 1]
+            i += 1
+        return bytes(value)
+    end = len(raw)
+    for stop in (delimiter, b"\n"):
+        found = raw.find(stop, at)
+        if 0 <= found < end:
+            end = found
+    return raw[at:end].removesuffix(b"\r")
 
 
 def _split_fields(raw: bytes, delimiter: bytes, quote: bytes) -> list[bytes] | None:
