@@ -55,6 +55,7 @@ class Column:
     null_rate: float = 0.0
     presence: float = 1.0  # JSON Lines: how often a record names it
     not_null: bool = False
+    odd: bool = False  # a header name the build cleans: not named in the schema file
 
 
 def draw_columns(rng: random.Random, fmt: str, schema: dict[str, Any]) -> tuple[list[Column], str]:
@@ -62,13 +63,16 @@ def draw_columns(rng: random.Random, fmt: str, schema: dict[str, Any]) -> tuple[
     families = list(DECLARED)
     if fmt == "csv":
         families.remove("nested")
-    key_family = rng.choice(["int", "int", "string", "code"])
+    key_family = rng.choice(["int", "int", "string", "code", "int", "string", "code", "numeric"])
     key_decl = rng.choice([None, None, "int64", "int32"] if key_family == "int" else [None, "string"])
     cols = [Column("id", key_family, key_decl)]
     names = ["id"]
     for i in range(rng.choice([0, 1, 2, 3, 4, 6, 9])):
         family = rng.choice(families)
         name = rng.choice([f"c{i}", f"col {i}", f"ü{i}", f"x{i}"])
+        odd = fmt == "csv" and rng.random() < 0.05  # a header name to clean: empty, repeated, odd characters
+        if odd:
+            name = rng.choice(["", names[-1], f"a/b\x01{i}"])
         declared = rng.choice(DECLARED[family])
         width = rng.choice(WIDTHS) if family == "int" and declared is not None else "int64"
         if family == "int" and declared in ("int64", "int"):
@@ -76,14 +80,21 @@ def draw_columns(rng: random.Random, fmt: str, schema: dict[str, Any]) -> tuple[
         dim = rng.randint(1, 6)
         if family == "vector":
             declared = f"vector[{dim}]"
+        if odd:
+            declared = "vector" if family == "vector" else None  # the schema file names no such column
         col = Column(name, family, declared, width, dim, rng.choice([0, 0, 0.05, 0.3, 1.0]),
                      rng.choice([1.0, 1.0, 0.5, 0.05]))
+        col.odd = odd
         if family == "allnull":
             col.null_rate = 1.0
         cols.append(col)
         names.append(name)
     columns: dict[str, Any] = {}
     for col in cols:
+        if col.odd:
+            if col.family == "vector":
+                col.family = "float"
+            continue
         spec: dict[str, Any] = {}
         if col.declared:
             spec["type"] = col.declared
@@ -173,10 +184,14 @@ def faulty(rng: random.Random, text: bytes) -> bytes:
 def csv_value(rng: random.Random, col: Column, plain: bool) -> bytes:
     if col.family == "bytes":
         return bytes_value(rng) if not plain else b"raw"
+    if col.family == "bool" and col.declared and rng.random() < 0.3:  # a declared bool takes more spellings
+        return rng.choice([b"t", b"F", b"yes", b"No", b"y", b"N", b"1", b"0"])
     return family_text(rng, col.family, col.width, col.dim, plain=plain).encode("utf-8")
 
 
 def json_of(rng: random.Random, col: Column) -> bytes:
+    if col.declared and col.family in ("int", "float", "bool") and rng.random() < 0.1:
+        return json_string(json_value(rng, col.family, col.width).decode(), rng)  # a number in a string
     return json_value(rng, col.family, col.width, col.dim)
 
 

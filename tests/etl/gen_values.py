@@ -103,6 +103,8 @@ def family_text(rng: random.Random, family: str, width: str = "int64", dim: int 
     if family == "mixed":
         return family_text(rng, rng.choice(["int", "float", "bool", "date", "timestamp", "string", "code"]),
                            plain=plain)
+    if family == "numeric":
+        return family_text(rng, rng.choice(["int", "float"]))
     return string_text(rng, plain=plain)
 
 

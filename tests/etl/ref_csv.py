@@ -164,6 +164,7 @@ def reference(paths: Sequence[Path], *, key: str, schema: Mapping[str, Any], tab
     quote = quote_text.encode() if quote_text else None
     nulls = {v.encode() for v in schema.get("null_values", DEFAULT_NULLS)}
     columns: list[Col] | None = None
+    first_names: list[str] = []
     good: list[Good] = []
     bad: list[Bad] = []
     for index, path in enumerate(paths):
@@ -172,6 +173,11 @@ def reference(paths: Sequence[Path], *, key: str, schema: Mapping[str, Any], tab
         header, fault = split_fields(data, pos, delim, quote)
         assert fault is None, "the generator writes good headers"
         names = clean_names([v.decode("utf-8") for v, _p, _e in header])
+        if columns is not None and set(names) != set(first_names):
+            missing, extra = sorted(set(first_names) - set(names)), sorted(set(names) - set(first_names))
+            return Expected(error=("BadInputError", f"{path}:1:1: header differs from {paths[0]}'s (missing: "
+                                   f"{missing}, extra: {extra})"))
+        first_names = first_names or names
         columns = columns or plan(names, schema, key)
         by_source = {c.source: c for c in columns}
         fields_of = [by_source.get(n) for n in names]

@@ -80,3 +80,12 @@ def test_more_bad_parquet_rows_than_allowed_stop_the_build(tmp_path: Path, root:
     assert proc.returncode == 3, proc.stderr
     assert f"{path}:1:2: row 1: column 's': invalid UTF-8" in proc.stderr
     assert not (root / "d" / "CURRENT").exists()
+
+
+@pytest.mark.parametrize("column", [pa.array([{"a": 1}, None, {"a": 3}]),           # a type rodata does not read
+                                    pa.array([None, None, None], pa.list_(pa.float64()))])  # lists of no length
+def test_a_dropped_parquet_column_needs_no_type(tmp_path: Path, root: Path, column: pa.Array) -> None:
+    path = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": [1, 2, 3], "odd": column, "v": ["a", "b", "c"]}), path)
+    rodata.build(path, dataset="d", key="id", data_root=root, schema={"odd": {"drop": True}})
+    assert all_rows(root / "d") == [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}, {"id": 3, "v": "c"}]

@@ -251,10 +251,11 @@ class _Build:
     def _plan_parquet(self) -> None:
         from rodata.etl.parquet import parquet_fields
 
-        fields = parquet_fields(self.sources[0].path)
+        dropped = frozenset(s.source for s in self.schema_file.columns.values() if s.drop)
+        fields = parquet_fields(self.sources[0].path, dropped=dropped)
         names = [f[0] for f in fields]
         for source in self.sources[1:]:
-            other = parquet_fields(source.path, lengths=False)  # only the names must agree
+            other = parquet_fields(source.path, lengths=False, dropped=dropped)  # only the names must agree
             if {f[0] for f in other} != set(names):
                 raise BadInputError(f"columns differ from {self.sources[0].path}'s", path=source.path)
         self.columns = infer.plan_columns(names, [0] * len(names), [-1] * len(names), self.schema_file, self.key,

@@ -60,9 +60,11 @@ def _no(_t: Any) -> bool:
     return False
 
 
-def parquet_fields(path: str, *, lengths: bool = True) -> list[tuple[str, str, int]]:
+def parquet_fields(path: str, *, lengths: bool = True, dropped: frozenset[str] = frozenset(),
+                   ) -> list[tuple[str, str, int]]:
     """(name, type, dim) of each column of a Parquet file, from its schema (and, for
-    variable-length lists, the length of the first list; -1 without `lengths`)."""
+    variable-length lists, the length of the first list; -1 without `lengths`).  A `dropped`
+    column is never read, so its type is not looked at (any Arrow type may be dropped)."""
     pq = import_pyarrow()
     try:
         pf = pq.ParquetFile(path)
@@ -70,6 +72,9 @@ def parquet_fields(path: str, *, lengths: bool = True) -> list[tuple[str, str, i
         raise BadInputError(f"not a readable Parquet file: {exc}", path=path) from None
     out = []
     for field in pf.schema_arrow:
+        if field.name in dropped:
+            out.append((field.name, "string", 1))
+            continue
         type_, dim = _rodata_type(field.name, field.type)
         if type_ == "vector" and dim < 0 and lengths:
             dim = _first_list_length(pf, field.name)
