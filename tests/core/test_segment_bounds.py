@@ -142,3 +142,11 @@ def test_a_schema_type_of_any_json_kind_is_a_format_error(data_root: Path, tmp_p
     bad.write_bytes(bytes(reseal(buf)))
     with pytest.raises(rodata.FormatError, match="bad column description"):
         Segment(bad)
+
+
+def test_a_key_with_a_lone_surrogate_is_absent(data_root: Path) -> None:
+    v = rodata.write(data_root, "s", {"k": ["a", "b", "c"], "x": [1, 2, 3]}, key="k")
+    with rodata.open(v.path) as ds:
+        assert ds.get("\ud800") is None
+        batch = ds.get_many(["b", "\ud800", "c"])
+        assert batch.found.tolist() == [True, False, True] and batch["x"].tolist() == [2, 0, 3]

@@ -403,7 +403,10 @@ cdef class Segment:
         if self.key_is_string:
             if not isinstance(key, str):
                 raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
-            kp = PyUnicode_AsUTF8AndSize(key, &klen)
+            try:
+                kp = PyUnicode_AsUTF8AndSize(key, &klen)
+            except UnicodeEncodeError:
+                return -1  # a lone surrogate has no UTF-8 form: no stored key equals it
             st = self._probe_str(kp, klen, rd_xxh64(kp, <size_t>klen, KEY_SEED), &row)
         else:
             if type(key) is not int:  # exact int is the hot path; anything else is checked here
@@ -493,8 +496,13 @@ cdef class Segment:
                 key = keys[i]
                 if not isinstance(key, str):
                     raise KeyTypeError(f"key {key!r:.80} at position {i} is not a string")
-                # UTF-8 view owned by the str object, which `keys` keeps alive.
-                ptrs[i] = PyUnicode_AsUTF8AndSize(key, &lens[i])
+                # UTF-8 view owned by the str object, which `keys` keeps alive.  A str with a
+                # lone surrogate has no UTF-8 form, so no stored key equals it: length -1, absent.
+                try:
+                    ptrs[i] = PyUnicode_AsUTF8AndSize(key, &lens[i])
+                except UnicodeEncodeError:
+                    ptrs[i] = NULL
+                    lens[i] = -1
             with nogil:
                 i = 0
                 while i < n and st >= 0:
@@ -502,10 +510,10 @@ cdef class Segment:
                     # Three dependent misses per key (slot, offsets, bytes): prefetch
                     # each level for the whole block before touching the next one.
                     for j in range(i, end):
-                        hs[j - i] = rd_xxh64(ptrs[j], <size_t>lens[j], KEY_SEED)
+                        hs[j - i] = rd_xxh64(ptrs[j], <size_t>lens[j], KEY_SEED) if lens[j] >= 0 else 0
                         RD_PREFETCH(&self.table[hs[j - i] & self.table_mask])
                     for j in range(i, end):
-                        cand[j - i] = self._first_candidate(hs[j - i])
+                        cand[j - i] = self._first_candidate(hs[j - i]) if lens[j] >= 0 else -1
                         if cand[j - i] >= 0:
                             RD_PREFETCH(&kc.offsets[cand[j - i]])
                     for j in range(i, end):
@@ -515,6 +523,9 @@ cdef class Segment:
                                 RD_PREFETCH(kc.data + a)
                     for j in range(i, end):
                         row = -1
+                        if lens[j] < 0:
+                            rows[j] = -1
+                            continue
                         st = self._probe_str(ptrs[j], lens[j], hs[j - i], &row)
                         if RD_UNLIKELY(st < 0):
                             break
