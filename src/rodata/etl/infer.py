@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 SAMPLE_BYTES = 1 << 20  # per input file
+KIND_INT = _text.KINDS["int"]
 MAX_HEADER_BYTES = 16 << 20
 _BOM = b"\xef\xbb\xbf"
 _BAD_NAME_CHARS = re.compile(r"[\x00-\x1f/]")
