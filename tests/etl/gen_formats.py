@@ -197,7 +197,12 @@ def make_jsonl(rng: random.Random, case: Case, directory: Path) -> None:
 def _json_fault(rng: random.Random, cols: list[Column], members: list[list[bytes]]) -> Any:
     """Make the record malformed in one way; returns a final touch for the line, or None."""
     kind = rng.choice(["truncated", "comma", "colon", "not_object", "dup", "escape", "missing_key", "null_key",
-                       "utf8", "control", "trailing", "value"])
+                       "utf8", "control", "trailing", "value", "number", "nested"])
+    if kind == "number" and members:
+        rng.choice(members)[1] = rng.choice([b"01", b"1.", b"Inf", b"-NaN", b"+1", b".5", b"1e"])
+    elif kind == "nested" and members:
+        rng.choice(members)[1] = rng.choice([b"[1, 2,]", b"[1 2]", b'{"a" 1}', b'{"a": 1,}', b"{a: 1}", b'["\\x"]',
+                                             b"[tru]", b'[{"a": 01}]'])
     if kind == "truncated":
         return lambda line: line[:-1]
     if kind == "comma":

@@ -15,13 +15,13 @@ REASONS = {
     "utf8": "invalid UTF-8", "null": "null in a column declared not nullable",
     "vector_length": "expected {dim} numbers for {type}",
     "duplicate_field": "the field appears twice in one object",
+    "bad_escape": "invalid escape sequence in a JSON string",
 }
 UNPREFIXED = {
     "quote_in_field": "quote inside an unquoted field (quote the whole field and double the quotes inside)",
     "after_quote": "unexpected character after a closing quote",
     "unterminated_quote": "unterminated quoted field (it starts here and never ends)",
     "json": "malformed JSON", "not_object": "a line must hold one JSON object",
-    "bad_escape": "invalid escape sequence in a JSON string",
 }
 
 

@@ -126,7 +126,10 @@ def read_value(b: bytes, i: int) -> tuple[Value, int]:
         if depth:
             raise JsonFault("json", j)
         raw = b[i : j + 1]
-        doc = json.loads(raw.decode("utf-8", "surrogateescape"))  # the generator writes valid nested values
+        try:
+            doc = json.loads(raw.decode("utf-8", "surrogateescape"))
+        except ValueError:
+            raise JsonFault("json", i) from None
         numbers: list[float] | None = None
         if c == b"[" and not doc:
             numbers = []
@@ -339,7 +342,12 @@ def _member(b: bytes, name_b: bytes, name_at: int, start: int, values: dict[str,
     name = name_b.decode("utf-8")
     if name in values:
         return "duplicate_field", start, name
-    v, end = read_value(b, start)
+    try:
+        v, end = read_value(b, start)
+    except JsonFault as exc:
+        if exc.code == "bad_escape":  # in a field's value: named after the field when it is a column
+            return "bad_escape", exc.at, name
+        raise
     type_, dim, nullable, rename, drop = specs.get(name, (None, 1, None, None, False))
     dataset_name = rename or name
     if dataset_name == key and type_ in ("int8", "int16", "int32", "uint8", "uint16", "uint32"):

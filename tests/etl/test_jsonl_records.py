@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 import rodata
 from rodata._core import _text
@@ -179,3 +180,24 @@ def test_a_dropped_field_may_hold_any_json_value(tmp_path: Path, root: Path) -> 
     report = rodata.build(path, dataset="d", key="id", data_root=root, schema={"gone": {"drop": True}})
     assert report.bad_rows == 0
     assert all_rows(root / "d") == [{"id": i, "n": i} for i in range(len(values))]
+
+
+@pytest.mark.parametrize(("number", "ok"), [("01", False), ("1.", False), ("Inf", False), ("-NaN", False),
+                                            ("NAN", False), ("infinity", False), ("-", False), ("1e+", False),
+                                            ("-0", True), ("1E+2", True), ("NaN", True), ("-Infinity", True),
+                                            ("0.5e-3", True)])
+def test_numbers_follow_the_json_grammar(number: str, ok: bool) -> None:
+    tok = _text.JsonTokenizer([spec("id", "int64", key=True), ("x", "infer", 1, False, False, False)], [])
+    lines = f'{{"id": 1, "x": {number}}}\n{{"id": 2, "x": [1, {number}]}}\n{{"id": 3, "x": {{"a": [{number}]}}}}\n'
+    assert feed_all(tok, lines.encode()) == ([] if ok else ["json"] * 3)
+
+
+@pytest.mark.parametrize(("nested", "reason"), [
+    ('[1, 2,]', "json"), ('[1 2]', "json"), ('{"a" 1}', "json"), ('{"a": 1,}', "json"), ('{a: 1}', "json"),
+    ("[tru]", "json"), ('{"a": [1}', "json"), ("[" * 1001 + "]" * 1001, "json"), ('["\\x"]', "bad_escape"),
+    ('{"\\ud800": 1}', "bad_escape"), ('["\\udc00"]', "bad_escape")])
+def test_nested_values_follow_the_json_grammar(nested: str, reason: str) -> None:
+    tok = _text.JsonTokenizer([spec("id", "int64", key=True), spec("s", "string")], [])
+    good = '{"id": 2, "s": [[], {}, {"b": [null, "]", "\\ud83d\\ude00"]}] }\n'
+    assert feed_all(tok, f'{{"id": 1, "s": {nested}}}\n{good}'.encode()) == [reason]
+    assert rows_of(tok) == [(2, '[[], {}, {"b": [null, "]", "\\ud83d\\ude00"]}]')]  # as written, without the space

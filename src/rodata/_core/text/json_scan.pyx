@@ -114,45 +114,164 @@ cdef int json_unescape(const uint8_t *b, Py_ssize_t i, Py_ssize_t end, uint8_t *
     return V_OK
 
 
-cdef int json_skip_value(const uint8_t *b, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *end) noexcept nogil:
-    """Find the end of the JSON value at `i` (nested values skipped as a whole, loosely checked)."""
-    cdef int depth = 0
-    cdef uint8_t ch
-    cdef Py_ssize_t e
-    cdef bint esc
-    if i < n and b[i] != 34 and b[i] != 91 and b[i] != 123:   # a number, true, false or null
-        return json_scalar_end(b, i, n, end)
-    while i < n:
-        ch = b[i]
-        if ch == 34:
-            if json_string_end(b, i + 1, n, &e, &esc) != V_OK:
-                end[0] = e
-                return F_JSON
-            i = e + 1
-        elif ch == 91 or ch == 123:
-            depth += 1
+cdef enum:
+    JSON_MAX_DEPTH = 1000     # nested deeper than this is refused as malformed
+
+
+cdef bint json_number_syntax(const uint8_t *v, Py_ssize_t n) noexcept nogil:
+    """RFC 8259's number grammar (no leading zeros, digits on both sides of the point), and the
+    NaN, Infinity and -Infinity that Python's json reads and writes."""
+    cdef Py_ssize_t i = 0
+    if (n == 3 and memcmp(v, b"NaN", 3) == 0) or (n == 8 and memcmp(v, b"Infinity", 8) == 0) \
+            or (n == 9 and memcmp(v, b"-Infinity", 9) == 0):
+        return True
+    if i < n and v[i] == 45:   # '-'
+        i += 1
+    if i >= n or not is_digit(v[i]):
+        return False
+    if v[i] == 48:             # '0' alone before the point
+        i += 1
+    else:
+        while i < n and is_digit(v[i]):
             i += 1
-        elif ch == 93 or ch == 125:
-            if depth == 0:
-                break
+    if i < n and v[i] == 46:   # '.'
+        i += 1
+        if i >= n or not is_digit(v[i]):
+            return False
+        while i < n and is_digit(v[i]):
+            i += 1
+    if i < n and (v[i] == 101 or v[i] == 69):   # 'e' 'E'
+        i += 1
+        if i < n and (v[i] == 43 or v[i] == 45):
+            i += 1
+        if i >= n or not is_digit(v[i]):
+            return False
+        while i < n and is_digit(v[i]):
+            i += 1
+    return i == n
+
+
+cdef bint json_escapes_ok(const uint8_t *b, Py_ssize_t i, Py_ssize_t end) noexcept nogil:
+    """The escapes of the string body ``b[i:end]`` are JSON's, surrogates in pairs (a nested
+    string is kept as text, not decoded, but it must be one all the same)."""
+    cdef uint32_t cp, lo
+    while i < end:
+        if b[i] != 92:
+            i += 1
+            continue
+        if i + 1 >= end:
+            return False
+        if b[i + 1] == 117:    # 'u'
+            if i + 6 > end or hex4(b + i + 2, &cp) != V_OK or 0xDC00 <= cp <= 0xDFFF:
+                return False
+            i += 6
+            if 0xD800 <= cp <= 0xDBFF:
+                if i + 6 > end or b[i] != 92 or b[i + 1] != 117 or hex4(b + i + 2, &lo) != V_OK \
+                        or not (0xDC00 <= lo <= 0xDFFF):
+                    return False
+                i += 6
+        elif b[i + 1] in b'"\\/bfnrt':
+            i += 2
+        else:
+            return False
+    return True
+
+
+cdef int json_scalar_ok(const uint8_t *b, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *end) noexcept nogil:
+    """A number, true, false or null at `i`: V_OK with its end, or F_JSON."""
+    json_scalar_end(b, i, n, end)
+    cdef Py_ssize_t k = end[0] - i
+    if (k == 4 and (memcmp(b + i, b"true", 4) == 0 or memcmp(b + i, b"null", 4) == 0)) \
+            or (k == 5 and memcmp(b + i, b"false", 5) == 0) or (k > 0 and json_number_syntax(b + i, k)):
+        return V_OK
+    end[0] = i
+    return F_JSON
+
+
+cdef int json_skip_value(const uint8_t *b, Py_ssize_t i, Py_ssize_t n, Py_ssize_t *end) noexcept nogil:
+    """Check the JSON value at `i` against the grammar and find its end (a nested value is kept
+    whole, as text).  V_OK, or F_JSON with *end at the fault."""
+    cdef uint8_t stack[JSON_MAX_DEPTH]   # 91: in an array, 123: in an object
+    cdef int depth = 0, st
+    cdef Py_ssize_t e
+    cdef bint esc, want_value = True
+    while True:
+        i = skip_ws(b, i, n)
+        if want_value:
+            if i >= n:
+                end[0] = i
+                return F_JSON
+            if b[i] == 91 or b[i] == 123:
+                if depth >= JSON_MAX_DEPTH:
+                    end[0] = i
+                    return F_JSON
+                stack[depth] = b[i]
+                depth += 1
+                i = skip_ws(b, i + 1, n)
+                if i < n and b[i] == (93 if stack[depth - 1] == 91 else 125):   # empty [] or {}
+                    depth -= 1
+                    i += 1
+                    if depth == 0:
+                        end[0] = i
+                        return V_OK
+                    want_value = False
+                elif stack[depth - 1] == 123:
+                    st = json_member_name(b, &i, n)
+                    if st != V_OK:
+                        end[0] = i
+                        return st
+                continue
+            if b[i] == 34:
+                if json_string_end(b, i + 1, n, &e, &esc) != V_OK:
+                    end[0] = e if e < n else i
+                    return F_JSON
+                if esc and not json_escapes_ok(b, i + 1, e):
+                    end[0] = i
+                    return F_BAD_ESCAPE
+                i = e + 1
+            elif json_scalar_ok(b, i, n, &e) != V_OK:
+                end[0] = i
+                return F_JSON
+            else:
+                i = e
+            if depth == 0:   # the value ends here, before any white space after it
+                end[0] = i
+                return V_OK
+            want_value = False
+            continue
+        if i < n and b[i] == 44:   # ',': the next element or member
+            i += 1
+            if stack[depth - 1] == 123:
+                i = skip_ws(b, i, n)
+                st = json_member_name(b, &i, n)
+                if st != V_OK:
+                    end[0] = i
+                    return st
+            want_value = True
+        elif i < n and b[i] == (93 if stack[depth - 1] == 91 else 125):
             depth -= 1
             i += 1
-        elif ch == 44 and depth == 0:
-            break
-        elif ch == 32 or ch == 9 or ch == 13 or ch == 10:
             if depth == 0:
-                break
-            i += 1
-        elif depth == 0 and ch == 58:
-            break
+                end[0] = i
+                return V_OK
         else:
-            i += 1
-        if depth == 0:
-            break
-    if depth != 0:
-        end[0] = i
+            end[0] = i
+            return F_JSON
+
+
+cdef int json_member_name(const uint8_t *b, Py_ssize_t *at, Py_ssize_t n) noexcept nogil:
+    """`"name" :` at *at inside a nested object: moves *at past the colon, or F_JSON."""
+    cdef Py_ssize_t i = at[0], e
+    cdef bint esc
+    if i >= n or b[i] != 34 or json_string_end(b, i + 1, n, &e, &esc) != V_OK:
         return F_JSON
-    end[0] = i
+    if esc and not json_escapes_ok(b, i + 1, e):
+        return F_BAD_ESCAPE
+    i = skip_ws(b, e + 1, n)
+    if i >= n or b[i] != 58:
+        at[0] = i
+        return F_JSON
+    at[0] = i + 1
     return V_OK
 
 

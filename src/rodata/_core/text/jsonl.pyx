@@ -457,7 +457,7 @@ cdef class JsonTokenizer(Tokenizer):
             return V_OK
         if (vlen == 4 and memcmp(v, b"true", 4) == 0) or (vlen == 5 and memcmp(v, b"false", 5) == 0):
             k = KIND_BOOL
-        elif vlen > 0 and (is_digit(v[0]) or v[0] == 45 or v[0] == 78 or v[0] == 73):   # digits - NaN Infinity
+        elif json_number_syntax(v, vlen):
             if parse_int64(v, vlen, &iv) == V_OK:
                 k = KIND_INT
             else:
@@ -523,7 +523,8 @@ cdef class JsonTokenizer(Tokenizer):
                 if i >= n:
                     return F_JSON
                 json_scalar_end(b, i, n, &end)
-                if end == i or not (is_digit(b[i]) or b[i] == 45) or parse_float64(b + i, end - i, &x) != V_OK:
+                if end == i or not (is_digit(b[i]) or b[i] == 45) or not json_number_syntax(b + i, end - i) \
+                        or parse_float64(b + i, end - i, &x) != V_OK:
                     return F_JSON
                 if store and count < col.dim:
                     f = <float>x
