@@ -341,7 +341,7 @@ def _member(b: bytes, name_b: bytes, name_at: int, start: int, values: dict[str,
         return "utf8", name_at + 1 + bad_at, None
     name = name_b.decode("utf-8")
     if name in values:
-        return "duplicate_field", start, name
+        return "duplicate_field", name_at, name
     try:
         v, end = read_value(b, start)
     except JsonFault as exc:

@@ -201,3 +201,16 @@ def test_nested_values_follow_the_json_grammar(nested: str, reason: str) -> None
     good = '{"id": 2, "s": [[], {}, {"b": [null, "]", "\\ud83d\\ude00"]}] }\n'
     assert feed_all(tok, f'{{"id": 1, "s": {nested}}}\n{good}'.encode()) == [reason]
     assert rows_of(tok) == [(2, '[[], {}, {"b": [null, "]", "\\ud83d\\ude00"]}]')]  # as written, without the space
+
+
+def test_a_field_named_twice_is_reported_at_its_second_name_and_a_bad_vector_is_malformed(tmp_path: Path,
+                                                                                           root: Path) -> None:
+    path = write(tmp_path, "in.jsonl", '{"id": 1, "v": [1, 2], "v": [3, 4]}\n{"id": 2, "new": 1, "new": 2}\n'
+                                       '{"id": 3, "v": [1 2]}\n{"id": 4, "v": [1, "a"]}\n{"id": 5, "v": [5, 6]}\n')
+    rejects = tmp_path / "rejects.jsonl"
+    rodata.build(path, dataset="d", key="id", data_root=root, schema={"v": "vector[2]"}, max_bad_rows=4,
+                 rejects=rejects)
+    bad = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(b["line"], b["column"], b["reason"]) for b in bad] == [
+        (1, 24, "column 'v': the field appears twice in one object"), (2, 21, "the field appears twice in one object"),
+        (3, 16, "malformed JSON"), (4, 16, "column 'v': cannot parse '[1, \"a\"]' as vector[2]")]

@@ -265,7 +265,7 @@ cdef class JsonTokenizer(Tokenizer):
         """Parse the object in ``b[i:n]`` into row `nrows`."""
         cdef Core *c = &self.core
         cdef int64_t row = c.nrows, cur = self.rec_gen
-        cdef Py_ssize_t kend, klen
+        cdef Py_ssize_t kend, klen, kstart
         cdef const uint8_t *kname
         cdef bint esc
         cdef int ci, st, xi
@@ -280,6 +280,7 @@ cdef class JsonTokenizer(Tokenizer):
             while True:
                 if i >= n or b[i] != 34:
                     return self._fail(F_JSON, i, -1)
+                kstart = i   # a field named twice is reported at its name
                 st = json_string_end(b, i + 1, n, &kend, &esc)
                 if st != V_OK:
                     return self._fail(st, kend, -1)
@@ -302,7 +303,7 @@ cdef class JsonTokenizer(Tokenizer):
                     if xi < 0:
                         return self._fail(F_TOO_MANY_NEW, i, -1)
                     if self.extra_gen[xi] == cur:
-                        return self._fail(F_DUP_FIELD, i, -1)
+                        return self._fail(F_DUP_FIELD, kstart, -1)
                     self.extra_gen[xi] = cur
                     self.extra_touched = True
                     xcol = &self.extra[xi]
@@ -320,7 +321,7 @@ cdef class JsonTokenizer(Tokenizer):
                         return self._fail(st, c.err_pos, -1)
                 else:
                     if self.gen[ci] == cur:
-                        return self._fail(F_DUP_FIELD, i, ci)
+                        return self._fail(F_DUP_FIELD, kstart, ci)
                     self.gen[ci] = cur
                     self.named[self.nnamed] = ci
                     self.nnamed += 1
@@ -418,12 +419,13 @@ cdef class JsonTokenizer(Tokenizer):
             st = self._array(col, row, b, at, n)
             if st != F_JSON:
                 return st
-            if kind == C_VECTOR:
-                if col.inferred:
-                    st = json_skip_value(b, i, n, &end)
-                    at[0] = end
-                    return self._widen(col, row, KIND_VECTOR_MIXED) if st == V_OK else st
-                return F_SYNTAX
+            if kind == C_VECTOR:   # not a flat list of numbers: malformed, or JSON of another shape
+                st = json_skip_value(b, i, n, &end)
+                if st != V_OK:
+                    c.err_pos = end
+                    return st
+                at[0] = end
+                return self._widen(col, row, KIND_VECTOR_MIXED) if col.inferred else F_SYNTAX
         if ch == 123 or ch == 91:                           # an object or an array
             st = json_skip_value(b, i, n, &end)
             if st != V_OK:
