@@ -213,4 +213,4 @@ def test_a_field_named_twice_is_reported_at_its_second_name_and_a_bad_vector_is_
     bad = [json.loads(line) for line in rejects.read_text().splitlines()]
     assert [(b["line"], b["column"], b["reason"]) for b in bad] == [
         (1, 24, "column 'v': the field appears twice in one object"), (2, 21, "the field appears twice in one object"),
-        (3, 16, "malformed JSON"), (4, 16, "column 'v': cannot parse '[1, \"a\"]' as vector[2]")]
+        (3, 19, "malformed JSON"), (4, 16, "column 'v': cannot parse '[1, \"a\"]' as vector[2]")]
