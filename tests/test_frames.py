@@ -63,7 +63,7 @@ def test_to_arrow_wraps_fixed_width_and_string_columns_without_copying(data_root
 
 
 def test_batches_of_lookups_hold_nulls_where_keys_are_absent(dataset: rodata.Dataset) -> None:
-    keys = dataset.column("id").tolist()[:5] + [10**12, -(10**12)]
+    keys = [*dataset.column("id").tolist()[:5], 10**12, -(10**12)]
     batch = dataset.get_many(keys, columns=["id", "name", "f64", "i8", "flag", "day"])
     table = batch.to_arrow()
     expected = batch.to_pylist()
