@@ -164,7 +164,7 @@ def test_a_part_changed_under_its_mapping_stops_that_version(tmp_path: Path, how
     assert [(e.kind, e.version) for e in events] == [("refused", v.name)]
     assert "changed on disk while served" in (events[0].reason or "")
     assert catalog.get("d") is None
-    v2 = publish(tmp_path, "d", gen=2)  # a new version is served again
+    v2 = publish(tmp_path, "d", rows=5000, gen=2)  # a new version is served again
     catalog.refresh()
     assert catalog.get("d").version == v2.name  # type: ignore[union-attr]
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from rodata import encode
 from rodata._core import section_name
-from rodata._help import add_command
+from rodata._help import add_command, add_data_root, need_data_root
 from rodata.dataset import open as open_dataset
 from rodata.errors import DatasetNotFoundError, RodataError, UnknownColumnError, UsageError
 from rodata.store import (
@@ -33,12 +32,6 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 _EXAMPLE_ROOT = "/srv/data"
-
-
-def add_data_root(p: Any, *, why: str = "the directory holding the datasets") -> None:
-    """``--data-root DIR``, defaulting to $RODATA_DATA_ROOT (checked when the command runs)."""
-    p.add_argument("--data-root", metavar="DIR", default=os.environ.get("RODATA_DATA_ROOT"),
-                   help=f"{why} (default: $RODATA_DATA_ROOT)")
 
 
 def register(subparsers: Any) -> None:
@@ -111,12 +104,7 @@ def register(subparsers: Any) -> None:
 
 
 def _need_root(args: argparse.Namespace) -> Path:
-    if not args.data_root:
-        raise UsageError("--data-root DIR is required (or set RODATA_DATA_ROOT)")
-    root = Path(args.data_root)
-    if not root.is_dir():
-        raise UsageError(f"{root}: no such data root (a directory holding datasets)")
-    return root
+    return need_data_root(args)
 
 
 def _dataset_dir(args: argparse.Namespace, name: str) -> Path:

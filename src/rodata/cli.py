@@ -15,7 +15,14 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from rodata._version import __version__
-from rodata.errors import BadInputError, DuplicateKeyError, RodataError, SchemaError, UsageError
+from rodata.errors import (
+    BadInputError,
+    DuplicateKeyError,
+    PublishGuardError,
+    RodataError,
+    SchemaError,
+    UsageError,
+)
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -77,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"rodata: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (BadInputError, DuplicateKeyError, SchemaError) as exc:
+    except (BadInputError, DuplicateKeyError, SchemaError, PublishGuardError) as exc:
         print(f"rodata: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RodataError as exc:

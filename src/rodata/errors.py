@@ -9,6 +9,7 @@ __all__ = [
     "FormatError",
     "KeyTypeError",
     "PublishError",
+    "PublishGuardError",
     "RodataError",
     "SchemaError",
     "UnknownColumnError",
@@ -58,6 +59,11 @@ class DatasetNotFoundError(RodataError, FileNotFoundError):
 
 class PublishError(RodataError):
     """A new version could not be published; the live version is untouched."""
+
+
+class PublishGuardError(PublishError):
+    """A new version was refused by the publish guard: its schema differs from the live version's, or
+    it holds fewer than half its rows, and the caller did not say that this is meant."""
 
 
 class BadInputError(RodataError, ValueError):

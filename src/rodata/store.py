@@ -20,8 +20,9 @@ from typing import Any
 import orjson
 
 from rodata._files import read_regular
-from rodata.errors import DatasetNotFoundError, FormatError, PublishError
+from rodata.errors import DatasetNotFoundError, FormatError, PublishError, PublishGuardError, RodataError
 from rodata.manifest import MANIFEST_FORMAT, MAX_MANIFEST_BYTES, VERSION_RE, Manifest, parse_manifest
+from rodata.schema import Schema
 
 __all__ = [
     "MANIFEST_FORMAT",
@@ -258,12 +259,16 @@ def previous_live(dataset_dir: str | os.PathLike[str], live: str | None) -> str 
 
 
 def publish(
-    staging: Path, dataset: str, manifest: dict[str, Any], *, keep_versions: int = 3
+    staging: Path, dataset: str, manifest: dict[str, Any], *, keep_versions: int = 3,
+    allow_schema_change: bool = False, allow_shrink: bool = False,
 ) -> Version:
     """Move a fully written and verified staging directory into place and make it live.
 
     `manifest` gets its ``version`` field here.  Versions beyond the newest
-    `keep_versions` are removed afterwards (never the live one)."""
+    `keep_versions` are removed afterwards (never the live one).  The publish guard
+    refuses a version whose schema differs from the live one's or that holds fewer than
+    half its rows (:class:`PublishGuardError`) unless `allow_schema_change` /
+    `allow_shrink` say it is meant."""
     if keep_versions < 1:
         raise ValueError("keep_versions must be at least 1")
     d = staging.parent
@@ -275,6 +280,7 @@ def publish(
                            option=orjson.OPT_INDENT_2)
         # The writer's own manifest goes through the reader's checks: what cannot be read is never published.
         typed = parse_manifest(raw, source=str(staging / MANIFEST), version=name)
+        guard(d, typed, allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
         _write_durably(staging / MANIFEST, raw)
         _fsync_dir(staging)
         try:
@@ -285,6 +291,50 @@ def publish(
         _swap_current(d, name)
         _prune(d, keep_versions)
     return Version(dataset, name, d / name, typed.rows, typed)
+
+
+def guard(dataset_dir: Path, new: Manifest, *, allow_schema_change: bool, allow_shrink: bool) -> None:
+    """The publish guard: nothing goes live by surprise.  Refuses `new` when its schema differs from
+    the live version's (a column added or dropped, a type or the key changed; nullability and column
+    order alone do not count) or when it holds fewer than half the live version's rows, unless the
+    matching flag says it is meant.  Each flag opens only its own guard.  A dataset with no live
+    version, or whose live version cannot be read, has nothing to guard."""
+    try:
+        live_name = current_version(dataset_dir)
+        live = read_manifest(dataset_dir / live_name) if live_name else None
+    except (RodataError, OSError):
+        return
+    if live is None:
+        return
+    name = dataset_dir.name
+    if not allow_schema_change:
+        change = schema_change(live.schema, new.schema)
+        if change is not None:
+            raise PublishGuardError(
+                f"refusing to publish {name}: {change} against the live version {live.version} "
+                "(pass --allow-schema-change, or allow_schema_change=True, if this is meant)")
+    if not allow_shrink and new.rows * 2 < live.rows:
+        raise PublishGuardError(
+            f"refusing to publish {name}: {new.rows:,} rows is fewer than half the live version {live.version}'s "
+            f"{live.rows:,} (pass --allow-shrink, or allow_shrink=True, if this is meant)")
+
+
+def schema_change(old: Schema, new: Schema) -> str | None:
+    """The first difference between two schemas that the publish guard counts, in words, or None."""
+    if old.key != new.key:
+        return f"the key column changed from {old.key!r} to {new.key!r}"
+    before = {c.name: c for c in old.columns}
+    after = {c.name: c for c in new.columns}
+    for column in old.columns:
+        if column.name not in after:
+            return f"column {column.name!r} was dropped"
+    for column in new.columns:
+        if column.name not in before:
+            return f"column {column.name!r} ({column.type_name}) was added"
+        if before[column.name].type_name != column.type_name:
+            return (f"column {column.name!r} changed type from {before[column.name].type_name} "
+                    f"to {column.type_name}")
+    return None
 
 
 def _prune(d: Path, keep: int) -> None:

@@ -35,6 +35,8 @@ def write(
     on_duplicate: OnDuplicate = "error",
     keep_versions: int = 3,
     rows_per_part: int | None = None,
+    allow_schema_change: bool = False,
+    allow_shrink: bool = False,
 ) -> Version:
     """Publish `columns` as the new live version of `dataset` under `data_root`.
 
@@ -43,14 +45,19 @@ def write(
     columns' types (``{"age": "int32", "emb": "vector[64]"}``).  Rows are sorted
     by `key`; two rows with one key raise :class:`DuplicateKeyError` unless
     `on_duplicate` says to keep the first or last.  On any error nothing is
-    published and the live version is untouched."""
+    published and the live version is untouched.
+
+    The publish guard refuses (:class:`PublishGuardError`) a version whose schema differs
+    from the live one's (a column added or dropped, a type or the key changed) unless
+    `allow_schema_change`, or that holds fewer than half its rows unless `allow_shrink`."""
     typed = _with_int64_key(coerce_columns(columns, schema), key)
     order = key_order(typed[[c.column.name for c in typed].index(key)], on_duplicate)
     if order is not None:
         typed = [c.take(order) for c in typed]
     table_schema = Schema(tuple(c.column for c in typed), key)
     return write_parts(data_root, dataset, table_schema, [typed], keep_versions=keep_versions,
-                       rows_per_part=rows_per_part, build={"source": "rodata.write"})
+                       rows_per_part=rows_per_part, build={"source": "rodata.write"},
+                       allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
 
 
 def _with_int64_key(typed: list[ColumnData], key: str) -> list[ColumnData]:
@@ -160,6 +167,8 @@ def write_parts(
     keep_versions: int = 3,
     rows_per_part: int | None = None,
     build: Mapping[str, Any] | None = None,
+    allow_schema_change: bool = False,
+    allow_shrink: bool = False,
 ) -> Version:
     """Write key-ordered runs of columns (each run sorted, runs in key order and disjoint) as parts
     of a new version, verify every part, then publish it."""
@@ -174,7 +183,7 @@ def write_parts(
                 infos.append(write_segment(path, schema, [c.slice(lo, hi) for c in run]))
         _verify_parts(staging, infos)
         return publish_parts(staging, dataset, schema, infos, keep_versions=keep_versions, build=build,
-                             started=started)
+                             started=started, allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
 
 
 def _verify_parts(staging: Path, infos: Sequence[SegmentInfo]) -> None:
@@ -202,6 +211,8 @@ def publish_parts(
     keep_versions: int = 3,
     build: Mapping[str, Any] | None = None,
     started: float | None = None,
+    allow_schema_change: bool = False,
+    allow_shrink: bool = False,
 ) -> Version:
     """Publish parts that the caller wrote into `staging` (from :func:`rodata.store.staging_dir`)
     and verified itself: checks that the parts' key ranges follow each other, writes the
@@ -218,4 +229,5 @@ def publish_parts(
         "parts": [i.to_json() for i in infos],
         "build": {"rodata": __version__, "host": platform.node(), "seconds": seconds, **(build or {})},
     }
-    return publish(staging, dataset, manifest, keep_versions=keep_versions)
+    return publish(staging, dataset, manifest, keep_versions=keep_versions,
+                   allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)

@@ -89,7 +89,10 @@ def _build_library(case: Case, root: Path, rejects: str | None) -> Any:
                             format=case.format if case.seed % 3 == 0 else None, schema=case.schema or None,
                             on_duplicate=case.on_duplicate, max_bad_rows=case.max_bad, rejects=rejects,
                             memory_limit=case.memory_limit, chunk_bytes=case.chunk_bytes,
-                            part_bytes=case.part_bytes, progress=False)
+                            part_bytes=case.part_bytes, progress=False,
+                            # A live version here has another schema by design: the guard of that is
+                            # tested on its own (tests/etl/test_guard.py); its row guard is modelled.
+                            allow_schema_change=case.live)
     except RodataError as exc:
         return exc
 
@@ -97,7 +100,7 @@ def _build_library(case: Case, root: Path, rejects: str | None) -> Any:
 def _build_cli(case: Case, work: Path, root: Path, rejects: str | None) -> Any:
     args = [sys.executable, "-m", "rodata", "build", *map(str, case.files), "--dataset", "d", "--key", case.key,
             "--data-root", str(root), "--workers", str(case.workers), "--on-duplicate", case.on_duplicate,
-            "--json", "--no-progress"]
+            "--json", "--no-progress", *(["--allow-schema-change"] if case.live else [])]
     if case.schema:
         path = work / "schema.json"
         path.write_text(json.dumps(case.schema, ensure_ascii=False))

@@ -148,7 +148,8 @@ def finish(columns: Sequence[Col], good: Sequence[Good], bad: Sequence[Bad], *, 
                             bad=bad)
         if live is not None and live[1]:
             return Expected(error=("BadInputError", f"{where}: no rows to publish: the input holds no records, and "
-                                   f"the live version {live[0]} has {live[1]:,} rows"), bad=bad)
+                                   f"the live version {live[0]} has {live[1]:,} rows (pass --allow-shrink if this "
+                                   "is meant)"), bad=bad)
     k = next(i for i, c in enumerate(columns) if c.name == key)
     string_key = types[key][0] == "string"
 
@@ -172,6 +173,10 @@ def finish(columns: Sequence[Col], good: Sequence[Good], bad: Sequence[Bad], *, 
             duplicates += j - i
         kept.append(ordered[i] if on_duplicate == "first" else ordered[j])
         i = j + 1
+    if live is not None and len(kept) * 2 < live[1]:  # the publish guard: a shrink is refused
+        return Expected(error=("PublishGuardError", f"refusing to publish d: {len(kept):,} rows is fewer than half "
+                               f"the live version {live[0]}'s {live[1]:,} (pass --allow-shrink, or "
+                               "allow_shrink=True, if this is meant)"), bad=bad)
     nullable = [any(r[n] is None for _g, r in rows) for n in range(len(columns))]
     out_cols = []
     for n, col in enumerate(columns):

@@ -67,8 +67,16 @@ def test_no_records_over_a_live_version_with_rows_is_refused(tmp_path: Path, roo
     proc = rodata_cli("build", path, "--dataset", "d", "--key", "id", "--data-root", root)
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr == (f"rodata: error: {path}: no rows to publish: the input holds no records, and the live "
-                           f"version {version} has 2 rows\n")
+                           f"version {version} has 2 rows (pass --allow-shrink if this is meant)\n")
     assert current(root) == version
+    # With no records the key is inferred as a string: each flag opens only its own guard.
+    proc = rodata_cli("build", path, "--dataset", "d", "--key", "id", "--data-root", root, "--allow-shrink")
+    assert proc.returncode == 3 and "column 'id' changed type from int64 to string" in proc.stderr
+    assert current(root) == version
+    proc = rodata_cli("build", path, "--dataset", "d", "--key", "id", "--data-root", root, "--allow-shrink",
+                      "--allow-schema-change")
+    assert proc.returncode == 0, proc.stderr  # meant: the empty version goes live
+    assert current(root) != version
 
 
 def test_no_records_and_no_rows_live_publishes_an_empty_version(tmp_path: Path, root: Path) -> None:

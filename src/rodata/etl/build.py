@@ -67,6 +67,8 @@ def build(
     progress: bool | Callable[[ProgressEvent], Any] | None = None,
     chunk_bytes: int | None = None,
     part_bytes: int | None = None,
+    allow_schema_change: bool = False,
+    allow_shrink: bool = False,
 ) -> BuildReport:
     """Build `inputs` (CSV, JSON Lines or Parquet files, optionally ``.gz``) into a new live
     version of `dataset` under `data_root`, keyed by column `key`.
@@ -79,6 +81,10 @@ def build(
     in bytes (default: half of the memory available); `progress` is None (a bar on a
     terminal), a bool, or a callable taking :class:`ProgressEvent`.  `chunk_bytes` and
     `part_bytes` tune how input is cut and how large parts get.
+
+    The publish guard refuses (:class:`rodata.PublishGuardError`) a version whose schema
+    differs from the live one's unless `allow_schema_change`, or that holds fewer than half
+    its rows unless `allow_shrink`; nothing is published then.
 
     Raises :class:`rodata.BadInputError` (malformed input, naming file:line:column),
     :class:`rodata.DuplicateKeyError`, :class:`rodata.SchemaError`; on any error nothing is
@@ -109,14 +115,15 @@ def build(
             job.read()
             job.check_bad_records(rejects)
             guards.check_rows(sum(r.rows for r in job.results), job.bad_count, [s.path for s in sources], data_root,
-                              dataset, rejects)
+                              dataset, rejects, allow_shrink=allow_shrink)
             infos = job.merge(staging)
             shutil.rmtree(job.spill, ignore_errors=True)
             t_publish = time.perf_counter()
             assert job.schema is not None
             hold.start()  # from here on an interrupt waits: the build ends with its version live
             version = publish_parts(staging, dataset, job.schema, infos, keep_versions=keep_versions,
-                                    build=job.manifest_build(), started=started)
+                                    build=job.manifest_build(), started=started,
+                                    allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
             published = True
             job.seconds["publish"] = time.perf_counter() - t_publish
         job.seconds["total"] = time.perf_counter() - t0

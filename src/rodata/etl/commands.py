@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from rodata._help import add_data_root
+
 __all__ = ["parse_size", "register"]
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -32,7 +34,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="input files (shell globs welcome)")
     p.add_argument("--dataset", required=True, metavar="NAME", help="dataset name")
     p.add_argument("--key", required=True, metavar="COLUMN", help="the key column (int64 or string, unique)")
-    p.add_argument("--data-root", required=True, metavar="DIR", help="the data root")
+    add_data_root(p)
     p.add_argument("--format", choices=("csv", "jsonl", "parquet"), help="input format (default: from the names)")
     p.add_argument("--schema", metavar="FILE", help="JSON or TOML file: column types, nullable, rename, drop")
     p.add_argument("--workers", type=int, metavar="N",
@@ -47,6 +49,12 @@ def register(subparsers: Any) -> None:
                    help="working memory budget, e.g. 2G or 512M (default: half of the memory available)")
     p.add_argument("--chunk-size", type=parse_size, metavar="SIZE",
                    help="tuning: bytes of input per worker task (default: from the memory budget)")
+    p.add_argument("--allow-schema-change", action="store_true",
+                   help="publish even when the schema differs from the live version's (a column added or "
+                        "dropped, a type or the key changed); without it such a build is refused, exit 3")
+    p.add_argument("--allow-shrink", action="store_true",
+                   help="publish even when the new version has fewer than half the live version's rows; "
+                        "without it such a build is refused, exit 3")
     p.add_argument("--json", action="store_true", help="print the build report as JSON on stdout")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -69,6 +77,8 @@ def _usage(message: str) -> int:
 
 def _check(args: argparse.Namespace) -> str | None:
     """A usage problem with the arguments, before any work."""
+    if not args.data_root:
+        return "--data-root DIR is required (or set RODATA_DATA_ROOT)"
     for path in args.inputs:
         if not os.path.exists(path):
             return f"no such input file: {path}"
@@ -141,7 +151,8 @@ def run_build(args: argparse.Namespace) -> int:
                        workers=args.workers, format=args.format, schema=args.schema,
                        on_duplicate=args.on_duplicate, max_bad_rows=args.max_bad_rows, rejects=args.rejects,
                        keep_versions=args.keep_versions, memory_limit=args.memory_limit, progress=args.progress,
-                       chunk_bytes=args.chunk_size)
+                       chunk_bytes=args.chunk_size, allow_schema_change=args.allow_schema_change,
+                       allow_shrink=args.allow_shrink)
         if args.json:
             sys.stdout.write(orjson.dumps(report.to_json()).decode() + "\n")
         else:

@@ -44,10 +44,11 @@ def schema_file(schema: str | os.PathLike[str] | Mapping[str, Any] | None) -> Sc
 
 
 def check_rows(rows: int, bad: int, inputs: Sequence[str], data_root: str | os.PathLike[str], dataset: str,
-               rejects: str | os.PathLike[str] | None) -> None:
+               rejects: str | os.PathLike[str] | None, *, allow_shrink: bool = False) -> None:
     """Refuse a build that has no rows to publish when that cannot be what was meant: every
-    record was rejected, or the input holds no records while the live version has rows.
-    (An input with no records over no live rows publishes an empty version.)"""
+    record was rejected, or the input holds no records while the live version has rows (unless
+    `allow_shrink`).  (An input with no records over no live rows publishes an empty version.)
+    Checked before the merge, so such a build fails early; the publish guard checks again."""
     if rows:
         return
     where = inputs[0] if len(inputs) == 1 else f"{inputs[0]} (and {len(inputs) - 1} more)"
@@ -55,6 +56,8 @@ def check_rows(rows: int, bad: int, inputs: Sequence[str], data_root: str | os.P
         records = "the record was" if bad == 1 else f"all {bad:,} records were"
         see = f" (see {os.fspath(rejects)})" if rejects is not None else ""
         raise BadInputError(f"no rows to publish: {records} rejected{see}", path=where)
+    if allow_shrink:
+        return
     directory = dataset_path(data_root, dataset)
     try:
         live = current_version(directory) if directory.is_dir() else None
@@ -63,4 +66,4 @@ def check_rows(rows: int, bad: int, inputs: Sequence[str], data_root: str | os.P
         return  # a live version that cannot be read is no reason to keep it
     if live_rows:
         raise BadInputError(f"no rows to publish: the input holds no records, and the live version {live} "
-                            f"has {live_rows:,} rows", path=where)
+                            f"has {live_rows:,} rows (pass --allow-shrink if this is meant)", path=where)
