@@ -31,12 +31,13 @@ def write(directory: Path, name: str, content: str | bytes) -> Path:
 
 
 def rodata_cli(*args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 120,
-               ) -> subprocess.CompletedProcess[str]:
-    """``python -m rodata ARGS`` as a subprocess (stdout and stderr captured as text)."""
+               input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m rodata ARGS`` as a subprocess (stdout and stderr captured as text; `input` on
+    its standard input)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "rodata", *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, input=input)
 
 
 def all_rows(path: Path | str) -> list[dict[str, Any]]:

@@ -69,6 +69,7 @@ def build(
     part_bytes: int | None = None,
     allow_schema_change: bool = False,
     allow_shrink: bool = False,
+    delimiter: str | None = None,
 ) -> BuildReport:
     """Build `inputs` (CSV, JSON Lines or Parquet files, optionally ``.gz``) into a new live
     version of `dataset` under `data_root`, keyed by column `key`.
@@ -79,7 +80,8 @@ def build(
     "last"; up to `max_bad_rows` malformed records are quarantined into `rejects` (a JSON
     Lines file) instead of stopping the build; `memory_limit` bounds the working memory
     in bytes (default: half of the memory available); `progress` is None (a bar on a
-    terminal), a bool, or a callable taking :class:`ProgressEvent`.  `chunk_bytes` and
+    terminal), a bool, or a callable taking :class:`ProgressEvent`; `delimiter` (CSV, one
+    character) overrides the schema file's.  `chunk_bytes` and
     `part_bytes` tune how input is cut and how large parts get.
 
     The publish guard refuses (:class:`rodata.PublishGuardError`) a version whose schema
@@ -94,7 +96,7 @@ def build(
     paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
     guards.check_arguments(paths, dataset, on_duplicate, max_bad_rows, rejects, keep_versions, workers, memory_limit)
     sources = detect_sources(paths, format)
-    schema_file = guards.schema_file(schema)
+    schema_file = guards.schema_file(schema, delimiter)
     n_workers = workers or available_cpus()
     processes = chunk_bytes is not None or sum(s.size for s in sources) >= _SMALL_INPUT
     if not processes:

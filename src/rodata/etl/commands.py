@@ -14,37 +14,48 @@ from typing import Any
 
 import orjson
 
-from rodata._help import add_data_root
+from rodata._help import add_command, add_data_root
 
-__all__ = ["parse_size", "register"]
+__all__ = ["parse_delimiter", "parse_size", "register"]
 
 EXIT_OK, EXIT_USAGE = 0, 2
+STDIN = "-"
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
 def register(subparsers: Any) -> None:
     """Add ``build`` to the ``rodata`` command."""
-    p = subparsers.add_parser(
-        "build",
-        help="build input files into a new version of a dataset",
-        description="Turn CSV, JSON Lines or Parquet files (optionally .gz) into a new, verified version of a "
-                    "dataset and make it live.  Exit codes: 0 ok, 1 runtime failure, 2 usage error, "
-                    "3 bad input data.",
-    )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="input files (shell globs welcome)")
+    p = add_command(
+        subparsers, "build", "build input files into a new version of a dataset",
+        "Turn CSV, JSON Lines or Parquet files (optionally .gz) into a new, verified version of a dataset and "
+        "make it live.  Column types are inferred from the data unless a schema file (--schema, see "
+        "`rodata infer`) says them.  A new version whose schema or row count differs much from the live "
+        "one's is refused unless --allow-schema-change / --allow-shrink.  Exit codes: 0 ok, 1 runtime "
+        "failure, 2 usage error, 3 bad input data.",
+        ["rodata build flights.csv --dataset flights --key id --data-root /srv/rodata",
+         "rodata build logs/*.jsonl.gz --dataset events --key event_id   # with RODATA_DATA_ROOT set",
+         "zcat users.csv.gz | rodata build - --dataset users --key user_id --data-root data",
+         "rodata build export.csv --delimiter ';' --dataset prices --key sku --data-root data",
+         "rodata infer prices.csv > prices.toml   # edit, then: rodata build prices.csv --schema prices.toml ..."])
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="an input file: .csv/.tsv, .jsonl/.ndjson/.json or .parquet, optionally .gz (several "
+                        "files are built into one version; - reads standard input, CSV or JSON Lines)")
     p.add_argument("--dataset", required=True, metavar="NAME", help="dataset name")
     p.add_argument("--key", required=True, metavar="COLUMN", help="the key column (int64 or string, unique)")
     add_data_root(p)
-    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), help="input format (default: from the names)")
+    p.add_argument("--format", choices=("csv", "jsonl", "parquet"),
+                   help="input format (default: from the file names; for - from the content)")
     p.add_argument("--schema", metavar="FILE", help="JSON or TOML file: column types, nullable, rename, drop")
+    p.add_argument("--delimiter", metavar="C", type=parse_delimiter,
+                   help="CSV field separator, one character (\\t for tab; default: , or tab for .tsv)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="worker processes (default: the CPUs this process may use, cgroup quota included)")
     p.add_argument("--on-duplicate", choices=("error", "first", "last"), default="error",
-                   help="two rows with one key: fail (default), keep the first or the last")
+                   help="two rows with one key: fail, keep the first or the last")
     p.add_argument("--max-bad-rows", type=int, default=0, metavar="N",
-                   help="quarantine up to N malformed records in --rejects instead of failing (default 0)")
+                   help="quarantine up to N malformed records in --rejects instead of failing")
     p.add_argument("--rejects", metavar="FILE", help="JSON Lines file receiving the quarantined records")
-    p.add_argument("--keep-versions", type=int, default=3, metavar="N", help="versions kept for rollback (default 3)")
+    p.add_argument("--keep-versions", type=int, default=3, metavar="N", help="versions kept for rollback")
     p.add_argument("--memory-limit", type=parse_size, metavar="SIZE",
                    help="working memory budget, e.g. 2G or 512M (default: half of the memory available)")
     p.add_argument("--chunk-size", type=parse_size, metavar="SIZE",
@@ -70,6 +81,15 @@ def parse_size(text: str) -> int:
     return int(number * (1024 ** " kmgt".index(unit or " ")))
 
 
+def parse_delimiter(text: str) -> str:
+    """``--delimiter``: one character; ``\\t`` (as typed in a shell) or ``tab`` is a tab."""
+    if text in ("\\t", "tab", "TAB"):
+        return "\t"
+    if len(text.encode("utf-8")) != 1 or text in ('"', "\n", "\r"):
+        raise argparse.ArgumentTypeError(f"not a delimiter: {text!r} (one character, e.g. ';' or '\\t')")
+    return text
+
+
 def _usage(message: str) -> int:
     print(f"rodata build: error: {message}", file=sys.stderr)
     return EXIT_USAGE
@@ -79,7 +99,13 @@ def _check(args: argparse.Namespace) -> str | None:
     """A usage problem with the arguments, before any work."""
     if not args.data_root:
         return "--data-root DIR is required (or set RODATA_DATA_ROOT)"
+    if args.inputs.count(STDIN) > 1:
+        return "- (standard input) can be given only once"
+    if STDIN in args.inputs and args.format == "parquet":
+        return "- (standard input) reads CSV or JSON Lines, not Parquet: save the file and give its name"
     for path in args.inputs:
+        if path == STDIN:
+            continue
         if not os.path.exists(path):
             return f"no such input file: {path}"
         if os.path.isdir(path):
@@ -137,22 +163,34 @@ def run_build(args: argparse.Namespace) -> int:
     problem = _check(args)
     if problem:
         return _usage(problem)
-    from rodata.etl.build import build
     from rodata.etl.sources import detect_sources
 
     try:
-        detect_sources(args.inputs, args.format)
+        detect_sources([p for p in args.inputs if p != STDIN], args.format)
     except ValueError as exc:
         return _usage(str(exc))
+    if STDIN not in args.inputs:
+        return _build(args, args.inputs)
+    from rodata.etl.stdin import spooled_stdin
+
+    with spooled_stdin(args.data_root, args.dataset, args.format) as spooled:
+        inputs = [spooled.path if p == STDIN else p for p in args.inputs]
+        with spooled.named_as_stdin():
+            return _build(args, inputs, spooled.path)
+
+
+def _build(args: argparse.Namespace, inputs: list[str], stdin_path: str | None = None) -> int:
     from rodata.etl import interrupts
+    from rodata.etl.build import build
 
     with _interrupts_stop_the_build():
-        report = build(args.inputs, dataset=args.dataset, key=args.key, data_root=args.data_root,
+        report = build(inputs, dataset=args.dataset, key=args.key, data_root=args.data_root,
                        workers=args.workers, format=args.format, schema=args.schema,
                        on_duplicate=args.on_duplicate, max_bad_rows=args.max_bad_rows, rejects=args.rejects,
                        keep_versions=args.keep_versions, memory_limit=args.memory_limit, progress=args.progress,
                        chunk_bytes=args.chunk_size, allow_schema_change=args.allow_schema_change,
-                       allow_shrink=args.allow_shrink)
+                       allow_shrink=args.allow_shrink, delimiter=args.delimiter)
+        report.inputs = [STDIN if p == stdin_path else p for p in report.inputs]
         if args.json:
             sys.stdout.write(orjson.dumps(report.to_json()).decode() + "\n")
         else:

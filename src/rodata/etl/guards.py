@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from rodata.errors import BadInputError, RodataError
@@ -34,13 +35,21 @@ def check_arguments(paths: Sequence[Any], dataset: str, on_duplicate: str, max_b
         raise ValueError("memory_limit must be at least 1 MiB")
 
 
-def schema_file(schema: str | os.PathLike[str] | Mapping[str, Any] | None) -> SchemaFile:
-    """The schema argument of a build as a :class:`SchemaFile`."""
+def schema_file(schema: str | os.PathLike[str] | Mapping[str, Any] | None,
+                delimiter: str | None = None) -> SchemaFile:
+    """The schema argument of a build as a :class:`SchemaFile` (`delimiter`, when given, replaces
+    the file's)."""
     if schema is None:
-        return SchemaFile()
-    if isinstance(schema, Mapping):
-        return schema_from_mapping(schema)
-    return load_schema(schema)
+        parsed = SchemaFile()
+    elif isinstance(schema, Mapping):
+        parsed = schema_from_mapping(schema)
+    else:
+        parsed = load_schema(schema)
+    if delimiter is None:
+        return parsed
+    if len(delimiter.encode("utf-8")) != 1 or delimiter in ('"', "\n", "\r"):
+        raise ValueError(f"delimiter must be one ASCII character, not {delimiter!r}")
+    return replace(parsed, delimiter=delimiter)
 
 
 def check_rows(rows: int, bad: int, inputs: Sequence[str], data_root: str | os.PathLike[str], dataset: str,

@@ -94,6 +94,9 @@ def read_csv_layout(source: Source, delimiter: bytes, quote: bytes) -> CsvLayout
         buf = np.frombuffer(head, dtype=np.uint8)
         if start >= len(head) or not head[start:].strip(b"\r\n"):
             raise BadInputError("empty file: no header row", path=source.path, line=1, column=1)
+        if head[start:].lstrip()[:1] == b"{":
+            raise BadInputError("this looks like JSON Lines, not CSV (the first line is a JSON object): give "
+                                "--format jsonl", path=source.path, line=1, column=1)
         try:
             got = _text.csv_split_record(buf, start, delimiter, quote, whole)
         except ValueError as exc:
@@ -119,6 +122,9 @@ def read_csv_layout(source: Source, delimiter: bytes, quote: bytes) -> CsvLayout
         except UnicodeDecodeError:
             raise BadInputError(f"header row: column {i + 1} is not valid UTF-8", path=source.path, line=1,
                                 column=1) from None
+    if len(raw) == 1 and "\t" in raw[0] and delimiter != b"\t":  # a tab is no part of a column name
+        raise BadInputError("header row: one column holding tabs: the file looks tab-separated; give "
+                            "--delimiter '\\t' (or name it .tsv)", path=source.path, line=1, column=1)
     return CsvLayout(tuple(clean_names(raw)), tuple(raw), end, 1 + lines)
 
 
@@ -195,6 +201,7 @@ def sample_jsonl(source: Source, schema: SchemaFile | None = None, key: str = ""
     in order of first appearance in the records that will be built (declared columns: mask 0)."""
     head, whole = read_head(source, SAMPLE_BYTES)
     start = len(_BOM) if head.startswith(_BOM) else 0
+    check_looks_like_jsonl(source, head[start:])
     buf = np.frombuffer(head, dtype=np.uint8)
     schema = schema or SchemaFile()
     key_source = next((s.source for s in schema.columns.values() if s.name == key and not s.drop), key)
@@ -246,11 +253,35 @@ def plan_columns(fields: Sequence[str], kinds: Sequence[int], dims: Sequence[int
     if key not in names:
         renamed = [s.name for s in schema.columns.values() if s.source == key and not s.drop]
         hint = f" (renamed to {renamed[0]!r} by the schema)" if renamed else ""
+        hint = hint or _delimiter_hint(fields)
         raise BadInputError(f"no key column {key!r}{hint}; columns are: {', '.join(names)}", path=origin)
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise SchemaError(f"{schema.origin}: two columns would be named {dup!r}")
     return plans
+
+
+_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
+
+
+def _delimiter_hint(fields: Sequence[str]) -> str:
+    """A header read as one column that holds a likely separator: say which, and how to read it."""
+    if len(fields) != 1:
+        return ""
+    for char, name in _SEPARATORS.items():
+        if char in fields[0]:
+            shown = "\\t" if char == "\t" else char
+            return f" (the header looks {name}-separated: give --delimiter '{shown}')"
+    return ""
+
+
+def check_looks_like_jsonl(source: Source, head: bytes) -> None:
+    """Refuse, naming the likely format, a file read as JSON Lines whose first lines are not
+    JSON objects at all (a CSV file given ``--format jsonl``)."""
+    lines = [ln.strip() for ln in head.split(b"\n")[:6] if ln.strip()]
+    if lines and not any(ln[:1] in (b"{", b"[") for ln in lines) and any(c in lines[0] for c in (b",", b";", b"\t")):
+        raise BadInputError("this looks like CSV, not JSON Lines (no line is a JSON object): give --format csv",
+                            path=source.path, line=1, column=1)
 
 
 def _plan_one(spec: ColumnSpec, mask: int, dim: int, key: str) -> ColumnPlan:
