@@ -229,7 +229,7 @@ class Dataset:
         if offset < 0 or (limit is not None and limit < 0):
             raise ValueError("offset and limit must not be negative")
         stop = self._rows if limit is None else min(self._rows, offset + limit)
-        pieces = self._row_range(offset, stop)
+        pieces = self.row_ranges(offset, stop)
         if not column.fixed_width:
             values: list[Any] = []
             for seg, lo, hi in pieces:
@@ -253,8 +253,9 @@ class Dataset:
         return np.concatenate([np.ones(len(seg), dtype=bool) if m is None else m
                                for seg, m in zip(self._segments(), masks, strict=True)])
 
-    def _row_range(self, start: int, stop: int) -> list[tuple[Segment, int, int]]:
-        """Global rows [start, stop) as (segment, lo, hi) pieces."""
+    def row_ranges(self, start: int, stop: int) -> list[tuple[Segment, int, int]]:
+        """Rows [start, stop) of the version, in key order, as ``(part, lo, hi)`` pieces (the part's
+        compiled segment and its rows ``lo`` to ``hi``): what a column slice over parts reads."""
         out = []
         base = 0
         for seg in self._segments():

@@ -354,7 +354,7 @@ def _slice_validity(ds: Dataset, name: str, offset: int, rows: int) -> np.ndarra
     if not ds.schema.columns[index].nullable:
         return None
     parts = [seg.valid_rows(index, np.arange(lo, hi, dtype=np.int64))
-             for seg, lo, hi in sizes.segment_ranges(ds, offset, offset + rows)]
+             for seg, lo, hi in ds.row_ranges(offset, offset + rows)]
     return np.concatenate(parts) if parts else np.ones(0, dtype=bool)
 
 

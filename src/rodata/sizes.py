@@ -169,19 +169,6 @@ def scan_tally(batches: Sequence[Batch], shape: RowShape, cursor: Any) -> Tally:
 # -- column slices ----------------------------------------------------------------------------
 
 
-def segment_ranges(ds: Dataset, start: int, stop: int) -> list[tuple[Segment, int, int]]:
-    """Rows [start, stop) of the dataset as ``(segment, lo, hi)`` pieces in order."""
-    out = []
-    base = 0
-    for seg in ds._segments():
-        n = len(seg)
-        lo, hi = max(start - base, 0), min(stop - base, n)
-        if lo < hi:
-            out.append((seg, lo, hi))
-        base += n
-    return out
-
-
 def column_slice_tally(ds: Dataset, name: str, offset: int, rows: int) -> Tally:
     """The bound of a JSON column slice: ``[value, ...]``."""
     index = ds.schema.index(name)
@@ -190,7 +177,7 @@ def column_slice_tally(ds: Dataset, name: str, offset: int, rows: int) -> Tally:
     if column.fixed_width:
         tally.fixed += rows * max_value_bytes(column)
         return tally
-    for seg, lo, hi in segment_ranges(ds, offset, offset + rows):
+    for seg, lo, hi in ds.row_ranges(offset, offset + rows):
         offsets, data = seg.offsets_view(index)
         tally.add_varlen(column.type, offsets, data, (lo, hi))
     return tally
