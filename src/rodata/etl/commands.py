@@ -70,6 +70,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
     p.set_defaults(func=run_build)
+    from rodata.etl import inferschema
+
+    inferschema.register(subparsers)
 
 
 def parse_size(text: str) -> int:
@@ -122,7 +125,7 @@ def _check(args: argparse.Namespace) -> str | None:
         return "--chunk-size must be positive"
     if args.memory_limit is not None and args.memory_limit < 1 << 20:
         return "--memory-limit must be at least 1M"
-    if args.schema and not os.path.isfile(args.schema):
+    if args.schema and (not os.path.exists(args.schema) or os.path.isdir(args.schema)):  # a pipe will do
         return f"no such schema file: {args.schema}"
     from rodata.store import check_dataset_name
 

@@ -64,14 +64,16 @@ class SchemaFile:
 
 
 def load_schema(path: str | os.PathLike[str]) -> SchemaFile:
-    """Read a schema file (``.toml`` is TOML, anything else JSON)."""
+    """Read a schema file: ``.toml`` is TOML, ``.json`` JSON, any other name (a pipe) JSON when
+    it starts with ``{``, else TOML."""
     p = Path(path)
     try:
         raw = p.read_bytes()
     except OSError as exc:
         raise SchemaError(f"{p}: cannot read the schema file: {exc.strerror or exc}") from None
-    if p.suffix.lower() == ".toml":
-        doc = _parse_toml(p, raw)
+    suffix = p.suffix.lower()
+    if suffix == ".toml" or (suffix != ".json" and raw.lstrip()[:1] not in (b"{", b"")):
+        doc = _parse_toml(p, raw)  # by name, or (a pipe, `--schema <(rodata infer ...)`) by content
     else:
         try:
             doc = json.loads(raw)
