@@ -118,3 +118,30 @@ def test_csv_format_on_jsonl_says_it_looks_like_jsonl(tmp_path: Path, root: Path
     proc = build(root, path, "--format", "csv")
     assert proc.returncode == 3
     assert "looks like JSON Lines" in proc.stderr and "--format jsonl" in proc.stderr
+
+
+def _build_with_schema(tmp_path: Path, root: Path, schema: str, name: str = "s.toml"):
+    path = write(tmp_path, "in.csv", CSV)
+    return build(root, path, "--schema", write(tmp_path, name, schema))
+
+
+def test_misspelt_schema_section_says_did_you_mean(tmp_path: Path, root: Path) -> None:
+    proc = _build_with_schema(tmp_path, root, '[colums]\nid = "int64"\n')
+    assert proc.returncode == 3
+    assert "unknown section 'colums'; did you mean 'columns'?" in proc.stderr
+    assert not (root / "d" / "CURRENT").exists()
+
+
+def test_misspelt_top_level_key_says_did_you_mean(tmp_path: Path, root: Path) -> None:
+    proc = _build_with_schema(tmp_path, root, 'delimeter = ","\n[columns]\nid = "int64"\n')
+    assert proc.returncode == 3 and "'delimeter' -> 'delimiter'" in proc.stderr
+
+
+def test_misspelt_column_key_says_did_you_mean(tmp_path: Path, root: Path) -> None:
+    proc = _build_with_schema(tmp_path, root, '{"columns": {"id": {"tpye": "int64"}}}', "s.json")
+    assert proc.returncode == 3 and "'tpye' -> 'type'" in proc.stderr
+
+
+def test_bare_columns_mapping_still_reads(tmp_path: Path, root: Path) -> None:
+    proc = _build_with_schema(tmp_path, root, '{"id": "int64", "name": "string"}', "s.json")
+    assert proc.returncode == 0, proc.stderr

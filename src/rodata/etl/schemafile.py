@@ -14,6 +14,7 @@ Columns it does not name are inferred from the data."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -103,10 +104,15 @@ def schema_from_mapping(doc: Any, *, origin: str = "schema") -> SchemaFile:
     if not isinstance(doc, Mapping):
         raise SchemaError(f"{origin}: expected an object/table at the top, not {type(doc).__name__}")
     if "columns" not in doc and not (set(doc) & _TOP_KEYS):
+        for name in doc:  # `[colums]` is a misspelt section, not a column named "colums"
+            close = _close(str(name), _TOP_KEYS)
+            if close and (close != "columns" or isinstance(doc[name], Mapping)):
+                raise SchemaError(f"{origin}: unknown section {str(name)!r}; did you mean {close!r}?")
         doc = {"columns": doc}
     unknown = set(doc) - _TOP_KEYS
     if unknown:
-        raise SchemaError(f"{origin}: unknown key(s) {sorted(unknown)}; expected {sorted(_TOP_KEYS)}")
+        raise SchemaError(f"{origin}: unknown key(s) {sorted(unknown)}{_did_you_mean(unknown, _TOP_KEYS)}; "
+                          f"expected {sorted(_TOP_KEYS)}")
     columns_doc = doc.get("columns", {})
     if not isinstance(columns_doc, Mapping):
         raise SchemaError(f"{origin}: 'columns' must map column names to types or tables")
@@ -122,6 +128,16 @@ def schema_from_mapping(doc: Any, *, origin: str = "schema") -> SchemaFile:
     return SchemaFile(columns, null_values, delimiter, quote, origin)
 
 
+def _close(name: str, known: set[str]) -> str | None:
+    match = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    return match[0] if match else None
+
+
+def _did_you_mean(unknown: set[Any], known: set[str]) -> str:
+    hints = [f"{str(u)!r} -> {c!r}" for u in sorted(unknown, key=str) if (c := _close(str(u), known))]
+    return f" (did you mean {', '.join(hints)}?)" if hints else ""
+
+
 def _column_spec(origin: str, name: str, spec: Any) -> ColumnSpec:
     where = f"{origin}: column {name!r}"
     if isinstance(spec, str):
@@ -131,7 +147,8 @@ def _column_spec(origin: str, name: str, spec: Any) -> ColumnSpec:
         raise SchemaError(f"{where}: expected a type name or a table of {sorted(_COLUMN_KEYS)}")
     unknown = set(spec) - _COLUMN_KEYS
     if unknown:
-        raise SchemaError(f"{where}: unknown key(s) {sorted(unknown)}; expected {sorted(_COLUMN_KEYS)}")
+        raise SchemaError(f"{where}: unknown key(s) {sorted(unknown)}{_did_you_mean(unknown, _COLUMN_KEYS)}; "
+                          f"expected {sorted(_COLUMN_KEYS)}")
     if not spec:
         raise SchemaError(f"{where}: an empty table says nothing; give one of {sorted(_COLUMN_KEYS)} "
                           "(or a misspelt top-level key?)")
