@@ -23,7 +23,7 @@ import numpy as np
 from rodata._columns import ColumnData
 from rodata._segment import SegmentInfo, write_segment
 from rodata.errors import BadInputError, RodataError, SchemaError
-from rodata.etl import guards, infer, interrupts
+from rodata.etl import guards, infer, interrupts, widening
 from rodata.etl.badrecords import BadRecord, write_rejects
 from rodata.etl.infer import ColumnPlan, CsvLayout
 from rodata.etl.merge import PartResult, PartTask, RunRef, choose_boundaries, merge_parts_claimed, part_count
@@ -170,6 +170,7 @@ class _Build:
         self.seconds: dict[str, float] = {}
         self.work: dict[str, float] = {}
         self.passes = 0
+        self.widened: list[dict[str, Any]] = []  # what each widening pass changed, and why
         self.results: list[ChunkResult] = []
         self.bad: list[BadRecord] = []
         self.bad_count = 0
@@ -446,7 +447,8 @@ class _Build:
             for name, kinds, line, dim in r.new_fields:
                 seen = new_fields.get(name)
                 new_fields[name] = (r.seq, line, (seen[2] if seen else 0) | kinds, seen[3] if seen else dim)
-        self.columns = infer.widen_columns(self.columns, widened, dims)
+        before, self.columns = self.columns, infer.widen_columns(self.columns, widened, dims)
+        self.widened += widening.changes(before, self.columns, results)
         known = {c.source for c in self.columns} | {s.source for s in getattr(self, "_jsonl_skips", ())}
         for name, (_seq, _line, kinds, dim) in sorted(new_fields.items(), key=lambda kv: kv[1][:2]):
             if name in known:
@@ -570,7 +572,7 @@ class _Build:
             workers=self.workers, passes=self.passes, seconds=dict(self.seconds), work=dict(self.work),
             schema=schema,
             rejects=os.fspath(rejects) if rejects is not None and self.bad_count else None,
-            inputs=[s.path for s in self.sources],
+            inputs=[s.path for s in self.sources], widened=list(self.widened),
         )
 
 

@@ -194,9 +194,16 @@ def _build(args: argparse.Namespace, inputs: list[str], stdin_path: str | None =
                        chunk_bytes=args.chunk_size, allow_schema_change=args.allow_schema_change,
                        allow_shrink=args.allow_shrink, delimiter=args.delimiter)
         report.inputs = [STDIN if p == stdin_path else p for p in report.inputs]
+        for change in report.widened:
+            if change["file"] == stdin_path:
+                change["file"] = "<stdin>"
         if args.json:
             sys.stdout.write(orjson.dumps(report.to_json()).decode() + "\n")
         else:
+            from rodata.etl.widening import message
+
+            for change in report.widened:
+                print(f"rodata build: {message(change)}", file=sys.stderr)
             print(report.schema_line())
             print(report.summary())
         for name in interrupts.held_signals():

@@ -29,6 +29,8 @@ class BuildReport:
     schema: list[dict[str, Any]] = field(default_factory=list)
     rejects: str | None = None
     inputs: list[str] = field(default_factory=list)
+    #: types widened by inference past the sample: column, from, to, value, file, line
+    widened: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
@@ -49,6 +51,7 @@ class BuildReport:
             "work": {k: round(v, 4) for k, v in self.work.items()},
             "rows_per_second": round(self.rows_per_second, 1), "mb_per_second": round(self.mb_per_second, 2),
             "schema": self.schema, "rejects": self.rejects, "inputs": self.inputs,
+            "widened": self.widened,
         }
 
     def summary(self) -> str:

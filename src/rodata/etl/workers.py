@@ -82,6 +82,7 @@ class ChunkResult:
     nulls: list[bool] = field(default_factory=list)  # per column: a null was met
     widened: dict[int, int] = field(default_factory=dict)  # column -> kinds its type cannot hold
     dims: dict[int, int] = field(default_factory=dict)
+    widened_at: dict[int, tuple[str, str, int]] = field(default_factory=dict)  # column -> first (value, file, line)
     new_fields: list[tuple[str, int, int, int]] = field(default_factory=list)  # JSON: (name, kinds, line, dim)
     sample: Any = None  # content-defined key sample of the rows
     bytes_read: int = 0
@@ -364,7 +365,13 @@ def parse_chunk(task: ChunkTask) -> ChunkResult:
         if task.source.compressed and not isinstance(exc, (FileNotFoundError, PermissionError)):
             raise BadInputError(f"corrupt gzip data: {exc}", path=task.source.path) from None
         raise
-    return state.finish()
+    result = state.finish()
+    if result.widened and not result.stopped:
+        from rodata.etl.widening import locate_widenings
+
+        result.widened_at = {i: (value, task.source.path, line)
+                             for i, (value, line) in locate_widenings(task, result.widened).items()}
+    return result
 
 
 def _parse_range(state: _Chunk) -> None:
