@@ -66,3 +66,13 @@ def test_widening_in_jsonl(tmp_path: Path, root: Path) -> None:
 def test_no_widening_reports_none(tmp_path: Path, root: Path) -> None:
     proc = _build(root, write(tmp_path, "in.csv", "id,v\n1,2\n"), "--json")
     assert proc.returncode == 0 and json.loads(proc.stdout)["widened"] == [] and proc.stderr == ""
+
+
+def test_a_refused_widening_says_which_value_did_it(tmp_path: Path, root: Path) -> None:
+    rows = "".join(f"{i},{i}.5\n" for i in range(1, N))
+    first = write(tmp_path, "a.csv", "id,price\n" + rows)
+    assert _build(root, first).returncode == 0
+    second = write(tmp_path, "b.csv", "id,price\n" + rows + f"{N},abc\n")
+    proc = _build(root, second)
+    assert proc.returncode == 3
+    assert f"column 'price' widened from float64 to string by 'abc' at {second}:{N + 1}" in proc.stderr

@@ -22,7 +22,7 @@ import numpy as np
 
 from rodata._columns import ColumnData
 from rodata._segment import SegmentInfo, write_segment
-from rodata.errors import BadInputError, RodataError, SchemaError
+from rodata.errors import BadInputError, PublishGuardError, RodataError, SchemaError
 from rodata.etl import guards, infer, interrupts, widening
 from rodata.etl.badrecords import BadRecord, write_rejects
 from rodata.etl.infer import ColumnPlan, CsvLayout
@@ -130,6 +130,9 @@ def build(
             job.seconds["publish"] = time.perf_counter() - t_publish
         job.seconds["total"] = time.perf_counter() - t0
         return job.report(version.dataset, version.name, str(version.path), infos, rejects)
+    except PublishGuardError as exc:  # a widened type changed the schema: say which value did it
+        exc.args = (str(exc) + "".join(f"; {widening.message(c)}" for c in job.widened),)
+        raise
     finally:
         bar.close()
         hold.stop(published=published)
