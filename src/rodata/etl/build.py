@@ -14,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def build(
     allow_schema_change: bool = False,
     allow_shrink: bool = False,
     delimiter: str | None = None,
+    dry_run: bool = False,
 ) -> BuildReport:
     """Build `inputs` (CSV, JSON Lines or Parquet files, optionally ``.gz``) into a new live
     version of `dataset` under `data_root`, keyed by column `key`.
@@ -81,7 +83,8 @@ def build(
     Lines file) instead of stopping the build; `memory_limit` bounds the working memory
     in bytes (default: half of the memory available); `progress` is None (a bar on a
     terminal), a bool, or a callable taking :class:`ProgressEvent`; `delimiter` (CSV, one
-    character) overrides the schema file's.  `chunk_bytes` and
+    character) overrides the schema file's; `dry_run` does everything but publish (the publish
+    guard included) and leaves the disk as it was.  `chunk_bytes` and
     `part_bytes` tune how input is cut and how large parts get.
 
     The publish guard refuses (:class:`rodata.PublishGuardError`) a version whose schema
@@ -108,20 +111,23 @@ def build(
     hold = interrupts.Hold()
     published = False
     try:
-        with staging_dir(data_root, dataset) as staging, WorkerPool(n_workers, processes=processes) as pool:
+        with guards.no_new_directories(data_root, dataset) if dry_run else nullcontext(), \
+                staging_dir(data_root, dataset) as staging, WorkerPool(n_workers, processes=processes) as pool:
             pool.start()  # the workers boot while the inputs are planned
             job.pool = pool
             job.spill = staging / "spill"
             job.spill.mkdir()
             job.plan()
             job.read()
-            job.check_bad_records(rejects)
+            job.check_bad_records(None if dry_run else rejects)  # a dry run writes nothing
             guards.check_rows(sum(r.rows for r in job.results), job.bad_count, [s.path for s in sources], data_root,
                               dataset, rejects, allow_shrink=allow_shrink)
             infos = job.merge(staging)
             shutil.rmtree(job.spill, ignore_errors=True)
             t_publish = time.perf_counter()
             assert job.schema is not None
+            if dry_run:
+                return _dry_run(job, dataset, data_root, infos, rejects, allow_schema_change, allow_shrink, t0)
             hold.start()  # from here on an interrupt waits: the build ends with its version live
             version = publish_parts(staging, dataset, job.schema, infos, keep_versions=keep_versions,
                                     build=job.manifest_build(), started=started,
@@ -136,6 +142,19 @@ def build(
     finally:
         bar.close()
         hold.stop(published=published)
+
+
+def _dry_run(job: _Build, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[SegmentInfo],
+             rejects: str | os.PathLike[str] | None, allow_schema_change: bool, allow_shrink: bool,
+             t0: float) -> BuildReport:
+    """What a build would publish, once the publish guard has said it would let it through."""
+    assert job.schema is not None
+    guards.dry_run_guard(data_root, dataset, job.schema, sum(i.rows for i in infos), sum(i.bytes for i in infos),
+                         allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
+    job.seconds["total"] = time.perf_counter() - t0
+    report = job.report(dataset, "", "", infos, rejects)
+    report.dry_run = True
+    return report
 
 
 @dataclass

@@ -66,6 +66,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--allow-shrink", action="store_true",
                    help="publish even when the new version has fewer than half the live version's rows; "
                         "without it such a build is refused, exit 3")
+    p.add_argument("--dry-run", action="store_true",
+                   help="do everything but publish (read, validate, merge, run the publish guard against the live "
+                        "version), report what would be published, and leave the disk as it was; exit status as "
+                        "a real build's")
     p.add_argument("--json", action="store_true", help="print the build report as JSON on stdout")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
@@ -174,9 +178,13 @@ def run_build(args: argparse.Namespace) -> int:
         return _usage(str(exc))
     if STDIN not in args.inputs:
         return _build(args, args.inputs)
+    from contextlib import nullcontext
+
+    from rodata.etl.guards import no_new_directories
     from rodata.etl.stdin import spooled_stdin
 
-    with spooled_stdin(args.data_root, args.dataset, args.format) as spooled:
+    with no_new_directories(args.data_root, args.dataset) if args.dry_run else nullcontext(), \
+            spooled_stdin(args.data_root, args.dataset, args.format) as spooled:
         inputs = [spooled.path if p == STDIN else p for p in args.inputs]
         with spooled.named_as_stdin():
             return _build(args, inputs, spooled.path)
@@ -192,7 +200,7 @@ def _build(args: argparse.Namespace, inputs: list[str], stdin_path: str | None =
                        on_duplicate=args.on_duplicate, max_bad_rows=args.max_bad_rows, rejects=args.rejects,
                        keep_versions=args.keep_versions, memory_limit=args.memory_limit, progress=args.progress,
                        chunk_bytes=args.chunk_size, allow_schema_change=args.allow_schema_change,
-                       allow_shrink=args.allow_shrink, delimiter=args.delimiter)
+                       allow_shrink=args.allow_shrink, delimiter=args.delimiter, dry_run=args.dry_run)
         report.inputs = [STDIN if p == stdin_path else p for p in report.inputs]
         for change in report.widened:
             if change["file"] == stdin_path:

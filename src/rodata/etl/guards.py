@@ -4,15 +4,16 @@ rows to publish: nothing replaces a dataset's rows with none by accident)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any
 
 from rodata.errors import BadInputError, RodataError
 from rodata.etl.schemafile import SchemaFile, load_schema, schema_from_mapping
-from rodata.store import check_dataset_name, current_version, dataset_path, load_version
+from rodata.store import check_dataset_name, current_version, dataset_path, guard, load_version
 
-__all__ = ["check_arguments", "check_rows", "schema_file"]
+__all__ = ["check_arguments", "check_rows", "dry_run_guard", "no_new_directories", "schema_file"]
 
 
 def check_arguments(paths: Sequence[Any], dataset: str, on_duplicate: str, max_bad_rows: int, rejects: Any,
@@ -76,3 +77,27 @@ def check_rows(rows: int, bad: int, inputs: Sequence[str], data_root: str | os.P
     if live_rows:
         raise BadInputError(f"no rows to publish: the input holds no records, and the live version {live} "
                             f"has {live_rows:,} rows (pass --allow-shrink if this is meant)", path=where)
+
+
+def dry_run_guard(data_root: str | os.PathLike[str], dataset: str, schema: Any, rows: int, nbytes: int, *,
+                  allow_schema_change: bool, allow_shrink: bool) -> None:
+    """The publish guard a real build would meet, against the live version, without publishing
+    (:class:`rodata.PublishGuardError` when it would refuse)."""
+    from rodata.manifest import Manifest
+
+    new = Manifest(dataset, "dry-run", "", (0, 0), schema, rows, nbytes, ())
+    guard(dataset_path(data_root, dataset), new, allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
+
+
+@contextmanager
+def no_new_directories(data_root: str | os.PathLike[str], dataset: str) -> Iterator[None]:
+    """Remove, on leaving, the data root and dataset directories that did not exist on entering
+    (and are empty again): a dry run leaves the disk as it found it."""
+    dirs = [os.fspath(data_root), os.fspath(dataset_path(data_root, dataset))]
+    missing = [d for d in dirs if not os.path.isdir(d)]
+    try:
+        yield
+    finally:
+        for d in reversed(missing):
+            with suppress(OSError):  # not empty (someone else wrote there) or already gone: leave it
+                os.rmdir(d)

@@ -31,6 +31,7 @@ class BuildReport:
     inputs: list[str] = field(default_factory=list)
     #: types widened by inference past the sample: column, from, to, value, file, line
     widened: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False  # nothing was published: `version` and `path` are empty
 
     @property
     def rows_per_second(self) -> float:
@@ -51,7 +52,8 @@ class BuildReport:
             "work": {k: round(v, 4) for k, v in self.work.items()},
             "rows_per_second": round(self.rows_per_second, 1), "mb_per_second": round(self.mb_per_second, 2),
             "schema": self.schema, "rejects": self.rejects, "inputs": self.inputs,
-            "widened": self.widened,
+            "widened": self.widened, "dry_run": self.dry_run,
+            **({"guard": "passed", "published": False} if self.dry_run else {}),
         }
 
     def summary(self) -> str:
@@ -62,6 +64,10 @@ class BuildReport:
         if self.duplicates:
             extra.append(f"{self.duplicates:,} duplicate keys dropped")
         tail = f"; {', '.join(extra)}" if extra else ""
+        if self.dry_run:
+            return (f"dry run: would publish {self.dataset}: {self.rows_out:,} rows in {self.parts} part"
+                    f"{'s' if self.parts != 1 else ''} ({_size(self.bytes_out)}) from {_size(self.bytes_in)}; "
+                    f"the publish guard passed; nothing was published{tail}")
         return (f"built {self.dataset} {self.version}: {self.rows_out:,} rows in {self.parts} part"
                 f"{'s' if self.parts != 1 else ''} from {_size(self.bytes_in)} in {self.seconds.get('total', 0):.2f} s "
                 f"({self.rows_per_second:,.0f} rows/s, {self.mb_per_second:,.1f} MB/s, "
