@@ -30,7 +30,7 @@ from rodata.etl.infer import ColumnPlan, CsvLayout
 from rodata.etl.merge import PartResult, PartTask, RunRef, choose_boundaries, merge_parts_claimed, part_count
 from rodata.etl.plan import ChunkBounds, count_spans, prefix_states, split_points
 from rodata.etl.pool import WorkerPool
-from rodata.etl.progress import Progress, ProgressEvent, make_progress
+from rodata.etl.progress import Progress, ProgressEvent, StreamProgress, make_progress
 from rodata.etl.report import BuildReport
 from rodata.etl.resources import available_cpus, default_memory_limit
 from rodata.etl.schemafile import DEFAULT_NULL_VALUES, SchemaFile
@@ -192,6 +192,7 @@ class _Build:
         self.seconds: dict[str, float] = {}
         self.work: dict[str, float] = {}
         self.passes = 0
+        self.stream = StreamProgress(bar, Path(), active=False)
         self.widened: list[dict[str, Any]] = []  # what each widening pass changed, and why
         self.results: list[ChunkResult] = []
         self.bad: list[BadRecord] = []
@@ -380,7 +381,8 @@ class _Build:
         for chunk in bounds:
             tasks.append(replace(template, seq=first_seq + len(tasks), source=inp.source, start=chunk.start,
                                  end=chunk.end, known_start=chunk.known_start, in_quote=chunk.in_quote,
-                                 line=chunk.line, field_map=inp.field_map))
+                                 line=chunk.line, field_map=inp.field_map,
+                                 progress_path=self.stream.path(first_seq + len(tasks), inp.source)))
         return tasks
 
     def _tasks(self) -> list[ChunkTask]:
@@ -418,7 +420,7 @@ class _Build:
 
     def _run_chunk(self, task: ChunkTask) -> ChunkResult:
         result = self.pool.call(parse_chunk, task)
-        self.bar.advance(_task_bytes(task), result.rows)
+        self.stream.finish(task.seq, _task_bytes(task), result.rows)
         return result
 
     def read(self) -> None:
@@ -429,14 +431,15 @@ class _Build:
             self.passes += 1
             total = sum(s.size for s in self.sources)
             self.bar.start("read" if self.passes == 1 else f"read (pass {self.passes})", total, "B")
-            if self.sequential:
-                done = self._read_in_order()
-            else:
-                tasks = self._tasks()
-                concurrency = max(1, self.memory_limit // (6 * self.chunk_bytes))
-                results = self.pool.run(parse_chunk, tasks, concurrency=concurrency, cutoff=lambda r: r.stopped,
-                                        on_result=self._advance_read(tasks))
-                done = [r for r in results if r is not None]
+            with StreamProgress(self.bar, self.spill, active=self._streams_shown()) as self.stream:
+                if self.sequential:
+                    done = self._read_in_order()
+                else:
+                    tasks = self._tasks()
+                    concurrency = max(1, self.memory_limit // (6 * self.chunk_bytes))
+                    results = self.pool.run(parse_chunk, tasks, concurrency=concurrency,
+                                            cutoff=lambda r: r.stopped, on_result=self._advance_read(tasks))
+                    done = [r for r in results if r is not None]
             if any(r.stopped for r in done) or not any(r.needs_another_pass for r in done):
                 break
             if self.passes >= _MAX_PASSES:
@@ -455,7 +458,11 @@ class _Build:
 
     def _advance_read(self, tasks: Sequence[ChunkTask]) -> Callable[[ChunkResult], None]:
         sizes = {task.seq: _task_bytes(task) for task in tasks}
-        return lambda r: self.bar.advance(sizes[r.seq], r.rows)
+        return lambda r: self.stream.finish(r.seq, sizes[r.seq], r.rows)
+
+    def _streams_shown(self) -> bool:
+        """A bar (or callback) is shown and some input is compressed: show its progress as it is read."""
+        return type(self.bar) is not Progress and any(s.compressed for s in self.sources)
 
     def _widen(self, results: Sequence[ChunkResult]) -> None:
         widened: dict[int, int] = {}

@@ -4,12 +4,14 @@ the caller's own callback."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["Progress", "ProgressEvent", "make_progress"]
+__all__ = ["Progress", "ProgressEvent", "StreamProgress", "compact", "make_progress"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ class _Bar(Progress):
         self.started = time.perf_counter()
         self.rows = 0
         scale = unit == "B"
-        self.bar = tqdm(total=total, desc=phase, unit=unit, unit_scale=scale, unit_divisor=1000,
+        desc = phase.replace(" (pass ", " #").rstrip(")")  # "read #2": short, for 80 columns
+        self.bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=scale, unit_divisor=1000,
                         file=sys.stderr, dynamic_ncols=True, leave=False, mininterval=0.2)
 
     def advance(self, amount: int, rows: int = 0) -> None:
@@ -75,13 +78,76 @@ class _Bar(Progress):
         self.rows += rows
         if self.rows:
             elapsed = max(time.perf_counter() - self.started, 1e-9)
-            self.bar.set_postfix_str(f"{self.rows:,} rows, {self.rows / elapsed:,.0f} rows/s", refresh=False)
+            # short, so that the bar itself still shows on an 80-column terminal
+            self.bar.set_postfix_str(f"{compact(self.rows)} rows, {compact(self.rows / elapsed)}/s", refresh=False)
         self.bar.update(amount)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+class StreamProgress:
+    """Advances the bar while compressed inputs are read: the worker streaming one keeps the
+    compressed bytes it has read in ``progress-<seq>`` in `directory`; a thread adds what is new
+    every `interval` seconds.  A chunk that ends is advanced by what is left of its `size`."""
+
+    def __init__(self, bar: Progress, directory: Path, *, active: bool = True, interval: float = 0.25) -> None:
+        self.bar, self.directory, self.interval, self.active = bar, directory, interval, active
+        self.taken: dict[int, int] = {}
+        self.done: set[int] = set()
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="rodata-progress", daemon=True)
+
+    def __enter__(self) -> StreamProgress:
+        if self.active:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopping.set()
+        if self.active:
+            self.thread.join()
+
+    def path(self, seq: int, source: Any) -> str:
+        """Where the worker streaming chunk `seq` keeps its count ("" when nobody looks)."""
+        if not self.active or not getattr(source, "compressed", False):
+            return ""
+        return str(self.directory / f"progress-{seq}")
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> None:
+        """Add the compressed bytes read since the last poll."""
+        for p in self.directory.glob("progress-*"):
+            try:
+                seq, read = int(p.name[9:]), int.from_bytes(p.read_bytes()[:8], "little")
+            except (OSError, ValueError):
+                continue
+            with self.lock:
+                if seq in self.done or read <= self.taken.get(seq, 0):
+                    continue
+                self.bar.advance(read - self.taken.get(seq, 0))
+                self.taken[seq] = read
+
+    def finish(self, seq: int, size: int, rows: int) -> None:
+        """Chunk `seq` of `size` bytes is read: advance by what the polls have not."""
+        with self.lock:
+            self.done.add(seq)
+            self.bar.advance(max(0, size - self.taken.get(seq, 0)), rows)
+
+
+def compact(n: float) -> str:
+    """``7.0M``, ``715k``, ``940``: a count in at most five characters."""
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= limit:
+            value = n / limit
+            return f"{value:.1f}{suffix}" if value < 100 else f"{value:.0f}{suffix}"
+    return f"{n:.0f}"
 
 
 def make_progress(progress: bool | Callable[[ProgressEvent], Any] | None) -> Progress:

@@ -57,6 +57,7 @@ class ChunkTask:
     row_groups: tuple[int, int] = (0, 0)  # Parquet
     parquet_columns: tuple[tuple[str, str, int], ...] = ()  # Parquet: (source, type, dim) per column
     names: tuple[str, ...] = ()  # the columns' names in the dataset, for messages (default: as in `columns`)
+    progress_path: str = ""  # a stream: where to keep the compressed bytes read so far (progress.StreamProgress)
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,15 @@ def _parse_range(state: _Chunk) -> None:
             state.result.next_start, state.result.next_line = base + pos, line
 
 
+def _note_progress(path: str, fh: Any) -> None:
+    """The compressed bytes read so far, for the build's progress bar (written in place: 8 bytes)."""
+    raw = getattr(fh, "fileobj", None)
+    if not path or raw is None:
+        return
+    with open(path, "r+b" if os.path.exists(path) else "wb") as out:
+        out.write(int(raw.tell()).to_bytes(8, "little"))
+
+
 def _parse_stream(state: _Chunk) -> None:
     """A whole compressed file, streamed: blocks of decompressed bytes, the partial record at
     the end of a block carried into the next."""
@@ -428,6 +438,7 @@ def _parse_stream(state: _Chunk) -> None:
             buf = np.frombuffer(data, dtype=np.uint8)
             status, pos, line = state.feed(buf, base, 0, len(buf), eof, line)
             state.result.bytes_read = base + pos - t.start
+            _note_progress(t.progress_path, fh)
             if status == _text.STATUS_DONE and (eof or state.result.stopped):
                 break
             carry = data[pos:]
