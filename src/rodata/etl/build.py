@@ -19,13 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from rodata._columns import ColumnData
-from rodata._segment import SegmentInfo, write_segment
+from rodata._segment import SegmentInfo
 from rodata.errors import BadInputError, PublishGuardError, RodataError, SchemaError
 from rodata.etl import guards, infer, interrupts, widening
 from rodata.etl.badrecords import BadRecord, write_rejects
+from rodata.etl.build_steps import bom_length, count_span, dry_run_report, empty_part, task_bytes
 from rodata.etl.infer import ColumnPlan, CsvLayout
 from rodata.etl.merge import PartResult, PartTask, RunRef, choose_boundaries, merge_parts_claimed, part_count
 from rodata.etl.plan import ChunkBounds, count_spans, prefix_states, split_points
@@ -35,7 +33,7 @@ from rodata.etl.report import BuildReport
 from rodata.etl.resources import available_cpus, default_memory_limit
 from rodata.etl.schemafile import DEFAULT_NULL_VALUES, SchemaFile
 from rodata.etl.sources import Source, detect_sources
-from rodata.etl.workers import ChunkResult, ChunkTask, count_mapped_batch, count_range, parse_chunk
+from rodata.etl.workers import ChunkResult, ChunkTask, count_mapped_batch, parse_chunk
 from rodata.schema import Schema
 from rodata.store import staging_dir
 from rodata.writer import publish_parts
@@ -127,7 +125,7 @@ def build(
             t_publish = time.perf_counter()
             assert job.schema is not None
             if dry_run:
-                return _dry_run(job, dataset, data_root, infos, rejects, allow_schema_change, allow_shrink, t0)
+                return dry_run_report(job, dataset, data_root, infos, rejects, allow_schema_change, allow_shrink, t0)
             hold.start()  # from here on an interrupt waits: the build ends with its version live
             version = publish_parts(staging, dataset, job.schema, infos, keep_versions=keep_versions,
                                     build=job.manifest_build(), started=started,
@@ -142,19 +140,6 @@ def build(
     finally:
         bar.close()
         hold.stop(published=published)
-
-
-def _dry_run(job: _Build, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[SegmentInfo],
-             rejects: str | os.PathLike[str] | None, allow_schema_change: bool, allow_shrink: bool,
-             t0: float) -> BuildReport:
-    """What a build would publish, once the publish guard has said it would let it through."""
-    assert job.schema is not None
-    guards.dry_run_guard(data_root, dataset, job.schema, sum(i.rows for i in infos), sum(i.bytes for i in infos),
-                         allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
-    job.seconds["total"] = time.perf_counter() - t0
-    report = job.report(dataset, "", "", infos, rejects)
-    report.dry_run = True
-    return report
 
 
 @dataclass
@@ -266,7 +251,7 @@ class _Build:
                 kinds[name] |= mask
                 if dim > 0 and name not in dims:
                     dims[name] = dim
-            head = _bom_length(source)
+            head = bom_length(source)
             self.inputs.append(_Input(source, head, 1))
         key_source = next((s.source for s in self.schema_file.columns.values() if s.name == self.key and not s.drop),
                           self.key)
@@ -332,7 +317,7 @@ class _Build:
             # Threads of this process (the count releases the GIL) while a fork server is still
             # starting the workers.
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="rodata-count") as threads:
-                counts = list(threads.map(_count_span, spans))
+                counts = list(threads.map(count_span, spans))
         else:
             return
         for owner, c in zip(owners, counts, strict=True):
@@ -420,7 +405,7 @@ class _Build:
 
     def _run_chunk(self, task: ChunkTask) -> ChunkResult:
         result = self.pool.call(parse_chunk, task)
-        self.stream.finish(task.seq, _task_bytes(task), result.rows)
+        self.stream.finish(task.seq, task_bytes(task), result.rows)
         return result
 
     def read(self) -> None:
@@ -457,7 +442,7 @@ class _Build:
         self.seconds["read"] = time.perf_counter() - t
 
     def _advance_read(self, tasks: Sequence[ChunkTask]) -> Callable[[ChunkResult], None]:
-        sizes = {task.seq: _task_bytes(task) for task in tasks}
+        sizes = {task.seq: task_bytes(task) for task in tasks}
         return lambda r: self.stream.finish(r.seq, sizes[r.seq], r.rows)
 
     def _streams_shown(self) -> bool:
@@ -537,7 +522,7 @@ class _Build:
         self.bar.advance(len(tasks) - written[0])
         infos = self._number_parts(staging, results)
         if not infos:
-            infos = [_empty_part(staging, schema)]
+            infos = [empty_part(staging, schema)]
         self.duplicates = sum(r.duplicates for r in results)
         self._add_work(r.seconds for r in results)
         self.seconds["merge"] = time.perf_counter() - t
@@ -603,34 +588,3 @@ class _Build:
             rejects=os.fspath(rejects) if rejects is not None and self.bad_count else None,
             inputs=[s.path for s in self.sources], widened=list(self.widened),
         )
-
-
-def _count_span(span: tuple[str, int, int, bytes]) -> tuple[int, int]:
-    return count_range(*span)
-
-
-def _task_bytes(task: ChunkTask) -> int:
-    if task.source.splittable:
-        return max(0, min(task.end, task.source.size) - task.start)
-    if task.source.format == "parquet":
-        return 0
-    return task.source.size
-
-
-def _bom_length(source: Source) -> int:
-    from rodata.etl.sources import read_head
-
-    head, _ = read_head(source, 3)
-    return 3 if head == b"\xef\xbb\xbf" else 0
-
-
-def _empty_part(staging: Path, schema: Schema) -> SegmentInfo:
-    """A version with no rows still has one (empty) part."""
-    columns = []
-    for col in schema.columns:
-        if col.fixed_width:
-            shape = (0, col.dim) if col.type == "vector" else (0,)
-            columns.append(ColumnData(col, values=np.zeros(shape, dtype=col.dtype)))
-        else:
-            columns.append(ColumnData(col, offsets=np.zeros(1, dtype=np.uint64), data=np.zeros(0, dtype=np.uint8)))
-    return write_segment(staging / "part-00000.seg", schema, columns)

@@ -1,0 +1,72 @@
+"""Small steps of a build (rodata.etl.build): chunk sizes, a byte-order mark, an empty part, the
+report of a dry run."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rodata._columns import ColumnData
+from rodata._segment import SegmentInfo, write_segment
+from rodata.etl import guards
+from rodata.etl.report import BuildReport
+from rodata.etl.sources import Source
+from rodata.etl.workers import ChunkTask, count_range
+from rodata.schema import Schema
+
+if TYPE_CHECKING:
+    from rodata.etl.build import _Build
+
+__all__ = ["bom_length", "count_span", "dry_run_report", "empty_part", "task_bytes"]
+
+
+def dry_run_report(job: _Build, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[SegmentInfo],
+                   rejects: str | os.PathLike[str] | None, allow_schema_change: bool, allow_shrink: bool,
+                   t0: float) -> BuildReport:
+    """What a build would publish, once the publish guard has said it would let it through."""
+    assert job.schema is not None
+    guards.dry_run_guard(data_root, dataset, job.schema, sum(i.rows for i in infos), sum(i.bytes for i in infos),
+                         allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
+    job.seconds["total"] = time.perf_counter() - t0
+    report = job.report(dataset, "", "", infos, rejects)
+    report.dry_run = True
+    return report
+
+
+def count_span(span: tuple[str, int, int, bytes]) -> tuple[int, int]:
+    """Quote and newline counts of one (path, start, end, quote) span."""
+    return count_range(*span)
+
+
+def task_bytes(task: ChunkTask) -> int:
+    """The input bytes a chunk covers, as the progress bar counts them (on disk)."""
+    if task.source.splittable:
+        return max(0, min(task.end, task.source.size) - task.start)
+    if task.source.format == "parquet":
+        return 0
+    return task.source.size
+
+
+def bom_length(source: Source) -> int:
+    """3 when the input starts with a UTF-8 byte-order mark, else 0."""
+    from rodata.etl.sources import read_head
+
+    head, _ = read_head(source, 3)
+    return 3 if head == b"\xef\xbb\xbf" else 0
+
+
+def empty_part(staging: Path, schema: Schema) -> SegmentInfo:
+    """A version with no rows still has one (empty) part."""
+    columns = []
+    for col in schema.columns:
+        if col.fixed_width:
+            shape = (0, col.dim) if col.type == "vector" else (0,)
+            columns.append(ColumnData(col, values=np.zeros(shape, dtype=col.dtype)))
+        else:
+            columns.append(ColumnData(col, offsets=np.zeros(1, dtype=np.uint64), data=np.zeros(0, dtype=np.uint8)))
+    return write_segment(staging / "part-00000.seg", schema, columns)
