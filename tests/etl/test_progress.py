@@ -75,3 +75,59 @@ def test_the_bar_fits_80_columns_with_its_rates() -> None:
                              unit_scale=True, unit_divisor=1000, postfix=postfix)
     assert len(line) <= 80 and line.endswith("/s]")  # nothing cut off
     assert "|" in line and line.split("|")[1].count("█") + line.split("|")[1].count(" ") >= 5  # a bar shows
+
+
+def _on_a_terminal(args: list[str], stop_at: bytes | None) -> tuple[int, list[bytes]]:
+    """Run ``python -m rodata ARGS`` on an 80-column pseudo-terminal; send SIGINT once `stop_at`
+    has been written.  (exit code, the output cut at carriage returns)."""
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import sys
+    import termios
+
+    from .conftest import ROOT
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a terminal of 24 lines of 80 columns (fd 1: pytest has replaced sys.stdout)
+        try:
+            fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+            os.environ["PYTHONPATH"] = str(ROOT / "src")
+            os.execv(sys.executable, [sys.executable, "-m", "rodata", *args])
+        finally:
+            os._exit(127)
+    out, sent = b"", False
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child is gone
+            break
+        if not chunk:
+            break
+        out += chunk
+        if stop_at is not None and not sent and stop_at in out:
+            os.kill(pid, signal.SIGINT)
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.replace(b"\n", b"\r").split(b"\r")
+
+
+def test_on_a_terminal_a_gz_read_advances_fits_80_columns_and_ctrl_c_clears_it(tmp_path: Path, root: Path) -> None:
+    path = _gz(tmp_path / "in.csv.gz", 600_000)
+    code, frames = _on_a_terminal(["build", str(path), "--dataset", "d", "--key", "id", "--data-root", str(root),
+                                   "--workers", "2"], stop_at=b"%|")
+    assert code == 130, frames
+    text = [f.decode("utf-8") for f in frames]
+    assert all(len(f) <= 80 for f in text)
+    assert any(f.startswith("read:") for f in text)
+    last = text.index("rodata: interrupted")
+    assert text[last - 1].strip() == "" and len(text[last - 1]) > 40  # the bar's line was blanked first
+    assert not (root / "d" / "CURRENT").exists()
+
