@@ -145,3 +145,14 @@ def test_misspelt_column_key_says_did_you_mean(tmp_path: Path, root: Path) -> No
 def test_bare_columns_mapping_still_reads(tmp_path: Path, root: Path) -> None:
     proc = _build_with_schema(tmp_path, root, '{"id": "int64", "name": "string"}', "s.json")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_misspelt_key_says_did_you_mean(tmp_path: Path, root: Path) -> None:
+    path = write(tmp_path, "in.csv", "user_id,name\n1,a\n")
+    proc = rodata_cli("build", path, "--dataset", "d", "--key", "userid", "--data-root", root)
+    assert proc.returncode == 3 and "no key column 'userid' (did you mean 'user_id'?)" in proc.stderr
+
+
+def test_misspelt_schema_column_says_did_you_mean(tmp_path: Path, root: Path) -> None:
+    proc = _build_with_schema(tmp_path, root, '[columns]\nnmae = "string"\n')
+    assert proc.returncode == 3 and "did you mean 'nmae' -> 'name'?" in proc.stderr

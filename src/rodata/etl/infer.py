@@ -11,6 +11,7 @@ again, so the result never depends on where the sample ended."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -241,8 +242,10 @@ def plan_columns(fields: Sequence[str], kinds: Sequence[int], dims: Sequence[int
     known = set(fields)
     missing = [s for s in schema.columns if s not in known]
     if missing:
+        hints = [f"{m!r} -> {c[0]!r}" for m in missing if (c := difflib.get_close_matches(m, fields, n=1))]
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
         raise SchemaError(f"{schema.origin}: names column(s) {missing} that {origin} does not have "
-                          f"(its columns: {', '.join(fields)})")
+                          f"(its columns: {', '.join(fields)}){hint}")
     plans: list[ColumnPlan] = []
     for name, mask, dim in zip(fields, kinds, dims, strict=True):
         spec = schema.spec(name)
@@ -253,7 +256,8 @@ def plan_columns(fields: Sequence[str], kinds: Sequence[int], dims: Sequence[int
     if key not in names:
         renamed = [s.name for s in schema.columns.values() if s.source == key and not s.drop]
         hint = f" (renamed to {renamed[0]!r} by the schema)" if renamed else ""
-        hint = hint or _delimiter_hint(fields)
+        close = difflib.get_close_matches(key, names, n=1)
+        hint = hint or (f" (did you mean {close[0]!r}?)" if close else _delimiter_hint(fields))
         raise BadInputError(f"no key column {key!r}{hint}; columns are: {', '.join(names)}", path=origin)
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
