@@ -139,9 +139,6 @@ def run_infer(args: argparse.Namespace) -> int:
 def _infer(args: argparse.Namespace, inputs: list[str], stdin_path: str | None = None) -> int:
     columns = infer_schema(inputs, key=args.key, format=args.format, delimiter=args.delimiter, schema=args.schema,
                            workers=args.workers)
-    shown = [STDIN_SHOWN if p == stdin_path else p for p in inputs]
+    shown = ["-" if p == stdin_path else p for p in inputs]
     sys.stdout.write(schema_file_text(columns, inputs=shown, delimiter=args.delimiter))
     return 0
-
-
-STDIN_SHOWN = "-"
