@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -199,12 +200,32 @@ def test_os_errors_are_one_line_with_what_to_do(built: Path, monkeypatch: pytest
 
 
 def test_help_teaches(capsys: pytest.CaptureFixture[str]) -> None:
-    for command in ("ls", "inspect", "verify", "get", "versions", "rollback"):
+    import re
+
+    from rodata.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) >= {"build", "infer", "serve", "demo", "ls", "inspect", "verify", "get", "versions",
+                             "rollback"}
+    for command in commands:
         with pytest.raises(SystemExit):
             main([command, "--help"])
         text = capsys.readouterr().out
-        assert "examples:\n  rodata " + command in text, command
-        assert "$RODATA_DATA_ROOT" in text
+        assert re.search(r"\n\n\S.{40,}", text), f"{command}: no description"
+        assert f"examples:\n  rodata {command}" in text or "examples:\n  RODATA_" in text, command
+        # Readable placeholders: no argparse default like POLL_INTERVAL made from a flag's name.
+        assert not re.search(r"--[a-z-]+ [A-Z]+_[A-Z_]+", text), f"{command}: {text}"
+        if command not in ("demo", "infer"):
+            assert "$RODATA_DATA_ROOT" in text or "RODATA_DATA_ROOT" in text, command
     with pytest.raises(SystemExit):
         main(["rolback"])
     assert "did you mean 'rollback'?" in capsys.readouterr().err
+
+
+def test_inspect_of_a_file_that_is_not_a_segment_says_so(tmp_path: Path) -> None:
+    other = tmp_path / "notes.txt"
+    other.write_bytes(b"just some text, " * 20)
+    proc = rodata_cli("inspect", other)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"rodata: error: {other}: header at offset 0: bad magic: not a rodata segment"

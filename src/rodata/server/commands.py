@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from rodata._help import add_command, add_data_root
 from rodata.errors import RodataError
 
 __all__ = ["register"]
@@ -25,25 +26,27 @@ def _env_port(default: int) -> int:
 
 def register(subparsers: Any) -> None:
     """Add ``serve`` and ``demo`` to the ``rodata`` command."""
-    serve = subparsers.add_parser(
-        "serve", help="serve every dataset under a data root over HTTP",
-        description="Serve every dataset under DATA_ROOT over HTTP: one process, one event loop, one core. "
-                    "Scale with replicas, not workers. Settings also come from RODATA_* environment "
-                    "variables (see docs/server.md).")
-    serve.add_argument("--data-root", default=os.environ.get("RODATA_DATA_ROOT"),
-                       help="directory holding the datasets (env RODATA_DATA_ROOT)")
+    serve = add_command(
+        subparsers, "serve", "serve every dataset under a data root over HTTP",
+        "Serve every dataset under DIR over HTTP: one process, one event loop, one core. Scale with "
+        "replicas, not workers. Every version is mapped and deep-validated before it is served, and a new "
+        "one swapped in as its CURRENT changes. Settings also come from RODATA_* environment variables "
+        "(see docs/server.md).",
+        ["rodata serve --data-root /srv/data", "rodata serve --data-root /srv/data --host 0.0.0.0 --port 8080",
+         "RODATA_DATA_ROOT=/srv/data rodata serve --access-log"])
+    add_data_root(serve)
     _add_listen_flags(serve)
-    serve.add_argument("--poll-interval", type=float, default=None,
+    serve.add_argument("--poll-interval", metavar="SECONDS", type=float, default=None,
                        help="seconds between reads of each dataset's CURRENT (env RODATA_POLL_INTERVAL, 1.0)")
-    serve.add_argument("--max-lookup-keys", type=int, default=None,
+    serve.add_argument("--max-lookup-keys", metavar="N", type=int, default=None,
                        help="keys per lookup (env RODATA_MAX_LOOKUP_KEYS, 100000)")
-    serve.add_argument("--max-scan-rows", type=int, default=None,
+    serve.add_argument("--max-scan-rows", metavar="N", type=int, default=None,
                        help="rows per scan page (env RODATA_MAX_SCAN_ROWS, 10000)")
-    serve.add_argument("--max-body-bytes", type=int, default=None,
+    serve.add_argument("--max-body-bytes", metavar="BYTES", type=int, default=None,
                        help="request body size (env RODATA_MAX_BODY_BYTES, 16 MiB)")
-    serve.add_argument("--max-column-bytes", type=int, default=None,
+    serve.add_argument("--max-column-bytes", metavar="BYTES", type=int, default=None,
                        help="bytes per column slice, JSON included (env RODATA_MAX_COLUMN_BYTES, 64 MiB)")
-    serve.add_argument("--max-response-bytes", type=int, default=None,
+    serve.add_argument("--max-response-bytes", metavar="BYTES", type=int, default=None,
                        help="bytes per lookup answer or scan page (env RODATA_MAX_RESPONSE_BYTES, 64 MiB)")
     serve.add_argument("--no-fast-path", action="store_true",
                        help="answer every route through FastAPI, the reference the fast path must equal "
@@ -52,31 +55,33 @@ def register(subparsers: Any) -> None:
                        help="read each version into the page cache before serving it (env RODATA_PREFAULT)")
     serve.add_argument("--access-log", action="store_true", default=None,
                        help="log every request (env RODATA_ACCESS_LOG; off by default)")
-    serve.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"],
-                       help="env RODATA_LOG_LEVEL, info")
-    serve.add_argument("--drain-seconds", type=float, default=None,
+    serve.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"], metavar="LEVEL",
+                       help="debug, info, warning or error (env RODATA_LOG_LEVEL, info)")
+    serve.add_argument("--drain-seconds", metavar="SECONDS", type=float, default=None,
                        help="how long SIGTERM waits for requests in flight (env RODATA_DRAIN_SECONDS, 20)")
-    serve.add_argument("--workers", type=int, default=None,
+    serve.add_argument("--workers", metavar="N", type=int, default=None,
                        help="must be 1: one process serves one core; scale with replicas")
     serve.set_defaults(func=_serve)
 
-    demo = subparsers.add_parser(
-        "demo", help="build a sample dataset on all cores, serve it and print example requests",
-        description="Generate a sample CSV (first run only) in $RODATA_DEMO_DIR or ./rodata-demo, build it "
-                    "with the ETL, serve it and print curl commands to try.")
-    demo.add_argument("--dir", default=os.environ.get("RODATA_DEMO_DIR", "rodata-demo"),
+    demo = add_command(
+        subparsers, "demo", "build a sample dataset on all cores, serve it and print example requests",
+        "Generate a sample CSV (first run only) in $RODATA_DEMO_DIR or ./rodata-demo, build it with the ETL, "
+        "serve it and print curl commands to try. The port is checked before anything is built.",
+        ["rodata demo", "rodata demo --port 0 --seconds 60", "rodata demo --dir /tmp/demo --no-serve"])
+    demo.add_argument("--dir", metavar="DIR", default=os.environ.get("RODATA_DEMO_DIR", "rodata-demo"),
                       help="working directory for the sample and its data root (env RODATA_DEMO_DIR)")
-    demo.add_argument("--rows", type=int, default=200_000, help="rows in the sample (first run only)")
+    demo.add_argument("--rows", type=int, default=200_000, metavar="N", help="rows in the sample (first run only)")
     _add_listen_flags(demo)
     demo.add_argument("--no-serve", action="store_true", help="build and print the examples, do not serve")
-    demo.add_argument("--seconds", type=float, default=None, help="stop serving after this many seconds")
+    demo.add_argument("--seconds", type=float, default=None, metavar="SECONDS",
+                      help="stop serving after this many seconds (default: until Ctrl-C or SIGTERM)")
     demo.set_defaults(func=_demo)
 
 
 def _add_listen_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=os.environ.get("RODATA_HOST", "127.0.0.1"),
+    parser.add_argument("--host", metavar="HOST", default=os.environ.get("RODATA_HOST", "127.0.0.1"),
                         help="address to listen on (env RODATA_HOST, 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=_env_port(8080),
+    parser.add_argument("--port", type=int, metavar="PORT", default=_env_port(8080),
                         help="port to listen on, 0 for any free one (env RODATA_PORT, 8080)")
 
 
@@ -116,7 +121,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         return run(create_app(args.data_root, settings=settings), args.host, args.port)
     except OSError as exc:
-        raise RodataError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise RodataError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}: pick another --port "
+                          "(0 picks a free one) or --host") from None
 
 
 def _demo(args: argparse.Namespace) -> int:
