@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
@@ -19,13 +19,20 @@ from rodata.etl.sources import Source
 from rodata.etl.workers import ChunkTask, count_range
 from rodata.schema import Schema
 
-if TYPE_CHECKING:
-    from rodata.etl.build import _Build
+
+class _Job(Protocol):
+    """What a dry run reads of the build (rodata.etl.build._Build), which imports this module."""
+
+    schema: Schema | None
+    seconds: dict[str, float]
+
+    def report(self, dataset: str, version: str, path: str, infos: Sequence[SegmentInfo],
+               rejects: str | os.PathLike[str] | None) -> BuildReport: ...
 
 __all__ = ["bom_length", "count_span", "dry_run_report", "empty_part", "task_bytes"]
 
 
-def dry_run_report(job: _Build, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[SegmentInfo],
+def dry_run_report(job: _Job, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[SegmentInfo],
                    rejects: str | os.PathLike[str] | None, allow_schema_change: bool, allow_shrink: bool,
                    t0: float) -> BuildReport:
     """What a build would publish, once the publish guard has said it would let it through."""

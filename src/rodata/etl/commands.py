@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 from collections.abc import Iterator
@@ -15,12 +14,11 @@ from typing import Any
 import orjson
 
 from rodata._help import add_command, add_data_root
+from rodata.etl.cliargs import STDIN, parse_delimiter, parse_size
 
 __all__ = ["parse_delimiter", "parse_size", "register"]
 
 EXIT_OK, EXIT_USAGE = 0, 2
-STDIN = "-"
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
 
 
 def register(subparsers: Any) -> None:
@@ -77,24 +75,6 @@ def register(subparsers: Any) -> None:
     from rodata.etl import inferschema
 
     inferschema.register(subparsers)
-
-
-def parse_size(text: str) -> int:
-    """``512M``, ``2G``, ``1.5GiB``, ``1000000`` -> bytes (K/M/G/T are powers of 1024)."""
-    match = _SIZE_RE.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 512M or 2G)")
-    number, unit = float(match.group(1)), match.group(2).lower()
-    return int(number * (1024 ** " kmgt".index(unit or " ")))
-
-
-def parse_delimiter(text: str) -> str:
-    """``--delimiter``: one character; ``\\t`` (as typed in a shell) or ``tab`` is a tab."""
-    if text in ("\\t", "tab", "TAB"):
-        return "\t"
-    if len(text.encode("utf-8")) != 1 or text in ('"', "\n", "\r"):
-        raise argparse.ArgumentTypeError(f"not a delimiter: {text!r} (one character, e.g. ';' or '\\t')")
-    return text
 
 
 def _usage(message: str) -> int:

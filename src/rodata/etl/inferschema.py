@@ -18,6 +18,7 @@ from typing import Any
 
 from rodata._help import add_command
 from rodata.etl import guards, infer
+from rodata.etl.cliargs import STDIN, parse_delimiter
 from rodata.etl.infer import ColumnPlan
 
 __all__ = ["InferredColumn", "infer_schema", "register", "schema_file_text"]
@@ -110,8 +111,6 @@ def register(subparsers: Any) -> None:
                    help="input files, as for rodata build (- reads standard input)")
     p.add_argument("--key", metavar="COLUMN", help="the key column the build will use (default: the first column)")
     p.add_argument("--format", choices=("csv", "jsonl", "parquet"), help="input format (default: from the names)")
-    from rodata.etl.commands import parse_delimiter
-
     p.add_argument("--delimiter", metavar="C", type=parse_delimiter,
                    help="CSV field separator, one character (\\t for tab; default: , or tab for .tsv)")
     p.add_argument("--schema", metavar="FILE", help="a schema file to start from (its declared types are kept)")
@@ -121,8 +120,6 @@ def register(subparsers: Any) -> None:
 
 def run_infer(args: argparse.Namespace) -> int:
     """``rodata infer``."""
-    from rodata.etl.commands import STDIN
-
     for path in args.inputs:
         if path != STDIN and not os.path.isfile(path):
             print(f"rodata infer: error: no such input file: {path}", file=sys.stderr)
