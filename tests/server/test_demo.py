@@ -88,3 +88,23 @@ def test_demo_refuses_a_taken_port_before_it_builds(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port 0 for a free one" in proc.stderr
     assert not (tmp_path / "d").exists()  # nothing generated or built
+
+
+def test_serve_on_a_taken_port_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
+    import socket
+
+    (tmp_path / "data").mkdir()
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        cmd = [sys.executable, "-m", "rodata", "serve", "--data-root", str(tmp_path / "data"), "--port", str(port)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    finally:
+        taken.close()
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == (f"rodata: error: cannot listen on 127.0.0.1:{port}: Address already in use: pick another --port "
+                    "(0 picks a free one) or --host")
+    assert "Errno" not in proc.stderr and "Traceback" not in proc.stderr
