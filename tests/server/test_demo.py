@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from httpkit import Client
@@ -73,36 +76,32 @@ def test_demo_without_serving_reuses_the_sample(tmp_path: Path) -> None:
     assert "built users v000002-" in second.stdout and "rows in 1 part from" in second.stdout  # build's summary
 
 
-def test_demo_refuses_a_taken_port_before_it_builds(tmp_path: Path) -> None:
-    import socket
-
+@contextlib.contextmanager
+def taken_port() -> Iterator[int]:
+    """A loopback port another socket is listening on."""
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
     taken.listen()
-    port = taken.getsockname()[1]
     try:
-        cmd = [sys.executable, "-m", "rodata", "demo", "--dir", str(tmp_path / "d"), "--port", str(port)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        yield taken.getsockname()[1]
     finally:
         taken.close()
+
+
+def test_demo_refuses_a_taken_port_before_it_builds(tmp_path: Path) -> None:
+    with taken_port() as port:
+        cmd = [sys.executable, "-m", "rodata", "demo", "--dir", str(tmp_path / "d"), "--port", str(port)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "--port 0 for a free one" in proc.stderr
     assert not (tmp_path / "d").exists()  # nothing generated or built
 
 
 def test_serve_on_a_taken_port_is_one_line_saying_what_to_do(tmp_path: Path) -> None:
-    import socket
-
     (tmp_path / "data").mkdir()
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen()
-    port = taken.getsockname()[1]
-    try:
+    with taken_port() as port:
         cmd = [sys.executable, "-m", "rodata", "serve", "--data-root", str(tmp_path / "data"), "--port", str(port)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    finally:
-        taken.close()
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
     assert last == (f"rodata: error: cannot listen on 127.0.0.1:{port}: Address already in use: pick another --port "
