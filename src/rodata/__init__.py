@@ -27,8 +27,9 @@ from rodata.errors import (
     UnknownColumnError,
 )
 from rodata.schema import Column, Schema
-from rodata.store import Version, list_versions, rollback
+from rodata.store import Version, list_versions
 from rodata.validation import ValidationReport, validate
+from rodata.versions import rollback
 from rodata.writer import write
 
 if TYPE_CHECKING:

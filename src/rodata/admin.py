@@ -1,4 +1,4 @@
-"""Admin commands: ``rodata inspect | verify | get | versions | rollback`` (DESIGN.md, "CLI contract").
+"""Admin commands: ``rodata ls | inspect | verify | get | versions | rollback`` (docs/cli.md).
 
 Each is a thin shell over the library (:func:`rodata.open`, :mod:`rodata.store`)."""
 
@@ -23,8 +23,8 @@ from rodata.store import (
     list_versions,
     load_version,
     read_manifest,
-    rollback,
 )
+from rodata.versions import rollback
 
 __all__ = ["register"]
 

@@ -1,6 +1,6 @@
 """The ``rodata`` command.  Each subcommand lives in the module that owns it and registers itself here.
 
-Exit codes (DESIGN.md): 0 ok, 1 runtime failure, 2 usage error, 3 bad input data."""
+Exit codes (docs/cli.md): 0 ok, 1 runtime failure, 2 usage error, 3 bad input data."""
 
 from __future__ import annotations
 

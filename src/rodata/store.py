@@ -1,7 +1,7 @@
 """The data root on disk: datasets, versions, manifests, CURRENT and the publish protocol.
 
 A version becomes visible only when CURRENT is renamed to name it, after every
-file of it was written, fsynced and verified (DESIGN.md, "Data layout")."""
+file of it was written, fsynced and verified (docs/FORMAT.md, "Versions and the manifest")."""
 
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ __all__ = [
     "list_versions",
     "publish",
     "read_manifest",
-    "rollback",
     "staging_dir",
 ]
 
@@ -140,7 +139,7 @@ def load_version(dataset_dir: str | os.PathLike[str], name: str) -> Version:
 
 
 @contextlib.contextmanager
-def _locked(dataset_dir: Path) -> Iterator[None]:
+def locked(dataset_dir: Path) -> Iterator[None]:
     """An exclusive advisory lock per dataset: publishes and rollbacks never interleave."""
     fd = os.open(dataset_dir / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
@@ -211,7 +210,7 @@ def staging_dir(data_root: str | os.PathLike[str], dataset: str) -> Iterator[Pat
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _swap_current(d: Path, name: str) -> None:
+def swap_current(d: Path, name: str) -> None:
     """Make `name` live (atomic rename of CURRENT), then record it in HISTORY.  Called under the lock."""
     tmp = d / f".{CURRENT}.{os.getpid()}.tmp"
     _write_durably(tmp, (name + "\n").encode("ascii"))
@@ -272,7 +271,7 @@ def publish(
     if keep_versions < 1:
         raise ValueError("keep_versions must be at least 1")
     d = staging.parent
-    with _locked(d):
+    with locked(d):
         existing = list_versions(d)
         seq = _seq(existing[-1]) + 1 if existing else 1
         name = f"v{seq:06d}-{secrets.token_hex(4)}"
@@ -288,7 +287,7 @@ def publish(
         except OSError as exc:
             raise PublishError(f"{d / name}: cannot move the new version into place: {exc}") from exc
         _fsync_dir(d)
-        _swap_current(d, name)
+        swap_current(d, name)
         _prune(d, keep_versions)
     return Version(dataset, name, d / name, typed.rows, typed)
 
@@ -348,29 +347,8 @@ def _prune(d: Path, keep: int) -> None:
             shutil.rmtree(d / name, ignore_errors=True)
 
 
-def rollback(data_root: str | os.PathLike[str], dataset: str, version: str | None = None) -> Version:
-    """Make `version` live again; by default the version that was live before the live one
-    (HISTORY), or for a dataset without a HISTORY the one numbered before it."""
-    d = dataset_path(data_root, dataset)
-    with _locked(d):
-        live = current_version(d)
-        versions = list_versions(d)
-        if version is None:
-            version = previous_live(d, live) if history(d) else _numbered_before(versions, live)
-            if version is None:
-                raise PublishError(f"{dataset}: no version that was live before {live} is kept to roll back to")
-        if version not in versions:
-            raise DatasetNotFoundError(f"{dataset}: no version {version!r} (have {', '.join(versions)})")
-        # Open and verify before it goes live: a broken version never gets served.
-        from rodata.dataset import open as open_dataset
-
-        with open_dataset(d / version, verify=True):
-            pass
-        _swap_current(d, version)
-        return load_version(d, version)
-
-
-def _numbered_before(versions: list[str], live: str | None) -> str | None:
+def numbered_before(versions: list[str], live: str | None) -> str | None:
+    """The newest of `versions` numbered before `live` (all when `live` is None), or None."""
     older = [v for v in versions if live is None or _seq(v) < _seq(live)]
     return older[-1] if older else None
 

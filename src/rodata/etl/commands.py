@@ -1,4 +1,4 @@
-"""The ``rodata build`` command (DESIGN.md, "CLI contract")."""
+"""The ``rodata build`` command (docs/cli.md, docs/etl.md)."""
 
 from __future__ import annotations
 
