@@ -137,7 +137,7 @@ import os, signal, sys
 from rodata import store
 
 sig, where = getattr(signal, sys.argv[1]), sys.argv[2]
-hooked = {"swap": "_swap_current", "before-rename": "_fsync_dir"}[where]
+hooked = {"swap": "swap_current", "before-rename": "_fsync_dir"}[where]
 original = getattr(store, hooked)
 sent = []
 
