@@ -5,4 +5,5 @@ from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 include "format.pxd"
 include "mapping.pxd"
 include "segment.pxd"
+include "lookups.pxd"
 include "validate.pxd"

@@ -46,6 +46,8 @@ FORMAT_CONSTANTS = {
 include "checksum.pyx"
 include "mapping.pyx"
 include "index.pyx"
+include "layout.pyx"
 include "segment.pyx"
+include "lookups.pyx"
 include "validate.pyx"
 include "columns.pyx"

@@ -2,89 +2,6 @@
 # once here, at open, with overflow-safe comparisons; after that the lookups
 # run nogil over pointers that are known to lie inside the mapping.
 
-cdef inline bint span_ok(uint64_t size, uint64_t off, uint64_t length) noexcept nogil:
-    """The one checked-read primitive: [off, off + length) lies inside [0, size)."""
-    return off <= size and length <= size - off
-
-
-cdef dict _TYPE_CODES = {
-    "int8": T_INT8, "int16": T_INT16, "int32": T_INT32, "int64": T_INT64,
-    "uint8": T_UINT8, "uint16": T_UINT16, "uint32": T_UINT32, "uint64": T_UINT64,
-    "float32": T_FLOAT32, "float64": T_FLOAT64, "bool": T_BOOL,
-    "timestamp": T_TIMESTAMP, "date": T_DATE, "string": T_STRING, "bytes": T_BYTES,
-    "vector": T_VECTOR,
-}
-cdef dict _ITEMSIZE = {
-    T_INT8: 1, T_INT16: 2, T_INT32: 4, T_INT64: 8, T_UINT8: 1, T_UINT16: 2, T_UINT32: 4,
-    T_UINT64: 8, T_FLOAT32: 4, T_FLOAT64: 8, T_BOOL: 1, T_TIMESTAMP: 8, T_DATE: 8,
-}
-cdef dict _DTYPES = {
-    T_INT8: "<i1", T_INT16: "<i2", T_INT32: "<i4", T_INT64: "<i8", T_UINT8: "<u1",
-    T_UINT16: "<u2", T_UINT32: "<u4", T_UINT64: "<u8", T_FLOAT32: "<f4", T_FLOAT64: "<f8",
-    T_BOOL: "?", T_TIMESTAMP: "<M8[ns]", T_DATE: "<M8[D]", T_VECTOR: "<f4",
-}
-cdef dict _SECTION_NAMES = {
-    SEC_SCHEMA: "schema", SEC_VALIDITY: "validity", SEC_DATA: "data", SEC_OFFSETS: "offsets",
-    SEC_INDEX: "index",
-}
-cdef bytes HEADER_MAGIC = b"\x89RODATA\n"
-cdef bytes TRAILER_MAGIC = b"RODATEND"
-cdef uint64_t KEY_SEED = 0
-cdef int64_t MIN_DATE_DAYS = -719162     # 0001-01-01
-cdef int64_t MAX_DATE_DAYS = 2932896     # 9999-12-31
-_UTC = datetime.timezone.utc
-_np_bool = np.bool_
-_np_integer = np.integer
-
-
-cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept nogil:
-    cdef int64_t q = a // b   # C division truncates toward zero (cdivision): correct it to floor
-    if (a % b != 0) and ((a < 0) != (b < 0)):
-        q -= 1
-    return q
-
-
-cdef object _timestamp(int64_t ns):
-    """Nanoseconds since the epoch as an aware UTC datetime, floored to microseconds (its resolution)."""
-    cdef int64_t us = _floordiv(ns, 1000)
-    cdef int64_t days = _floordiv(us, 86400000000)
-    cdef int64_t rest = us - days * 86400000000
-    cdef int year, month, day
-    rd_civil_from_days(days, &year, &month, &day)
-    return datetime_new(year, month, day, <int>(rest // 3600000000), <int>(rest // 60000000 % 60),
-                        <int>(rest // 1000000 % 60), <int>(rest % 1000000), _UTC)
-
-
-def section_name(int kind):
-    return _SECTION_NAMES.get(kind, f"kind {kind}")
-
-
-cdef inline bint _known_kind(uint16_t kind) noexcept nogil:
-    return SEC_SCHEMA <= kind <= SEC_INDEX
-
-
-cdef Py_ssize_t _check_directory(const DirEntry *entries, Py_ssize_t count, uint64_t dir_off, unsigned minor,
-                                 Py_ssize_t *known, bint *unknown) noexcept nogil:
-    """The first misplaced entry, or one of a kind unknown to a file of this minor version
-    (`unknown` set), else -1.  Entries are in file order, 64-aligned, non-overlapping and
-    end before the directory."""
-    cdef uint64_t prev_end = HEADER_SIZE
-    cdef Py_ssize_t i
-    cdef const DirEntry *e
-    for i in range(count):
-        e = &entries[i]
-        if not _known_kind(e.kind):
-            if minor <= FORMAT_MINOR:
-                unknown[0] = True
-                return i
-        else:
-            known[0] += 1
-        if e.offset % ALIGN != 0 or e.offset < prev_end or not span_ok(dir_off, e.offset, e.length):
-            return i
-        prev_end = e.offset + e.length
-    return -1
-
-
 cdef class Segment:
     """A mapped, validated segment file.  Private: rodata.Dataset is the public face."""
 
@@ -430,8 +347,8 @@ cdef class Segment:
     def find_many(self, keys):
         """Row numbers (int64, -1 where absent) for a sequence of keys, aligned with it."""
         if self.key_is_string:
-            return self._find_many_str(keys)
-        return self._find_many_int(as_int64_keys(keys))
+            return find_many_str(self, keys)
+        return find_many_int(self, as_int64_keys(keys))
 
     cdef inline Py_ssize_t _first_candidate(self, uint64_t h) noexcept nogil:
         """The row in the home slot of hash `h` when its tag matches (a prefetch hint only), else -1."""
@@ -440,103 +357,6 @@ cdef class Segment:
         if s == 0 or (s >> 32) != (h >> 32) or r >= <uint64_t>self.nrows:
             return -1
         return <Py_ssize_t>r
-
-    def _find_many_int(self, const int64_t[::1] keys):
-        cdef Py_ssize_t n = keys.shape[0], i, j, end, row
-        cdef uint64_t hs[PIPELINE]
-        cdef int st = ST_OK
-        out = np.empty(n, dtype=np.int64)
-        cdef int64_t[::1] rows = out
-        cdef const int64_t *kcol = <const int64_t *>self.cols[self.key_index].data
-        if n == 0:
-            return out
-        with nogil:
-            i = 0
-            while i < n and st >= 0:
-                end = i + PIPELINE if i + PIPELINE < n else n
-                # A short software pipeline: hash a block and prefetch its slots,
-                # then prefetch the keys those slots point at, then probe.  The
-                # cache misses of the whole block overlap instead of queueing.
-                for j in range(i, end):
-                    hs[j - i] = rd_mix64(<uint64_t>keys[j])
-                    RD_PREFETCH(&self.table[hs[j - i] & self.table_mask])
-                for j in range(i, end):
-                    row = self._first_candidate(hs[j - i])
-                    if row >= 0:
-                        RD_PREFETCH(&kcol[row])
-                for j in range(i, end):
-                    row = -1
-                    st = self._probe_int(keys[j], &row)
-                    if RD_UNLIKELY(st < 0):
-                        break
-                    rows[j] = row
-                i = end
-        if st < 0:
-            self._raise_status(st, "a batch lookup", self.key_index, row)
-        return out
-
-    def _find_many_str(self, keys):
-        cdef Py_ssize_t n, i, j, end, row, klen
-        cdef int st = ST_OK
-        cdef uint64_t a
-        cdef ColumnDesc *kc = &self.cols[self.key_index]
-        if not isinstance(keys, (list, tuple)):
-            keys = list(keys)
-        n = len(keys)
-        out = np.empty(n, dtype=np.int64)
-        cdef int64_t[::1] rows = out
-        cdef const char **ptrs = <const char **>PyMem_Malloc(n * sizeof(char *) + 1)
-        cdef Py_ssize_t *lens = <Py_ssize_t *>PyMem_Malloc(n * sizeof(Py_ssize_t) + 1)
-        cdef uint64_t hs[PIPELINE]
-        cdef Py_ssize_t cand[PIPELINE]
-        try:
-            if ptrs == NULL or lens == NULL:
-                raise MemoryError()
-            for i in range(n):
-                key = keys[i]
-                if not isinstance(key, str):
-                    raise KeyTypeError(f"key {key!r:.80} at position {i} is not a string")
-                # UTF-8 view owned by the str object, which `keys` keeps alive.  A str with a
-                # lone surrogate has no UTF-8 form, so no stored key equals it: length -1, absent.
-                try:
-                    ptrs[i] = PyUnicode_AsUTF8AndSize(key, &lens[i])
-                except UnicodeEncodeError:
-                    ptrs[i] = NULL
-                    lens[i] = -1
-            with nogil:
-                i = 0
-                while i < n and st >= 0:
-                    end = i + PIPELINE if i + PIPELINE < n else n
-                    # Three dependent misses per key (slot, offsets, bytes): prefetch
-                    # each level for the whole block before touching the next one.
-                    for j in range(i, end):
-                        hs[j - i] = rd_xxh64(ptrs[j], <size_t>lens[j], KEY_SEED) if lens[j] >= 0 else 0
-                        RD_PREFETCH(&self.table[hs[j - i] & self.table_mask])
-                    for j in range(i, end):
-                        cand[j - i] = self._first_candidate(hs[j - i]) if lens[j] >= 0 else -1
-                        if cand[j - i] >= 0:
-                            RD_PREFETCH(&kc.offsets[cand[j - i]])
-                    for j in range(i, end):
-                        if cand[j - i] >= 0:
-                            a = kc.offsets[cand[j - i]]
-                            if a < kc.data_len:
-                                RD_PREFETCH(kc.data + a)
-                    for j in range(i, end):
-                        row = -1
-                        if lens[j] < 0:
-                            rows[j] = -1
-                            continue
-                        st = self._probe_str(ptrs[j], lens[j], hs[j - i], &row)
-                        if RD_UNLIKELY(st < 0):
-                            break
-                        rows[j] = row
-                    i = end
-        finally:
-            PyMem_Free(ptrs)
-            PyMem_Free(lens)
-        if st < 0:
-            self._raise_status(st, "a batch lookup", self.key_index, row)
-        return out
 
     # -- values -------------------------------------------------------------------
 
@@ -713,50 +533,7 @@ cdef class Segment:
 
     def lower_bound(self, key):
         """The first row whose key is >= `key` (rows are sorted by key)."""
-        cdef Py_ssize_t lo = 0, hi = self.nrows, mid, klen, plen
-        cdef const char *kp
-        cdef const char *p
-        cdef int64_t ikey
-        cdef int cmp
-        cdef ColumnDesc *c = &self.cols[self.key_index]
-        cdef const int64_t *ikeys = <const int64_t *>c.data
-        cdef int st = ST_OK
-        if self.key_is_string:
-            if isinstance(key, str):
-                key = key.encode("utf-8", "surrogatepass")
-            if not isinstance(key, bytes):
-                raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
-            kp = PyBytes_AS_STRING(key)
-            klen = PyBytes_GET_SIZE(key)
-            with nogil:
-                while lo < hi:
-                    mid = lo + (hi - lo) // 2
-                    if self._string_at(c, mid, &p, &plen) != ST_OK:
-                        st = ST_BAD_OFFSETS
-                        break
-                    cmp = memcmp(p, kp, <size_t>(plen if plen < klen else klen))
-                    if cmp < 0 or (cmp == 0 and plen < klen):
-                        lo = mid + 1
-                    else:
-                        hi = mid
-            if st != ST_OK:
-                self._raise_status(st, "a range search", self.key_index, mid)
-            return lo
-        if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-            raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")
-        if key < -0x8000000000000000:
-            return 0
-        if key > 0x7FFFFFFFFFFFFFFF:
-            return self.nrows
-        ikey = key
-        with nogil:
-            while lo < hi:
-                mid = lo + (hi - lo) // 2
-                if ikeys[mid] < ikey:
-                    lo = mid + 1
-                else:
-                    hi = mid
-        return lo
+        return lower_bound(self, key)
 
     # -- zero-copy views ----------------------------------------------------------
 

@@ -183,9 +183,9 @@ def parse_row_groups(task: Any) -> Any:
     valid UTF-8 is a bad record (quarantined under ``--max-bad-rows``, else the build stops on
     the first), named by file, row and column as for text inputs."""
     pq = import_pyarrow()
-    from rodata.etl.workers import _Chunk
+    from rodata.etl.chunk import ChunkState
 
-    state = _Chunk(task, tokenizer=False)
+    state = ChunkState(task, tokenizer=False)
     state.check_parent()
     a, b = task.row_groups
     pf = pq.ParquetFile(task.source.path)

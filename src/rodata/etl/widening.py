@@ -17,8 +17,8 @@ from rodata._core import _text
 from rodata.etl.sources import open_bytes
 
 if TYPE_CHECKING:
+    from rodata.etl.chunk import ChunkResult, ChunkTask
     from rodata.etl.infer import ColumnPlan
-    from rodata.etl.workers import ChunkResult, ChunkTask
 
 __all__ = ["changes", "locate_widenings", "message"]
 

@@ -1,0 +1,85 @@
+# The segment layout's tables (type codes, item sizes, dtypes, section names, magics, date
+# limits), the value helpers they need, and the nogil walk of a directory read in place.
+# segment.pyx binds a file with them; validate.pyx and lookups.pyx share them.
+
+cdef inline bint span_ok(uint64_t size, uint64_t off, uint64_t length) noexcept nogil:
+    """The one checked-read primitive: [off, off + length) lies inside [0, size)."""
+    return off <= size and length <= size - off
+
+
+cdef dict _TYPE_CODES = {
+    "int8": T_INT8, "int16": T_INT16, "int32": T_INT32, "int64": T_INT64,
+    "uint8": T_UINT8, "uint16": T_UINT16, "uint32": T_UINT32, "uint64": T_UINT64,
+    "float32": T_FLOAT32, "float64": T_FLOAT64, "bool": T_BOOL,
+    "timestamp": T_TIMESTAMP, "date": T_DATE, "string": T_STRING, "bytes": T_BYTES,
+    "vector": T_VECTOR,
+}
+cdef dict _ITEMSIZE = {
+    T_INT8: 1, T_INT16: 2, T_INT32: 4, T_INT64: 8, T_UINT8: 1, T_UINT16: 2, T_UINT32: 4,
+    T_UINT64: 8, T_FLOAT32: 4, T_FLOAT64: 8, T_BOOL: 1, T_TIMESTAMP: 8, T_DATE: 8,
+}
+cdef dict _DTYPES = {
+    T_INT8: "<i1", T_INT16: "<i2", T_INT32: "<i4", T_INT64: "<i8", T_UINT8: "<u1",
+    T_UINT16: "<u2", T_UINT32: "<u4", T_UINT64: "<u8", T_FLOAT32: "<f4", T_FLOAT64: "<f8",
+    T_BOOL: "?", T_TIMESTAMP: "<M8[ns]", T_DATE: "<M8[D]", T_VECTOR: "<f4",
+}
+cdef dict _SECTION_NAMES = {
+    SEC_SCHEMA: "schema", SEC_VALIDITY: "validity", SEC_DATA: "data", SEC_OFFSETS: "offsets",
+    SEC_INDEX: "index",
+}
+cdef bytes HEADER_MAGIC = b"\x89RODATA\n"
+cdef bytes TRAILER_MAGIC = b"RODATEND"
+cdef uint64_t KEY_SEED = 0
+cdef int64_t MIN_DATE_DAYS = -719162     # 0001-01-01
+cdef int64_t MAX_DATE_DAYS = 2932896     # 9999-12-31
+_UTC = datetime.timezone.utc
+_np_bool = np.bool_
+_np_integer = np.integer
+
+
+cdef inline int64_t _floordiv(int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t q = a // b   # C division truncates toward zero (cdivision): correct it to floor
+    if (a % b != 0) and ((a < 0) != (b < 0)):
+        q -= 1
+    return q
+
+
+cdef object _timestamp(int64_t ns):
+    """Nanoseconds since the epoch as an aware UTC datetime, floored to microseconds (its resolution)."""
+    cdef int64_t us = _floordiv(ns, 1000)
+    cdef int64_t days = _floordiv(us, 86400000000)
+    cdef int64_t rest = us - days * 86400000000
+    cdef int year, month, day
+    rd_civil_from_days(days, &year, &month, &day)
+    return datetime_new(year, month, day, <int>(rest // 3600000000), <int>(rest // 60000000 % 60),
+                        <int>(rest // 1000000 % 60), <int>(rest % 1000000), _UTC)
+
+
+def section_name(int kind):
+    return _SECTION_NAMES.get(kind, f"kind {kind}")
+
+
+cdef inline bint _known_kind(uint16_t kind) noexcept nogil:
+    return SEC_SCHEMA <= kind <= SEC_INDEX
+
+
+cdef Py_ssize_t _check_directory(const DirEntry *entries, Py_ssize_t count, uint64_t dir_off, unsigned minor,
+                                 Py_ssize_t *known, bint *unknown) noexcept nogil:
+    """The first misplaced entry, or one of a kind unknown to a file of this minor version
+    (`unknown` set), else -1.  Entries are in file order, 64-aligned, non-overlapping and
+    end before the directory."""
+    cdef uint64_t prev_end = HEADER_SIZE
+    cdef Py_ssize_t i
+    cdef const DirEntry *e
+    for i in range(count):
+        e = &entries[i]
+        if not _known_kind(e.kind):
+            if minor <= FORMAT_MINOR:
+                unknown[0] = True
+                return i
+        else:
+            known[0] += 1
+        if e.offset % ALIGN != 0 or e.offset < prev_end or not span_ok(dir_off, e.offset, e.length):
+            return i
+        prev_end = e.offset + e.length
+    return -1
