@@ -35,6 +35,6 @@ def validate(path: str | os.PathLike[str]) -> ValidationReport:
     started = time.perf_counter()
     with open_dataset(path, verify=True) as ds:
         ds.validate()
-        parts = len(ds._segments())
+        parts = 1 if ds.manifest is None else len(ds.manifest.parts)  # a .seg file is one part
         return ValidationReport(str(path), ds.version, parts, len(ds), ds.nbytes,
                                 round(time.perf_counter() - started, 6))
