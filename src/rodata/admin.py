@@ -12,23 +12,24 @@ from typing import Any
 
 from rodata import encode
 from rodata._core import section_name
+from rodata._exit import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from rodata._help import add_command, add_data_root, need_data_root
 from rodata.dataset import open as open_dataset
 from rodata.errors import DatasetNotFoundError, RodataError, UnknownColumnError, UsageError
 from rodata.store import (
     CURRENT,
+    check_dataset_name,
     current_version,
     is_dataset_name,
     list_datasets,
     list_versions,
     load_version,
+    path_kind,
     read_manifest,
 )
 from rodata.versions import rollback
 
 __all__ = ["register"]
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 _EXAMPLE_ROOT = "/srv/data"
@@ -109,9 +110,7 @@ def _need_root(args: argparse.Namespace) -> Path:
 
 def _dataset_dir(args: argparse.Namespace, name: str) -> Path:
     root = _need_root(args)
-    if not is_dataset_name(name):
-        raise UsageError(f"bad dataset name {name!r}: 1-128 letters, digits, '_', '.', '-', not starting with '.'")
-    d = root / name
+    d = root / check_dataset_name(name)
     if not (d / CURRENT).exists():
         known = list_datasets(root)
         hint = _did_you_mean(name, known) or (f"; datasets are: {', '.join(known)}" if known else "")
@@ -150,26 +149,20 @@ def _usage(message: str) -> int:
 def describe_path(path: str) -> dict[str, Any]:
     """What ``inspect`` shows, as a document."""
     p = Path(path)
-    if p.is_file():
+    kind = path_kind(p)
+    if kind == "segment":
         with open_dataset(p, verify=False) as ds:
             seg = ds._segments()[0]
             sections = [{"kind": section_name(kind), "column": col, "offset": off, "bytes": length}
                         for kind, col, off, length, _sum in seg.sections]
             return {"kind": "segment", "path": str(p), "rows": len(ds), "bytes": p.stat().st_size,
                     "key": ds.key, "columns": ds.schema.to_json(), "sections": sections}
-    if p.is_dir() and (p / "CURRENT").is_file():
-        live = current_version(p)
-        if live is None:
-            raise DatasetNotFoundError(f"{p}: no live version")
-        doc = _version_doc(p / live)
-        doc["kind"] = "dataset"
-        doc["versions"] = list_versions(p)
-        return doc
-    if p.is_dir() and (p / "manifest.json").is_file():
-        doc = _version_doc(p)
-        doc["kind"] = "version"
-        return doc
-    raise DatasetNotFoundError(f"{p}: not a dataset (no CURRENT), a version (no manifest.json) or a .seg file")
+    if kind == "version":
+        return dict(_version_doc(p), kind="version")
+    live = current_version(p)
+    if live is None:
+        raise DatasetNotFoundError(f"{p}: no live version")
+    return dict(_version_doc(p / live), kind="dataset", versions=list_versions(p))
 
 
 def _version_doc(version_dir: Path) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from rodata import frames
 from rodata._core import Segment
+from rodata.errors import UnknownColumnError
 from rodata.schema import Schema
 
 __all__ = ["Batch", "Piece"]
@@ -61,7 +62,7 @@ class Batch:
     def _index(self, name: str) -> int:
         index = self.schema.index(name)
         if index not in self._columns:
-            raise KeyError(f"column {name!r} was not selected for this batch")
+            raise UnknownColumnError(f"column {name!r} was not selected for this batch; it has {', '.join(self.names)}")
         return index
 
     def __getitem__(self, name: str) -> Any:
@@ -72,15 +73,7 @@ class Batch:
     def _materialize(self, index: int) -> Any:
         column = self.schema.columns[index]
         if not column.fixed_width:
-            values: list[Any] = [None] * self._n
-            for seg, pos, rows in self._pieces:
-                got = seg.take_objects(index, _rows_array(rows))
-                if pos is None:
-                    values[: len(got)] = got
-                else:
-                    for p, v in zip(pos.tolist(), got, strict=True):
-                        values[p] = v
-            return values
+            return self._scatter([None] * self._n, lambda seg, rows: seg.take_objects(index, rows))
         if len(self._pieces) == 1 and self._pieces[0][1] is None and isinstance(self._pieces[0][2], slice):
             seg, _, rows = self._pieces[0]
             return seg.column_view(index)[rows]
@@ -98,25 +91,28 @@ class Batch:
     def valid(self, name: str) -> np.ndarray[Any, Any]:
         """True where the row was found and its value in column `name` is not null."""
         index = self._index(name)
-        out = np.zeros(self._n, dtype=bool)
-        for seg, pos, rows in self._pieces:
-            ok = seg.valid_rows(index, _rows_array(rows))
-            if pos is None:
-                out[: len(ok)] = ok
-            else:
-                out[pos] = ok
+        out: np.ndarray[Any, Any] = self._scatter(np.zeros(self._n, dtype=bool),
+                                                  lambda seg, rows: seg.valid_rows(index, rows))
         return out
 
     def to_pylist(self) -> list[dict[str, Any] | None]:
         """A dict per position (None where the key was not found); nulls read as None."""
-        out: list[dict[str, Any] | None] = [None] * self._n
+        out: list[dict[str, Any] | None] = self._scatter([None] * self._n,
+                                                         lambda seg, rows: seg.rows(rows, self._columns))
+        return out
+
+    def _scatter(self, out: Any, fetch: Callable[[Segment, np.ndarray[Any, Any]], Any]) -> Any:
+        """`out` with what `fetch(segment, rows)` gives for each piece put at that piece's positions
+        in the batch; `out` is a list (one object per position) or a numpy array."""
         for seg, pos, rows in self._pieces:
-            dicts = seg.rows(_rows_array(rows), self._columns)
+            got = fetch(seg, _rows_array(rows))
             if pos is None:
-                out[: len(dicts)] = dicts
+                out[: len(got)] = got
+            elif isinstance(out, list):
+                for p, value in zip(pos.tolist(), got, strict=True):
+                    out[p] = value
             else:
-                for p, d in zip(pos.tolist(), dicts, strict=True):
-                    out[p] = d
+                out[pos] = got
         return out
 
     def to_arrow(self) -> Any:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from rodata._exit import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from rodata._version import __version__
 from rodata.errors import (
     BadInputError,
@@ -26,7 +27,6 @@ from rodata.errors import (
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "main"]
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_BAD_INPUT = 0, 1, 2, 3
 
 #: Modules that define ``register(subparsers)``; each subparser sets ``func(args) -> int``.
 COMMAND_MODULES = (
@@ -53,14 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rodata", description="Serve read-only datasets at memory speed.")
     parser.add_argument("--version", action="version", version=f"rodata {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:  # a missing dependency inside the module is a real error
-                raise
-            continue
-        module.register(subparsers)
+    for name in COMMAND_MODULES:  # every one ships with rodata: a failed import is a real error
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
@@ -75,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("rodata: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader of our output went away (`| head`): stop quietly, as other command-line tools
         # do; stdout goes to /dev/null so that flushing it at exit cannot fail again.

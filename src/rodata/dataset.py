@@ -12,17 +12,17 @@ from typing import Any
 import numpy as np
 
 from rodata import frames
-from rodata._core import Segment, as_int64_keys, deep_validate
+from rodata._core import Segment, deep_validate
 from rodata._files import confined
+from rodata._keys import INT64_MAX, check_key, coerce_keys
 from rodata.batch import Batch, Piece
-from rodata.errors import DatasetNotFoundError, FormatError, KeyTypeError, RodataError
+from rodata.errors import DatasetNotFoundError, FormatError, KeyTypeError, RodataError, UsageError
 from rodata.manifest import Manifest, PartEntry
 from rodata.schema import Column, Schema
-from rodata.store import CURRENT, MANIFEST, current_version, read_manifest
+from rodata.store import current_version, path_kind, read_manifest
 
 __all__ = ["Dataset", "open"]
 
-_INT64_MAX = (1 << 63) - 1
 _OPEN_RETRIES = 3
 
 
@@ -35,22 +35,22 @@ def open(path: str | os.PathLike[str], *, verify: bool = True, prefault: bool = 
     the files into the page cache now.  Only regular files are opened, and no symlink
     may lead outside the data root (the dataset directory's parent)."""
     p = Path(path)
-    if p.is_file():
+    kind = path_kind(p)
+    if kind == "segment":
         return Dataset._from_segment_file(p, verify=verify, prefault=prefault)
-    if (p / CURRENT).exists():
-        # CURRENT may move, and an old version be pruned, while we open: retry.
-        for attempt in range(_OPEN_RETRIES):
-            name = current_version(p)
-            if name is None:
-                break
-            try:
-                return Dataset._from_version_dir(p / name, p.parent, verify=verify, prefault=prefault)
-            except DatasetNotFoundError:
-                if attempt == _OPEN_RETRIES - 1 or current_version(p) == name:
-                    raise
-    if (p / MANIFEST).exists():
+    if kind == "version":
         return Dataset._from_version_dir(p, p.parent.parent, verify=verify, prefault=prefault)
-    raise DatasetNotFoundError(f"{p}: not a dataset (no CURRENT), a version (no manifest.json) or a .seg file")
+    # CURRENT may move, and an old version be pruned, while we open: retry.
+    for attempt in range(_OPEN_RETRIES):
+        name = current_version(p)
+        if name is None:
+            break
+        try:
+            return Dataset._from_version_dir(p / name, p.parent, verify=verify, prefault=prefault)
+        except DatasetNotFoundError:
+            if attempt == _OPEN_RETRIES - 1 or current_version(p) == name:
+                raise
+    raise DatasetNotFoundError(f"{p}: no live version")
 
 
 class Dataset:
@@ -162,18 +162,11 @@ class Dataset:
                 self._projections[key] = proj
         return proj
 
-    def _check_key(self, key: Any) -> None:
-        if self._key_is_string:
-            if not isinstance(key, str):
-                raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
-        elif isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-            raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")
-
     def _part_for(self, key: Any) -> Segment | None:
         parts = self._segments()
         if len(parts) == 1:
             return parts[0]
-        self._check_key(key)
+        check_key(self._key_is_string, key)
         at = bisect.bisect_left(self._max_keys, key)
         return self._nonempty[at] if at < len(self._nonempty) else None
 
@@ -190,10 +183,7 @@ class Dataset:
         """Vectorized lookup of many keys; the result is aligned with `keys`."""
         proj = self.projection(columns)
         parts = self._segments()
-        if not self._key_is_string:
-            keys = as_int64_keys(keys)
-        elif not isinstance(keys, (list, tuple)):
-            keys = list(keys.tolist() if isinstance(keys, np.ndarray) else keys)
+        keys = coerce_keys(self.schema, keys)
         n = len(keys)
         if len(parts) == 1:
             rows = parts[0].find_many(keys)
@@ -214,8 +204,6 @@ class Dataset:
         if isinstance(keys, np.ndarray):
             where = np.searchsorted(np.array(self._max_keys, dtype=np.int64), keys, side="left")
         else:
-            for k in keys:
-                self._check_key(k)
             where = np.fromiter((bisect.bisect_left(self._max_keys, k) for k in keys), dtype=np.int64,
                                 count=len(keys))
         return [(seg, np.flatnonzero(where == i)) for i, seg in enumerate(self._nonempty)]
@@ -227,7 +215,7 @@ class Dataset:
         index = self.schema.index(name)
         column = self.schema.columns[index]
         if offset < 0 or (limit is not None and limit < 0):
-            raise ValueError("offset and limit must not be negative")
+            raise UsageError("offset and limit must not be negative")
         stop = self._rows if limit is None else min(self._rows, offset + limit)
         pieces = self.row_ranges(offset, stop)
         if not column.fixed_width:
@@ -279,7 +267,7 @@ class Dataset:
         """Batches of rows in key order with ``start <= key < end`` (either may be None), keys
         beginning with `prefix` (string keys), and keys strictly greater than `after`."""
         if batch_size < 1:
-            raise ValueError("batch_size must be positive")
+            raise UsageError("batch_size must be positive")
         proj = self.projection(columns)
         lo_key, hi_key = self._scan_bounds(start, end, prefix, after)
         for seg in self._segments():
@@ -294,12 +282,12 @@ class Dataset:
         """The scan as one half-open range [lo, hi) of keys (bytes for string keys), None = unbounded."""
         for k in (start, end, after):
             if k is not None:
-                self._check_key(k)
+                check_key(self._key_is_string, k)
         if not self._key_is_string:
             if prefix is not None:
                 raise KeyTypeError("a prefix scan needs a string key column")
             lo = start
-            if after is not None and after < _INT64_MAX:
+            if after is not None and after < INT64_MAX:
                 lo = after + 1 if lo is None else max(lo, after + 1)
             elif after is not None:
                 return 0, 0  # nothing comes after the largest int64

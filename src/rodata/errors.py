@@ -29,9 +29,9 @@ class SchemaError(RodataError, ValueError):
     """Columns or a schema description that rodata cannot store."""
 
 
-class UsageError(RodataError):
-    """A command or call that names something that is not there, or asks for something impossible
-    (the command line's exit status 2)."""
+class UsageError(RodataError, ValueError):
+    """A command or call that names something that is not there, or asks for something impossible:
+    a bad argument value (hence also a ``ValueError``); the command line's exit status 2."""
 
 
 class UnknownColumnError(RodataError, KeyError):

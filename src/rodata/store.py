@@ -15,12 +15,20 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
 from rodata._files import read_regular
-from rodata.errors import DatasetNotFoundError, FormatError, PublishError, PublishGuardError, RodataError
+from rodata._process import pid_alive
+from rodata.errors import (
+    DatasetNotFoundError,
+    FormatError,
+    PublishError,
+    PublishGuardError,
+    RodataError,
+    UsageError,
+)
 from rodata.manifest import MANIFEST_FORMAT, MAX_MANIFEST_BYTES, VERSION_RE, Manifest, parse_manifest
 from rodata.schema import Schema
 
@@ -69,9 +77,9 @@ def is_dataset_name(name: object) -> bool:
 
 
 def check_dataset_name(name: str) -> str:
-    """Return `name` if it is a valid dataset name, else raise ValueError saying why."""
+    """Return `name` if it is a valid dataset name, else raise :class:`UsageError` saying why."""
     if not is_dataset_name(name):
-        raise ValueError(
+        raise UsageError(
             f"bad dataset name {name!r}: 1-128 characters of letters, digits, '_', '.', '-', not starting with '.'"
         )
     return name
@@ -80,6 +88,21 @@ def check_dataset_name(name: str) -> str:
 def dataset_path(data_root: str | os.PathLike[str], dataset: str) -> Path:
     """``DATA_ROOT/<dataset>`` for a valid dataset name."""
     return Path(data_root) / check_dataset_name(dataset)
+
+
+def path_kind(path: str | os.PathLike[str]) -> Literal["segment", "dataset", "version"]:
+    """What `path` holds: a single ``.seg`` file, a dataset directory (it has CURRENT) or a version
+    directory (it has a manifest); :class:`DatasetNotFoundError` for anything else."""
+    p = Path(path)
+    if p.is_file():
+        return "segment"
+    # exists(), not is_file(): a CURRENT or manifest that is not a regular file is a fault of that
+    # dataset or version, which reading it reports (FormatError), not a path that holds nothing
+    if (p / CURRENT).exists():
+        return "dataset"
+    if (p / MANIFEST).exists():
+        return "version"
+    raise DatasetNotFoundError(f"{p}: not a dataset (no CURRENT), a version (no manifest.json) or a .seg file")
 
 
 def is_version_name(name: str) -> bool:
@@ -164,17 +187,6 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def pid_alive(pid: int) -> bool:
-    """True while a process with this pid exists (also when it belongs to another user)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_stale_staging(dataset_dir: Path) -> list[str]:
     """Remove staging directories left by builds whose process is gone (a crash, SIGKILL)."""
     removed: list[str] = []
@@ -183,10 +195,10 @@ def clean_stale_staging(dataset_dir: Path) -> list[str]:
     for p in dataset_dir.iterdir():
         if not p.name.startswith(_STAGING_PREFIX):
             continue
-        try:
-            pid = int(p.name[len(_STAGING_PREFIX):].split("-")[0])
-        except ValueError:
-            pid = -1
+        owner = p.name[len(_STAGING_PREFIX):].split("-")[0]
+        if not (owner.isdigit() and owner.isascii()):
+            continue  # not named by a build of ours: whose it is cannot be told, so it stays
+        pid = int(owner)
         if pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p.name)
@@ -269,7 +281,7 @@ def publish(
     half its rows (:class:`PublishGuardError`) unless `allow_schema_change` /
     `allow_shrink` say it is meant."""
     if keep_versions < 1:
-        raise ValueError("keep_versions must be at least 1")
+        raise UsageError("keep_versions must be at least 1")
     d = staging.parent
     with locked(d):
         existing = list_versions(d)
