@@ -25,7 +25,7 @@ from typing import Any
 
 from rodata.dataset import Dataset
 from rodata.dataset import open as open_dataset
-from rodata.errors import FormatError, RodataError
+from rodata.errors import FormatError, RodataError, UsageError
 from rodata.store import CURRENT, current_version, is_dataset_name
 
 __all__ = ["Catalog", "CatalogEvent", "DatasetState"]
@@ -299,7 +299,7 @@ class Catalog:
     def start(self, poll_interval: float) -> None:
         """Load (if not done yet) and then poll every `poll_interval` seconds, in a background thread."""
         if poll_interval <= 0:
-            raise ValueError("poll_interval must be positive")
+            raise UsageError("poll_interval must be positive")
         if self._thread is not None:
             raise RuntimeError("the catalog is already watching")
         self._stop.clear()
