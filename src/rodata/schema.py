@@ -11,7 +11,18 @@ import numpy as np
 
 from rodata.errors import SchemaError, UnknownColumnError
 
-__all__ = ["FIXED_TYPES", "TYPES", "VAR_TYPES", "Column", "Schema", "parse_type"]
+__all__ = [
+    "FIXED_TYPES",
+    "KEY_TYPES",
+    "KEY_WIDENING_TYPES",
+    "MAX_VECTOR_DIM",
+    "TYPES",
+    "VAR_TYPES",
+    "Column",
+    "Schema",
+    "key_storage_type",
+    "parse_type",
+]
 
 #: Fixed-width types and the little-endian numpy dtype of their zero-copy views.
 FIXED_TYPES: dict[str, str] = {
@@ -34,9 +45,24 @@ VAR_TYPES = ("string", "bytes")
 #: Every type name; a vector column is written ``vector[DIM]`` (float32 x DIM).
 TYPES = (*FIXED_TYPES, *VAR_TYPES, "vector")
 KEY_TYPES = ("int64", "string")
+#: Declared integer types whose every value fits an int64: a key column declared with one is stored as int64.
+KEY_WIDENING_TYPES: frozenset[str] = frozenset(("int8", "int16", "int32", "uint8", "uint16", "uint32"))
 MAX_VECTOR_DIM = 1 << 20
 _VECTOR_RE = re.compile(r"^vector\[(\d+)\]$")
 _NAME_RE = re.compile(r"^[^\x00-\x1f/]{1,256}$")
+
+
+def key_storage_type(type_: str) -> str | None:
+    """The type a key column declared `type_` is stored as, or None when a key cannot be of that type.
+
+    ``int64`` and ``string`` are stored as they are; the types of :data:`KEY_WIDENING_TYPES` widen to
+    ``int64``.  A ``uint64`` key is not among them (a value may not fit): only ``rodata.write``, which
+    holds the values, stores one as int64 after checking that every value fits."""
+    if type_ in KEY_TYPES:
+        return type_
+    if type_ in KEY_WIDENING_TYPES:
+        return "int64"
+    return None
 
 
 def parse_type(text: str) -> tuple[str, int]:
