@@ -25,6 +25,7 @@ from rodata.errors import (
     RodataError,
     SchemaError,
     UnknownColumnError,
+    UsageError,
 )
 from rodata.schema import Column, Schema
 from rodata.store import Version, list_versions
@@ -65,6 +66,7 @@ __all__ = [
     "Schema",
     "SchemaError",
     "UnknownColumnError",
+    "UsageError",
     "ValidationReport",
     "Version",
     "__version__",

@@ -18,7 +18,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -31,6 +30,7 @@ import pytest
 from tests.deploy.dockerfile import Dockerfile, Stage, parse, substitute
 from tests.deploy.dockerignore import DockerIgnore, copy_from_context
 from tests.deploy.manifests import DEPLOY, REPO
+from tests.waiting import wait_until
 
 #: Variables of the test's own environment that must not leak into the replayed steps.
 _LEAKY = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
@@ -199,19 +199,16 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def _wait_for(served: Served, path: str, deadline_s: float = 120.0) -> tuple[int, bytes]:
     """Poll `path` until it answers 200 (the server exiting or the deadline is a failure)."""
-    end = time.monotonic() + deadline_s
-    last: tuple[int, bytes] = (0, b"")
-    while time.monotonic() < end:
+    last: list[tuple[int, bytes]] = [(0, b"")]
+
+    def answered() -> tuple[int, bytes] | None:
         exited = served.process.poll()
         assert exited is None, f"rodata serve exited {exited}:\n{served.log_text()}"
-        try:
-            last = _get(served.url(path))
-        except OSError:
-            last = (0, b"")
-        if last[0] == 200:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"{path} never answered 200 (last {last}):\n{served.log_text()}")
+        last[0] = _get(served.url(path))
+        return last[0] if last[0][0] == 200 else None
+
+    return wait_until(answered, f"{path} to answer 200", deadline_s, interval=0.2, ignore=(OSError,),
+                      detail=lambda: f"last {last[0]}:\n{served.log_text()}")
 
 
 @pytest.fixture(scope="module")
