@@ -38,7 +38,7 @@ import numpy as np
 import orjson
 
 from rodata.errors import FormatError
-from rodata.schema import Column
+from rodata.schema import MAX_DATE_DAYS, MIN_DATE_DAYS, Column
 
 __all__ = [
     "JSON_OPTIONS",
@@ -67,7 +67,6 @@ _MAX_BYTES = {
 #: Types whose ``ndarray.tolist()`` values orjson writes exactly as it writes the array itself.
 _TOLIST_EXACT = frozenset(("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float64",
                            "bool"))
-_MIN_DAY, _MAX_DAY = -719162, 2932896  # 0001-01-01 and 9999-12-31, days from the epoch
 
 
 def json_default(value: Any) -> Any:
@@ -154,8 +153,8 @@ def _date_strings(values: np.ndarray[Any, Any]) -> list[str]:
     """``YYYY-MM-DD`` for each day: straight from the day numbers (no nanosecond conversion, so
     every date from 0001-01-01 to 9999-12-31 is written)."""
     days = values.view(np.int64)
-    if len(days) and (int(days.min()) < _MIN_DAY or int(days.max()) > _MAX_DAY):
-        bad = int(days[(days < _MIN_DAY) | (days > _MAX_DAY)][0])
+    if len(days) and (int(days.min()) < MIN_DATE_DAYS or int(days.max()) > MAX_DATE_DAYS):
+        bad = int(days[(days < MIN_DATE_DAYS) | (days > MAX_DATE_DAYS)][0])
         raise FormatError(f"date {bad} days from 1970-01-01 is outside 0001-01-01..9999-12-31")
     out: list[str] = np.datetime_as_string(values.astype("M8[D]", copy=False), unit="D").tolist()
     return out

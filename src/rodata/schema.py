@@ -5,18 +5,27 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rodata._core import FORMAT_CONSTANTS, TYPE_TABLE
 from rodata.errors import SchemaError, UnknownColumnError
+
+if TYPE_CHECKING:
+    from rodata._core._codec import TypeInfo
 
 __all__ = [
     "FIXED_TYPES",
     "KEY_TYPES",
     "KEY_WIDENING_TYPES",
+    "MAX_DATE",
+    "MAX_DATE_DAYS",
     "MAX_VECTOR_DIM",
+    "MIN_DATE",
+    "MIN_DATE_DAYS",
     "TYPES",
+    "TYPE_INFO",
     "VAR_TYPES",
     "Column",
     "Schema",
@@ -24,30 +33,41 @@ __all__ = [
     "parse_type",
 ]
 
+
+def _is_integer(t: TypeInfo) -> bool:
+    return t["dtype"] is not None and np.dtype(t["dtype"]).kind in "iu"
+
+
+def _within(inner: tuple[int, int] | None, outer: tuple[int, int] | None) -> bool:
+    return inner is not None and outer is not None and outer[0] <= inner[0] and inner[1] <= outer[1]
+
+
+def _limits(name: str) -> tuple[int, int]:
+    limits = TYPE_INFO[name]["limits"]
+    assert limits is not None
+    return limits
+
+
+#: The column-type table of the compiled core (includes/rodata_types.h), by type name.
+TYPE_INFO: dict[str, TypeInfo] = {t["name"]: t for t in TYPE_TABLE}
 #: Fixed-width types and the little-endian numpy dtype of their zero-copy views.
-FIXED_TYPES: dict[str, str] = {
-    "int8": "<i1",
-    "int16": "<i2",
-    "int32": "<i4",
-    "int64": "<i8",
-    "uint8": "<u1",
-    "uint16": "<u2",
-    "uint32": "<u4",
-    "uint64": "<u8",
-    "float32": "<f4",
-    "float64": "<f8",
-    "bool": "?",
-    "timestamp": "<M8[ns]",
-    "date": "<M8[D]",
-}
+FIXED_TYPES: dict[str, str] = {t["name"]: str(t["dtype"]) for t in TYPE_TABLE if t["layout"] == "fixed"}
 #: Variable-width types: offsets plus a data blob.
-VAR_TYPES = ("string", "bytes")
+VAR_TYPES = tuple(t["name"] for t in TYPE_TABLE if t["layout"] == "varwidth")
 #: Every type name; a vector column is written ``vector[DIM]`` (float32 x DIM).
-TYPES = (*FIXED_TYPES, *VAR_TYPES, "vector")
-KEY_TYPES = ("int64", "string")
+TYPES = (*FIXED_TYPES, *VAR_TYPES, *(t["name"] for t in TYPE_TABLE if t["layout"] == "vector"))
+#: The types a key column is stored as.
+KEY_TYPES = tuple(t["name"] for t in TYPE_TABLE if t["key"])
 #: Declared integer types whose every value fits an int64: a key column declared with one is stored as int64.
-KEY_WIDENING_TYPES: frozenset[str] = frozenset(("int8", "int16", "int32", "uint8", "uint16", "uint32"))
-MAX_VECTOR_DIM = 1 << 20
+KEY_WIDENING_TYPES: frozenset[str] = frozenset(
+    name for name, t in TYPE_INFO.items()
+    if not t["key"] and _is_integer(t) and _within(t["limits"], TYPE_INFO["int64"]["limits"]))
+#: The largest dimension of a vector column.
+MAX_VECTOR_DIM: int = FORMAT_CONSTANTS["MAX_VECTOR_DIM"]
+#: Dates are days since 1970-01-01 from 0001-01-01 to 9999-12-31: those limits in days, and as dates.
+MIN_DATE_DAYS, MAX_DATE_DAYS = _limits("date")
+MIN_DATE = np.datetime64(MIN_DATE_DAYS, "D")
+MAX_DATE = np.datetime64(MAX_DATE_DAYS, "D")
 _VECTOR_RE = re.compile(r"^vector\[(\d+)\]$")
 _NAME_RE = re.compile(r"^[^\x00-\x1f/]{1,256}$")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rodata._core._codec import (
     FORMAT_CONSTANTS,
     FORMAT_VERSION,
+    TYPE_TABLE,
     Mapping,
     Segment,
     as_int64_keys,
@@ -20,6 +21,7 @@ from rodata._core._codec import (
 __all__ = [
     "FORMAT_CONSTANTS",
     "FORMAT_VERSION",
+    "TYPE_TABLE",
     "Mapping",
     "Segment",
     "as_int64_keys",

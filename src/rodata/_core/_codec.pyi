@@ -1,13 +1,27 @@
 """Type stubs of the compiled core (rodata._core._codec)."""
 
 from os import PathLike
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
 
 FORMAT_VERSION: tuple[int, int]
 FORMAT_CONSTANTS: dict[str, int]
+
+class TypeInfo(TypedDict):
+    """One row of the column-type table (includes/rodata_types.h)."""
+
+    code: int  # the number the compiled parts know the type by
+    name: str
+    layout: Literal["fixed", "varwidth", "vector"]
+    itemsize: int  # bytes per value (a vector: per element); 0 for variable width
+    dtype: str | None  # numpy dtype of a value (a vector: of an element); None for variable width
+    key: bool  # a key column may be stored as this type
+    limits: tuple[int, int] | None  # least and greatest stored integer (a date: days since 1970-01-01)
+
+#: The column types in code order.
+TYPE_TABLE: tuple[TypeInfo, ...]
 
 def xxh64(data: Any, seed: int = 0) -> int: ...
 def table_slots(nrows: int) -> int: ...

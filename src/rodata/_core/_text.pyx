@@ -10,11 +10,13 @@ import numpy as np
 from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.math cimport INFINITY, NAN, floor, isinf
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport (INT64_MAX, INT64_MIN, int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t,
+                          uint64_t)
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, memset
 
 include "includes/rodata_c.pxd"
+include "includes/rodata_types.pxd"
 
 # Status of one value or record.  V_OK is success; everything else says what is wrong.
 cdef enum:
@@ -50,25 +52,9 @@ cdef enum:
     KIND_VECTOR_MIXED = 256
     KIND_DATE_WIDE = 512  # a date outside what a timestamp (int64 ns) holds: a date, never a timestamp
 
-# Column storage kinds.
+# Column storage kinds are the type codes (includes/rodata_types.pxd, T_*), and one more:
 cdef enum:
-    C_INT8 = 1
-    C_INT16 = 2
-    C_INT32 = 3
-    C_INT64 = 4
-    C_UINT8 = 5
-    C_UINT16 = 6
-    C_UINT32 = 7
-    C_UINT64 = 8
-    C_FLOAT32 = 9
-    C_FLOAT64 = 10
-    C_BOOL = 11
-    C_TIMESTAMP = 12
-    C_DATE = 13
-    C_STRING = 14
-    C_BYTES = 15
-    C_VECTOR = 16
-    C_INFER = 17          # sample mode: classify values, store nothing
+    C_INFER = NTYPES + 1  # sample mode: classify values, store nothing (not a column type)
 
 # What feed() stopped on.
 cdef enum:
@@ -88,21 +74,11 @@ KINDS = {"null": KIND_NULL, "bool": KIND_BOOL, "int": KIND_INT, "float": KIND_FL
          "vector_mixed": KIND_VECTOR_MIXED, "date_wide": KIND_DATE_WIDE}
 STATUS_DONE, STATUS_MORE, STATUS_BAD = S_DONE, S_MORE, S_BAD
 
-cdef dict _COL_KINDS = {
-    "int8": C_INT8, "int16": C_INT16, "int32": C_INT32, "int64": C_INT64, "uint8": C_UINT8,
-    "uint16": C_UINT16, "uint32": C_UINT32, "uint64": C_UINT64, "float32": C_FLOAT32,
-    "float64": C_FLOAT64, "bool": C_BOOL, "timestamp": C_TIMESTAMP, "date": C_DATE,
-    "string": C_STRING, "bytes": C_BYTES, "vector": C_VECTOR, "infer": C_INFER,
-}
-cdef dict _DTYPES = {
-    C_INT8: "<i1", C_INT16: "<i2", C_INT32: "<i4", C_INT64: "<i8", C_UINT8: "<u1", C_UINT16: "<u2",
-    C_UINT32: "<u4", C_UINT64: "<u8", C_FLOAT32: "<f4", C_FLOAT64: "<f8", C_BOOL: "?",
-    C_TIMESTAMP: "<M8[ns]", C_DATE: "<M8[D]", C_VECTOR: "<f4",
-}
-cdef dict _ITEMSIZE = {
-    C_INT8: 1, C_INT16: 2, C_INT32: 4, C_INT64: 8, C_UINT8: 1, C_UINT16: 2, C_UINT32: 4,
-    C_UINT64: 8, C_FLOAT32: 4, C_FLOAT64: 8, C_BOOL: 1, C_TIMESTAMP: 8, C_DATE: 8,
-}
+# Type name -> storage kind, and kind -> numpy dtype, from the type table.
+cdef dict _COL_KINDS = {rd_type(code).name.decode("ascii"): code for code in range(1, NTYPES + 1)}
+_COL_KINDS["infer"] = C_INFER
+cdef dict _DTYPES = {code: rd_type(code).dtype.decode("ascii") for code in range(1, NTYPES + 1)
+                     if rd_type(code).dtype[0] != 0}
 
 
 ctypedef struct Col:

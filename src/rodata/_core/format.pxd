@@ -13,7 +13,6 @@ cdef enum:
     # is opened: the schema is parsed as JSON, once per column.
     MAX_SCHEMA_BYTES = 4 * 1024 * 1024
     MAX_COLUMNS = 32768
-    MAX_VECTOR_DIM = 1 << 20
 
 # Constants wider than a C int (enums are ints) come from rodata_c.h.
 cdef extern from "rodata_c.h":
@@ -38,24 +37,8 @@ cdef enum SectionKind:
     SEC_OFFSETS = 4
     SEC_INDEX = 5
 
-# Column type codes (schema field `code`).
-cdef enum TypeCode:
-    T_INT8 = 1
-    T_INT16 = 2
-    T_INT32 = 3
-    T_INT64 = 4
-    T_UINT8 = 5
-    T_UINT16 = 6
-    T_UINT32 = 7
-    T_UINT64 = 8
-    T_FLOAT32 = 9
-    T_FLOAT64 = 10
-    T_BOOL = 11
-    T_TIMESTAMP = 12
-    T_DATE = 13
-    T_STRING = 14
-    T_BYTES = 15
-    T_VECTOR = 16
+# Column type codes, item sizes, dtypes and limits: includes/rodata_types.pxd (one table for both
+# extensions).
 
 # Status codes returned from nogil code and turned into exceptions after it.
 cdef enum Status:

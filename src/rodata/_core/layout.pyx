@@ -1,5 +1,5 @@
-# The segment layout's tables (type codes, item sizes, dtypes, section names, magics, date
-# limits), the value helpers they need, and the nogil walk of a directory read in place.
+# The segment layout's tables (the type table's Python face, section names, magics), the value
+# helpers they need, and the nogil walk of a directory read in place.
 # segment.pyx binds a file with them; validate.pyx and lookups.pyx share them.
 
 cdef inline bint span_ok(uint64_t size, uint64_t off, uint64_t length) noexcept nogil:
@@ -7,22 +7,24 @@ cdef inline bint span_ok(uint64_t size, uint64_t off, uint64_t length) noexcept 
     return off <= size and length <= size - off
 
 
-cdef dict _TYPE_CODES = {
-    "int8": T_INT8, "int16": T_INT16, "int32": T_INT32, "int64": T_INT64,
-    "uint8": T_UINT8, "uint16": T_UINT16, "uint32": T_UINT32, "uint64": T_UINT64,
-    "float32": T_FLOAT32, "float64": T_FLOAT64, "bool": T_BOOL,
-    "timestamp": T_TIMESTAMP, "date": T_DATE, "string": T_STRING, "bytes": T_BYTES,
-    "vector": T_VECTOR,
-}
-cdef dict _ITEMSIZE = {
-    T_INT8: 1, T_INT16: 2, T_INT32: 4, T_INT64: 8, T_UINT8: 1, T_UINT16: 2, T_UINT32: 4,
-    T_UINT64: 8, T_FLOAT32: 4, T_FLOAT64: 8, T_BOOL: 1, T_TIMESTAMP: 8, T_DATE: 8,
-}
-cdef dict _DTYPES = {
-    T_INT8: "<i1", T_INT16: "<i2", T_INT32: "<i4", T_INT64: "<i8", T_UINT8: "<u1",
-    T_UINT16: "<u2", T_UINT32: "<u4", T_UINT64: "<u8", T_FLOAT32: "<f4", T_FLOAT64: "<f8",
-    T_BOOL: "?", T_TIMESTAMP: "<M8[ns]", T_DATE: "<M8[D]", T_VECTOR: "<f4",
-}
+cdef str _type_name(int code):
+    return rd_type(code).name.decode("ascii")
+
+
+# The type table (includes/rodata_types.h) as Python sees it, built once from the C rows.
+_LAYOUTS = {LAYOUT_FIXED: "fixed", LAYOUT_VARWIDTH: "varwidth", LAYOUT_VECTOR: "vector"}
+TYPE_TABLE = tuple({
+    "code": rd_type(code).code,
+    "name": _type_name(code),
+    "layout": _LAYOUTS[rd_type(code).layout],
+    "itemsize": rd_type(code).itemsize,
+    "dtype": rd_type(code).dtype.decode("ascii") or None,
+    "key": bool(rd_type(code).key),
+    "limits": (rd_type(code).lo, rd_type(code).hi) if rd_type(code).ranged else None,
+} for code in range(1, NTYPES + 1))
+cdef dict _TYPE_CODES = {_type_name(code): code for code in range(1, NTYPES + 1)}   # schema name -> code
+cdef dict _DTYPES = {code: np.dtype(rd_type(code).dtype.decode("ascii"))           # code -> numpy dtype
+                     for code in range(1, NTYPES + 1) if rd_type(code).dtype[0] != 0}
 cdef dict _SECTION_NAMES = {
     SEC_SCHEMA: "schema", SEC_VALIDITY: "validity", SEC_DATA: "data", SEC_OFFSETS: "offsets",
     SEC_INDEX: "index",
@@ -30,8 +32,6 @@ cdef dict _SECTION_NAMES = {
 cdef bytes HEADER_MAGIC = b"\x89RODATA\n"
 cdef bytes TRAILER_MAGIC = b"RODATEND"
 cdef uint64_t KEY_SEED = 0
-cdef int64_t MIN_DATE_DAYS = -719162     # 0001-01-01
-cdef int64_t MAX_DATE_DAYS = 2932896     # 9999-12-31
 _UTC = datetime.timezone.utc
 _np_bool = np.bool_
 _np_integer = np.integer

@@ -136,14 +136,14 @@ cdef class Segment:
         if len(set(names)) != len(names):
             self._fail("schema", off, "duplicate column names")
         key_spec = columns[key_index]
-        if key_spec["type"] not in ("int64", "string") or key_spec["nullable"]:
+        if not rd_type(_TYPE_CODES[key_spec["type"]]).key or key_spec["nullable"]:
             self._fail("schema", off, f"key column {key_spec['name']!r} must be a non-null int64 or string")
         self.schema_doc = doc
         self.schema = columns
         self.names = tuple(names)
         self.ncols = <Py_ssize_t>ncols
         self.key_index = <Py_ssize_t>key_index
-        self.key_is_string = key_spec["type"] == "string"
+        self.key_is_string = _TYPE_CODES[key_spec["type"]] == T_STRING
 
     cdef _bind_sections(self):
         cdef uint64_t n = <uint64_t>self.nrows
@@ -161,7 +161,7 @@ cdef class Segment:
             c = &self.cols[i]
             c.code = _TYPE_CODES[spec["type"]]
             c.dim = spec.get("dim", 1)
-            c.itemsize = 4 * c.dim if c.code == T_VECTOR else _ITEMSIZE.get(c.code, 0)
+            c.itemsize = rd_type(c.code).itemsize * c.dim   # 0 for variable width; dim is 1 but for vectors
             c.nullable = spec["nullable"]
         for i in range(self.nentries):
             kind = self.entries[i].kind
@@ -548,7 +548,7 @@ cdef class Segment:
         c = &self.cols[col]
         if c.code == T_STRING or c.code == T_BYTES:
             raise TypeError(f"column {self.names[col]!r} is variable-width: no array view")
-        view = np.frombuffer(self.mapping, np.dtype(_DTYPES[c.code]), self.nrows * c.dim,
+        view = np.frombuffer(self.mapping, _DTYPES[c.code], self.nrows * c.dim,
                              c.data - self.mapping.addr)
         if c.code == T_VECTOR:
             view = view.reshape(self.nrows, c.dim)

@@ -33,7 +33,7 @@ cdef int core_grow_rows(Core *c, int64_t need) noexcept nogil:
         if p == NULL:
             return F_NOMEM
         col.valid = <uint8_t *>p
-        if col.kind == C_STRING or col.kind == C_BYTES:
+        if col.kind == T_STRING or col.kind == T_BYTES:
             p = realloc(col.offsets, (cap + 1) * sizeof(uint64_t))
             if p == NULL:
                 return F_NOMEM
@@ -99,7 +99,7 @@ cdef inline bint core_is_null(Core *c, const uint8_t *v, Py_ssize_t n) noexcept 
 
 cdef inline void col_set_null(Col *col, int64_t row) noexcept nogil:
     col.valid[row] = 0
-    if col.kind == C_STRING or col.kind == C_BYTES:
+    if col.kind == T_STRING or col.kind == T_BYTES:
         col.offsets[row + 1] = col.data_len
     else:
         memset(col.values + row * col.itemsize, 0, col.itemsize)
@@ -118,7 +118,7 @@ cdef inline int col_append_bytes(Col *col, int64_t row, const uint8_t *v, Py_ssi
 cdef int col_put_int(Col *col, int64_t row, int64_t x) noexcept nogil:
     """Store an integer in any integer column, checking the column's range."""
     cdef char *dst = col.values + row * col.itemsize
-    if col.kind == C_UINT64:
+    if col.kind == T_UINT64:
         if x < 0:
             return F_RANGE
         (<uint64_t *>dst)[0] = <uint64_t>x
@@ -127,17 +127,17 @@ cdef int col_put_int(Col *col, int64_t row, int64_t x) noexcept nogil:
     elif col.itemsize == 8:
         (<int64_t *>dst)[0] = x
     elif col.itemsize == 4:
-        if col.kind == C_UINT32:
+        if col.kind == T_UINT32:
             (<uint32_t *>dst)[0] = <uint32_t>x
         else:
             (<int32_t *>dst)[0] = <int32_t>x
     elif col.itemsize == 2:
-        if col.kind == C_UINT16:
+        if col.kind == T_UINT16:
             (<uint16_t *>dst)[0] = <uint16_t>x
         else:
             (<int16_t *>dst)[0] = <int16_t>x
     else:
-        if col.kind == C_UINT8:
+        if col.kind == T_UINT8:
             (<uint8_t *>dst)[0] = <uint8_t>x
         else:
             (<int8_t *>dst)[0] = <int8_t>x
@@ -147,7 +147,7 @@ cdef int col_put_int(Col *col, int64_t row, int64_t x) noexcept nogil:
 
 cdef int col_put_float(Col *col, int64_t row, double x) noexcept nogil:
     cdef float f
-    if col.kind == C_FLOAT64:
+    if col.kind == T_FLOAT64:
         (<double *>(col.values + row * 8))[0] = x
     else:
         f = <float>x
@@ -228,39 +228,39 @@ cdef inline int col_put_text(Core *c, Col *col, int64_t row, const uint8_t *v, P
             return V_OK
         col_set_null(col, row)
         return V_OK
-    if kind == C_INT64:
+    if kind == T_INT64:
         st = parse_int64(v, n, &iv)
         if st == V_OK:
             (<int64_t *>(col.values + row * 8))[0] = iv
             col.valid[row] = 1
             return V_OK
-    elif kind == C_FLOAT64 or kind == C_FLOAT32:
+    elif kind == T_FLOAT64 or kind == T_FLOAT32:
         st = parse_float64(v, n, &dv)
         if st == V_OK:
             st = col_put_float(col, row, dv)
-    elif kind == C_STRING:
+    elif kind == T_STRING:
         if ascii or utf8_valid(v, n, bad_at):
             return col_append_bytes(col, row, v, n)
         st = F_UTF8
-    elif kind == C_DATE:
+    elif kind == T_DATE:
         st = parse_date(v, n, &iv)
         if st == V_OK:
             (<int64_t *>(col.values + row * 8))[0] = iv
             col.valid[row] = 1
             return V_OK
-    elif kind == C_TIMESTAMP:
+    elif kind == T_TIMESTAMP:
         st = parse_timestamp(v, n, &iv, &has_time)
         if st == V_OK:
             (<int64_t *>(col.values + row * 8))[0] = iv
             col.valid[row] = 1
             return V_OK
-    elif kind == C_BOOL:
+    elif kind == T_BOOL:
         st = parse_bool(v, n, &bv, not col.inferred)
         if st == V_OK:
             (<uint8_t *>(col.values + row))[0] = bv
             col.valid[row] = 1
             return V_OK
-    elif kind == C_UINT64:
+    elif kind == T_UINT64:
         st = parse_uint64(v, n, &uv)
         if st == V_OK:
             (<uint64_t *>(col.values + row * 8))[0] = uv
@@ -273,9 +273,9 @@ cdef inline int col_put_text(Core *c, Col *col, int64_t row, const uint8_t *v, P
         col.pending_seen |= st
         c.pending = True
         return V_OK
-    elif kind == C_BYTES:
+    elif kind == T_BYTES:
         return col_append_bytes(col, row, v, n)
-    elif kind == C_VECTOR:
+    elif kind == T_VECTOR:
         st = parse_vector(col, row, v, n)
     else:   # the narrower integers
         st = parse_int64(v, n, &iv)
@@ -287,7 +287,7 @@ cdef inline int col_put_text(Core *c, Col *col, int64_t row, const uint8_t *v, P
         # Not text at all: a fault in any column but bytes, whatever its type (so such a value
         # never widens an inferred type: it is rejected with its record).
         return F_UTF8
-    if col.inferred and kind != C_STRING:
+    if col.inferred and kind != T_STRING:
         # Not a failure: the type inferred from the sample is too narrow.  Remember the kind
         # of this value (kept if the record is good) and hold a null meanwhile; the build
         # widens the column and parses the input again.

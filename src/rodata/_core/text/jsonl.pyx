@@ -364,7 +364,7 @@ cdef class JsonTokenizer(Tokenizer):
 
     cdef int _widen(self, Col *col, int64_t row, int kind) noexcept nogil:
         """An inferred column met a value of another kind: remember it (see col_put_text)."""
-        if not col.inferred or col.kind == C_STRING:
+        if not col.inferred or col.kind == T_STRING:
             return F_SYNTAX
         col.pending_widen |= kind
         self.core.pending = True
@@ -401,25 +401,25 @@ cdef class JsonTokenizer(Tokenizer):
                 vlen = end - i - 1
             # Every column but bytes holds text: a string that is not UTF-8 is a fault whatever the
             # column's type (it never widens an inferred one).
-            if kind != C_BYTES and not utf8_valid(v, vlen, &bad_at):
+            if kind != T_BYTES and not utf8_valid(v, vlen, &bad_at):
                 c.err_pos = i + 1 + bad_at if not esc else i
                 return F_UTF8
             if core_is_null(c, v, vlen):
                 return col_put_text(c, col, row, v, vlen, &bad_at, False)   # a null key, not-nullable...
-            if kind == C_STRING or kind == C_BYTES:
+            if kind == T_STRING or kind == T_BYTES:
                 return col_append_bytes(col, row, v, vlen)
             if kind == C_INFER:
                 col.pending_seen |= classify_text_only(v, vlen)
                 c.pending = True
                 return V_OK
-            if col.inferred and kind != C_DATE and kind != C_TIMESTAMP:
+            if col.inferred and kind != T_DATE and kind != T_TIMESTAMP:
                 return self._widen(col, row, classify_text_only(v, vlen))
             return col_put_text(c, col, row, v, vlen, &bad_at, False)
-        if ch == 91 and (kind == C_VECTOR or kind == C_INFER):   # an array: a vector?
+        if ch == 91 and (kind == T_VECTOR or kind == C_INFER):   # an array: a vector?
             st = self._array(col, row, b, at, n)
             if st != F_JSON:
                 return st
-            if kind == C_VECTOR:   # not a flat list of numbers: malformed, or JSON of another shape
+            if kind == T_VECTOR:   # not a flat list of numbers: malformed, or JSON of another shape
                 st = json_skip_value(b, i, n, &end)
                 if st != V_OK:
                     c.err_pos = end
@@ -432,10 +432,10 @@ cdef class JsonTokenizer(Tokenizer):
                 c.err_pos = end
                 return st
             at[0] = end
-            if kind != C_BYTES and not utf8_valid(b + i, end - i, &bad_at):
+            if kind != T_BYTES and not utf8_valid(b + i, end - i, &bad_at):
                 c.err_pos = i + bad_at
                 return F_UTF8
-            if kind == C_STRING or kind == C_BYTES:
+            if kind == T_STRING or kind == T_BYTES:
                 return col_append_bytes(col, row, b + i, end - i)
             if kind == C_INFER:
                 col.pending_seen |= KIND_VECTOR_MIXED if ch == 91 else KIND_STRING
@@ -473,20 +473,20 @@ cdef class JsonTokenizer(Tokenizer):
             col.pending_seen |= k
             c.pending = True
             return V_OK
-        if kind == C_STRING or kind == C_BYTES:
+        if kind == T_STRING or kind == T_BYTES:
             return col_append_bytes(col, row, v, vlen)
         if k == KIND_BOOL:
-            if kind == C_BOOL:
+            if kind == T_BOOL:
                 return col_put_text(c, col, row, v, vlen, &bad_at, False)
             return self._widen(col, row, k)
-        if kind == C_BOOL:               # a number: 1/0 for a declared bool column
+        if kind == T_BOOL:               # a number: 1/0 for a declared bool column
             if col.inferred:
                 return self._widen(col, row, k)
             return col_put_text(c, col, row, v, vlen, &bad_at, False)
-        if kind == C_DATE or kind == C_TIMESTAMP or kind == C_VECTOR:
+        if kind == T_DATE or kind == T_TIMESTAMP or kind == T_VECTOR:
             return self._widen(col, row, k)
         st = col_put_text(c, col, row, v, vlen, &bad_at, False)
-        if st == V_OK or k != KIND_FLOAT or col.inferred or kind == C_FLOAT32 or kind == C_FLOAT64:
+        if st == V_OK or k != KIND_FLOAT or col.inferred or kind == T_FLOAT32 or kind == T_FLOAT64:
             return st
         return self._integral_float(col, row, v, vlen)   # an integer column: 3.0 is 3, 3.5 does not fit
 
@@ -496,7 +496,7 @@ cdef class JsonTokenizer(Tokenizer):
         cdef double x
         if parse_float64(v, vlen, &x) != V_OK or x != x or isinf(x) or x != floor(x):
             return F_SYNTAX
-        if col.kind == C_UINT64:
+        if col.kind == T_UINT64:
             if x < 0 or x >= 18446744073709551616.0:
                 return F_RANGE
             (<uint64_t *>(col.values + row * 8))[0] = <uint64_t>x
@@ -514,7 +514,7 @@ cdef class JsonTokenizer(Tokenizer):
         cdef int64_t count = 0, known
         cdef double x
         cdef float f
-        cdef bint store = col.kind == C_VECTOR, too_big = False
+        cdef bint store = col.kind == T_VECTOR, too_big = False
         cdef float *dst = NULL
         if store:
             dst = <float *>(col.values + row * col.itemsize)

@@ -95,15 +95,15 @@ cdef class Tokenizer:
                 raise ValueError(f"column {name!r}: no parser for type {type_name!r}")
             col = &c.cols[i]
             col.kind = _COL_KINDS[type_name]
-            col.dim = dim if col.kind == C_VECTOR else 1
-            if col.dim < 1 or col.dim > (1 << 20):
+            col.dim = dim if col.kind == T_VECTOR else 1
+            if col.dim < 1 or col.dim > MAX_VECTOR_DIM:
                 raise ValueError(f"column {name!r}: vector dimension {dim} out of range")
-            col.itemsize = 4 * col.dim if col.kind == C_VECTOR else _ITEMSIZE.get(col.kind, 0)
+            col.itemsize = rd_type(col.kind).itemsize * col.dim   # 0: variable width, or sampling
             col.inferred = bool(inferred)
             col.not_null = bool(not_null)
             col.is_key = bool(is_key)
             col.vec_dim = -1
-            col.lo, col.hi = _int_range(type_name)
+            _set_int_range(col)
             self.names.append(str(name))
             self.types.append(type_name)
         values = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in null_values]
@@ -182,7 +182,7 @@ cdef class Tokenizer:
             doc = {}
             valid = _hand_over(<void **>&col.valid, n, np.bool_)
             doc["valid"] = None if n == 0 or valid.all() else valid
-            if col.kind == C_STRING or col.kind == C_BYTES:
+            if col.kind == T_STRING or col.kind == T_BYTES:
                 data_len = <int64_t>col.offsets[n]
                 doc["offsets"] = _hand_over(<void **>&col.offsets, n + 1, np.uint64)
                 doc["data"] = _hand_over(<void **>&col.data, data_len, np.uint8)
@@ -190,7 +190,7 @@ cdef class Tokenizer:
                 col.data_cap = 0
             else:
                 arr = _hand_over(<void **>&col.values, n * col.dim, _DTYPES[col.kind])  # dim: 1 unless a vector
-                if col.kind == C_VECTOR:
+                if col.kind == T_VECTOR:
                     arr = arr.reshape(n, col.dim)
                 doc["values"] = arr
             out.append(doc)
@@ -262,17 +262,12 @@ cdef object _hand_over(void **slot, int64_t count, dtype):
     return np.frombuffer(owner, dtype=dtype, count=count)
 
 
-cdef tuple _int_range(str type_name):
-    if type_name == "int8":
-        return -128, 127
-    if type_name == "int16":
-        return -32768, 32767
-    if type_name == "int32":
-        return -2147483648, 2147483647
-    if type_name == "uint8":
-        return 0, 255
-    if type_name == "uint16":
-        return 0, 65535
-    if type_name == "uint32":
-        return 0, 4294967295
-    return -9223372036854775807 - 1, 9223372036854775807
+cdef void _set_int_range(Col *col) noexcept:
+    """The range col_put_int accepts: an integer type's limits (int64 ones for other types; a
+    uint64 column is checked on its own, before the range)."""
+    cdef const rd_type_info *t = rd_type(col.kind)
+    col.lo = INT64_MIN
+    col.hi = INT64_MAX
+    if rd_is_integer(t) and t.hi <= <uint64_t>col.hi:
+        col.lo = t.lo
+        col.hi = <int64_t>t.hi

@@ -22,8 +22,6 @@ cdef extern from "text/rodata_text.h" nogil:
     void rdt_copy_short(uint8_t *dst, const uint8_t *src, size_t n)
 
 cdef int64_t NS_PER_SECOND = 1000000000
-cdef int64_t MIN_DATE_DAYS = -719162     # 0001-01-01
-cdef int64_t MAX_DATE_DAYS = 2932896     # 9999-12-31
 
 
 cdef inline bint is_digit(uint8_t c) noexcept nogil:
