@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import rodata
-from rodata import render
 from rodata.errors import KeyTypeError, SchemaError, UnknownColumnError
+from rodata.server import render
 
 
 @pytest.fixture(scope="module")

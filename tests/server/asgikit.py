@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +87,8 @@ class Apps:
         settings = settings or Settings()
         self.catalog = Catalog(root)
         self.catalog.load()
-        self.fast: RodataAPI = create_app(root, settings=settings.with_(fast_path=True), catalog=self.catalog)
-        self.slow: RodataAPI = create_app(root, settings=settings.with_(fast_path=False), catalog=self.catalog)
+        self.fast: RodataAPI = create_app(root, settings=replace(settings, fast_path=True), catalog=self.catalog)
+        self.slow: RodataAPI = create_app(root, settings=replace(settings, fast_path=False), catalog=self.catalog)
         self.loop = asyncio.new_event_loop()
 
     def call(self, app: Any, method: str, path: str | bytes, body: bytes = b"",

@@ -15,7 +15,7 @@ from httpkit import Server
 from tests.core.segfile import reseal
 
 import rodata
-from rodata import render
+from rodata.server import render
 
 ROUTES = [("GET", "/v1/datasets/d/rows/1", b""), ("GET", "/v1/datasets/d/rows/1?columns=s", b""),
           ("POST", "/v1/datasets/d/lookup", b'{"keys": [1, 2]}'),

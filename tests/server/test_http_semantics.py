@@ -13,7 +13,7 @@ import pytest
 from httpkit import Response, Server
 
 import rodata
-from rodata.server.handlers import COLUMN_PARAMETERS, ROW_PARAMETERS, SCAN_PARAMETERS
+from rodata.server.routes import BY_NAME
 
 #: GET requests of every GET route: the hot ones (row, column) and the FastAPI ones.
 GET_PATHS = [
@@ -319,9 +319,9 @@ def test_a_data_root_with_a_dataset_is_not_warned_about(tmp_path: Path) -> None:
 
 def test_the_openapi_description_lists_exactly_the_parameters_each_route_takes(server: Server) -> None:
     paths = server.get("/openapi.json").json()["paths"]
-    takes = {("/v1/datasets/{name}/rows/{key}", "get"): ROW_PARAMETERS,
-             ("/v1/datasets/{name}/scan", "get"): SCAN_PARAMETERS,
-             ("/v1/datasets/{name}/columns/{column}", "get"): COLUMN_PARAMETERS,
+    takes = {("/v1/datasets/{name}/rows/{key}", "get"): BY_NAME["row"].query_names,
+             ("/v1/datasets/{name}/scan", "get"): BY_NAME["scan"].query_names,
+             ("/v1/datasets/{name}/columns/{column}", "get"): BY_NAME["column"].query_names,
              ("/v1/datasets/{name}/lookup", "post"): frozenset(), ("/v1/datasets/{name}", "get"): frozenset(),
              ("/v1/datasets", "get"): frozenset(), ("/healthz", "get"): frozenset(),
              ("/livez", "get"): frozenset(), ("/metrics", "get"): frozenset()}

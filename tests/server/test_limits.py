@@ -15,8 +15,9 @@ from gentables import table
 from httpkit import Server
 
 import rodata
-from rodata import render, sizes
+from rodata import sizes
 from rodata.batch import Batch
+from rodata.server import render
 from rodata.server.settings import Settings
 
 

@@ -16,7 +16,6 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from enum import Enum
 from importlib import resources
 from pathlib import Path
 from time import perf_counter
@@ -32,13 +31,14 @@ from starlette.responses import Response
 
 from rodata._version import __version__
 from rodata.catalog import Catalog
-from rodata.server import handlers, schemas
+from rodata.server import dispatch, handlers, schemas
 from rodata.server.conditional import revalidated
 from rodata.server.errors import HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.fastpath import FastPath, Receive, Scope, Send, internal_error, read_body, send_reply
 from rodata.server.handlers import Context
 from rodata.server.logs import log_access
-from rodata.server.metrics import CONTENT_TYPE, Metrics
+from rodata.server.metrics import Metrics
+from rodata.server.routes import ROUTES, Route
 from rodata.server.settings import Settings
 
 __all__ = ["RodataAPI", "create_app"]
@@ -50,20 +50,7 @@ _DESCRIPTION = """Read-only datasets served from memory-mapped files.
 Errors always have the shape `{"error": {"code": "...", "message": "..."}}`.
 Keys in paths are typed by the dataset's key column: int64 in decimal, or a percent-encoded string."""
 
-_ROUTE_LABELS = {
-    "/v1/datasets": "datasets",
-    "/v1/datasets/{name}": "dataset",
-    "/v1/datasets/{name}/scan": "scan",
-    "/v1/datasets/{name}/rows/{key:path}": "row",
-    "/v1/datasets/{name}/lookup": "lookup",
-    "/v1/datasets/{name}/columns/{column:path}": "column",
-    "/healthz": "healthz",
-    "/livez": "livez",
-    "/metrics": "metrics",
-    "/docs": "docs",
-    "/openapi.json": "docs",
-    "/": "docs",
-}
+_ROUTE_LABELS = {**{route.path: route.name for route in ROUTES}, "/docs": "docs", "/openapi.json": "docs", "/": "docs"}
 _NOTHING, _STARTED, _COMPLETE = 0, 1, 2  # how much of an answer was sent
 _HANDLED = "rodata.handled_error"  # the scope key naming the error a handler already answered (and logged)
 _STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
@@ -177,9 +164,9 @@ def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None =
     app = RodataAPI(title="rodata", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
                     docs_url=None, redoc_url=None, **_no_telemetry())
     app.router.redirect_slashes = False
-    app.ctx = Context(catalog, settings)
-    app.catalog = catalog
     app.metrics = Metrics(catalog)
+    app.ctx = Context(catalog, settings, app.metrics)
+    app.catalog = catalog
     app._entry = FastPath(app.ctx, app.metrics, app.framework) if settings.fast_path else app.framework
     _add_error_handlers(app)
     _add_routes(app, app.ctx, settings)
@@ -208,105 +195,40 @@ def _no_telemetry() -> dict[str, Any]:
                           "auto_configure": False}}
 
 
-def _reply(request: Request, fn: Any, *args: Any) -> ReplyResponse:
-    """The route's answer, or its 304 when the request's If-None-Match names its ETag."""
-    reply = handlers.guarded(fn, *args)
-    if reply.etag is not None:
-        reply = revalidated(reply, request.scope["headers"])
-    return ReplyResponse(reply)
-
-
-def _query(request: Request) -> bytes:
-    query: bytes = request.scope["query_string"]
-    return query
-
-
-def _raw_segments(request: Request) -> list[bytes]:
-    raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
-    return raw[len(b"/v1/datasets/"):].split(b"/")
-
-
-def _not_found() -> ReplyResponse:
-    return ReplyResponse(error_reply(404, "not_found", "no such route"))
-
-
 def _add_routes(app: RodataAPI, ctx: Context, settings: Settings) -> None:
-    tag_data: list[str | Enum] = ["datasets"]
-    tag_ops: list[str | Enum] = ["operations"]
+    """One FastAPI route per entry of the route table (HEAD is routed as GET by ``framework``)."""
+    for route in ROUTES:
+        app.add_api_route(route.path, _endpoint(route, ctx, settings), methods=list(route.methods),
+                          name=route.operation or route.name, **schemas.operation(route, settings))
 
-    @app.get("/livez", tags=tag_ops, summary="Liveness: 200 while the event loop runs",
-             responses=schemas.errors(422))
-    async def livez(request: Request) -> Response:
-        return _reply(request, handlers.livez, _query(request))
 
-    @app.get("/healthz", tags=tag_ops, summary="Readiness: every dataset's state",
-             responses={200: {"model": schemas.Health}, 503: {"model": schemas.Health,
-                                                              "description": "Loading, or no dataset serving"},
-                        **schemas.errors(422)})
-    async def healthz(request: Request) -> Response:
-        return _reply(request, handlers.healthz, ctx, _query(request))
+def _endpoint(route: Route, ctx: Context, settings: Settings) -> Any:
+    """The FastAPI endpoint of `route`: its path parameters (matched on the raw path, so still
+    percent-encoded) given to the route's handler the one way (:func:`dispatch.call`)."""
+    fn = dispatch.handler_of(route)
+    tail = route.segments[-1].text if route.segments[-1].tail else None
 
-    @app.get("/metrics", tags=tag_ops, summary="Prometheus metrics",
-             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}, **schemas.errors(422)})
-    async def metrics(request: Request) -> Response:
-        try:
-            handlers.check_no_parameters(_query(request))
-        except HTTPError as exc:
-            return ReplyResponse(exc.reply())
-        body = app.metrics.render()
-        return Response(body, media_type=CONTENT_TYPE)
+    async def endpoint(request: Request, **raw: str) -> Response:
+        if tail is not None and "/" in raw[tail]:
+            return ReplyResponse(error_reply(404, "not_found", "no such route"))
+        query: bytes = request.scope["query_string"]
+        body = None
+        if route.body:
+            try:
+                body = await read_body(request.scope, request.receive, settings.max_body_bytes)
+            except HTTPError as exc:
+                return ReplyResponse(exc.reply())
+        reply = handlers.guarded(dispatch.call, route, ctx, [raw[p] for p in route.params], query, body, fn)
+        if reply.etag is not None:
+            reply = revalidated(reply, request.scope["headers"])
+        return ReplyResponse(reply)
 
-    @app.get("/v1/datasets", tags=tag_data, summary="Every dataset served",
-             responses={200: {"model": schemas.DatasetList}, **schemas.errors(422, 503)})
-    async def list_datasets(request: Request) -> Response:
-        return _reply(request, handlers.datasets, ctx, _query(request))
-
-    @app.get("/v1/datasets/{name}", tags=tag_data, summary="One dataset: schema, parts, build information",
-             responses={200: {"model": schemas.DatasetDetail}, **schemas.not_modified(),
-                        **schemas.errors(404, 422, 503)},
-             openapi_extra=schemas.dataset_parameters())
-    async def dataset(name: str, request: Request) -> Response:
-        parts = _raw_segments(request)
-        if len(parts) != 1:
-            return _not_found()
-        return _reply(request, lambda: handlers.dataset_detail(ctx, handlers.segment(parts[0]), _query(request)))
-
-    @app.get("/v1/datasets/{name}/rows/{key:path}", tags=tag_data, summary="One row by key",
-             responses={200: {"description": "The row as a JSON object",
-                              "content": {"application/json": {"schema": {"type": "object"}}}},
-                        **schemas.not_modified(), **schemas.errors(404, 422, 503)},
-             openapi_extra=schemas.row_parameters())
-    async def row(name: str, key: str, request: Request) -> Response:
-        parts = _raw_segments(request)
-        if len(parts) != 3:
-            return _not_found()
-        return _reply(request, handlers.row, ctx, parts[0], parts[2], _query(request))
-
-    @app.post("/v1/datasets/{name}/lookup", tags=tag_data, summary="Many rows by key",
-              responses={200: {"model": schemas.LookupRows}, **schemas.errors(400, 404, 413, 422, 503)},
-              openapi_extra=schemas.lookup_body(settings))
-    async def lookup(name: str, request: Request) -> Response:
-        try:
-            body = await read_body(request.scope, request.receive, settings.max_body_bytes)
-        except HTTPError as exc:
-            return ReplyResponse(exc.reply())
-        return _reply(request, handlers.lookup, ctx, _raw_segments(request)[0], body, _query(request))
-
-    @app.get("/v1/datasets/{name}/scan", tags=tag_data, summary="Rows in key order, page by page",
-             responses={200: {"model": schemas.ScanPage}, **schemas.not_modified(), **schemas.errors(404, 422, 503)},
-             openapi_extra=schemas.scan_parameters(settings))
-    async def scan(name: str, request: Request) -> Response:
-        return _reply(request, lambda: handlers.scan(ctx, handlers.segment(_raw_segments(request)[0]),
-                                                     _query(request)))
-
-    @app.get("/v1/datasets/{name}/columns/{column:path}", tags=tag_data, summary="A slice of one column",
-             responses={**schemas.not_modified(), **schemas.errors(404, 413, 422, 503)},
-             openapi_extra=schemas.column_parameters(settings))
-    async def column(name: str, column: str, request: Request) -> Response:
-        parts = _raw_segments(request)
-        if len(parts) != 3:
-            return _not_found()
-        return _reply(request, handlers.column, ctx, parts[0], parts[2], _query(request))
+    # FastAPI reads the path parameters from the signature (and documents them from it).
+    params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)]
+    params += [inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, annotation=str) for p in route.params]
+    endpoint.__signature__ = inspect.Signature(params, return_annotation=Response)  # type: ignore[attr-defined]
+    endpoint.__name__ = route.name
+    return endpoint
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -1,11 +1,13 @@
-"""The raw-ASGI fast path: row, lookup and column requests answered without the web framework.
+"""The raw-ASGI fast path: the hot routes of the route table answered without the web framework.
 
 A FastAPI route costs tens of microseconds per request before any work; this
-callable matches the three hot routes on the raw path (``HEAD`` as well as
-``GET`` for rows and columns), calls the same handlers as the FastAPI routes (so
-the answers are identical, byte for byte, 304s and HEAD answers included) and
-sends the body as it is: one JSON bytes object, or memoryviews of the mapping
-with an explicit content-length.  Every other request goes to the FastAPI app."""
+callable matches the routes marked hot in :mod:`rodata.server.routes` (row,
+lookup, column) on the raw path with a :class:`~rodata.server.dispatch.Router`
+(``HEAD`` as well as ``GET`` for the GET routes), calls their handlers the way
+the FastAPI routes do (so the answers are identical, byte for byte, 304s and HEAD
+answers included) and sends the body as it is: one JSON bytes object, or
+memoryviews of the mapping with an explicit content-length.  Every other request
+goes to the FastAPI app."""
 
 from __future__ import annotations
 
@@ -14,14 +16,15 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from time import perf_counter
 from typing import Any
 
-from rodata.server import handlers
+from rodata.server import dispatch
 from rodata.server.conditional import revalidated
 from rodata.server.errors import HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.handlers import Context
 from rodata.server.logs import log_access
 from rodata.server.metrics import Metrics
+from rodata.server.routes import HOT, Route
 
-__all__ = ["FastPath", "hot_route", "read_body", "send_reply"]
+__all__ = ["FastPath", "internal_error", "read_body", "send_reply"]
 
 log = logging.getLogger("rodata.server")
 
@@ -30,31 +33,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_PREFIX = b"/v1/datasets/"
-_PREFIX_LEN = len(_PREFIX)
-_GET = frozenset(("GET", "HEAD"))
 _NO_BODY = {"type": "http.response.body", "body": b""}
-
-
-def hot_route(scope: Scope) -> tuple[str, list[bytes]] | None:
-    """``(route, path segments after /v1/datasets/)`` when `scope` is a row, lookup or column
-    request (matched on the raw path: a percent-encoded slash stays inside its segment)."""
-    raw: bytes | None = scope.get("raw_path")
-    if raw is None:
-        raw = scope["path"].encode("utf-8")
-    if not raw.startswith(_PREFIX):
-        return None
-    parts = raw[_PREFIX_LEN:].split(b"/")
-    if not parts[0]:  # no dataset name: no route (as FastAPI's matching says)
-        return None
-    if len(parts) == 3:
-        if parts[1] == b"rows":
-            return ("row", parts) if scope["method"] in _GET else None
-        if parts[1] == b"columns":
-            return ("column", parts) if scope["method"] in _GET else None
-    elif len(parts) == 2 and parts[1] == b"lookup" and scope["method"] == "POST":
-        return "lookup", parts
-    return None
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
@@ -110,18 +89,22 @@ class FastPath:
         self.metrics = metrics
         self.fallback = fallback
         self.access_log = ctx.settings.access_log
+        self.router = dispatch.Router(HOT)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = hot_route(scope) if scope["type"] == "http" else None
+        match = None
+        if scope["type"] == "http":
+            raw: bytes | None = scope.get("raw_path")
+            match = self.router.match(scope["path"].encode("utf-8") if raw is None else raw, scope["method"])
         if match is None:
             await self.fallback(scope, receive, send)
             return
         started = perf_counter()
-        route, parts = match
-        if route == "lookup":
-            reply = await self.lookup(parts, scope, receive)
+        route, fn, params = match
+        if route.body:
+            reply = await self.with_body(route, fn, params, scope, receive)
         else:
-            reply = self.answer(route, parts, scope)
+            reply = self.answer(route, fn, params, scope)
             if reply.etag is not None:
                 for header, _ in scope["headers"]:  # inline: this runs for every row answered
                     if header == b"if-none-match":
@@ -135,27 +118,24 @@ class FastPath:
         else:
             await send_reply(send, reply, head)
         duration = perf_counter() - started
-        self.metrics.observe(route, reply.status, duration)
+        self.metrics.observe(route.name, reply.status, duration)
         if self.access_log:
             log_access(scope, reply.status, duration, 0 if head or reply.status == 304 else reply.nbytes)
 
-    def answer(self, route: str, parts: list[bytes], scope: Scope) -> Reply:
-        """The reply to a matched row or column request (never raises)."""
+    def answer(self, route: Route, fn: Any, params: tuple[bytes, ...], scope: Scope,
+               body: bytes | None = None) -> Reply:
+        """The reply to a matched request (never raises)."""
         try:
-            fn = handlers.row if route == "row" else handlers.column
-            reply: Reply = fn(self.ctx, parts[0], parts[2], scope["query_string"])
-            return reply
+            return dispatch.call(route, self.ctx, params, scope["query_string"], body, fn)
         except Exception as exc:  # as handlers.guarded maps them; a bug must still answer (500)
             mapped = reply_for_exception(exc)
             return mapped if mapped is not None else internal_error(exc)
 
-    async def lookup(self, parts: list[bytes], scope: Scope, receive: Receive) -> Reply:
-        """The reply to a lookup (never raises)."""
-        ctx = self.ctx
+    async def with_body(self, route: Route, fn: Any, params: tuple[bytes, ...], scope: Scope,
+                        receive: Receive) -> Reply:
+        """The reply to a matched request with a body, a lookup (never raises)."""
         try:
-            body = await read_body(scope, receive, ctx.settings.max_body_bytes)
-            return handlers.guarded(handlers.lookup, ctx, parts[0], body, scope["query_string"])
+            body = await read_body(scope, receive, self.ctx.settings.max_body_bytes)
         except HTTPError as exc:
             return exc.reply()
-        except Exception as exc:  # a bug must still answer (500) and keep the connection usable
-            return internal_error(exc)
+        return self.answer(route, fn, params, scope, body)

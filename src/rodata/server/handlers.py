@@ -1,38 +1,41 @@
-"""The routes' logic, independent of the web framework: plain inputs (path segments, the raw
-query string, the body) in, a complete :class:`Reply` out.
+"""The routes' logic, independent of the web framework: decoded inputs (path parameters as text,
+the raw query string, the body) in, a complete :class:`Reply` out.
 
-Both the raw-ASGI fast path and the FastAPI routes call these functions, so
-each route gives the same answer whichever of them served it."""
+Every handler is called the same way, ``handler(ctx, *path values, [body,] query)`` (see
+:func:`rodata.server.dispatch.call`), by the raw-ASGI fast path and by the FastAPI routes
+alike, so each route gives the same answer whichever of them served it.  The query parameters
+each route takes are those of its entry in the route table (:mod:`rodata.server.routes`)."""
 
 from __future__ import annotations
 
 import difflib
 import re
 from typing import Any
-from urllib.parse import parse_qsl, unquote_to_bytes
+from urllib.parse import parse_qsl
 
 import orjson
 
-from rodata import render
 from rodata.catalog import Catalog
 from rodata.dataset import Dataset
+from rodata.server import render
 from rodata.server.conditional import etag, row_etag
 from rodata.server.errors import JSON, HTTPError, Reply, error_reply, reply_for_exception
+from rodata.server.metrics import CONTENT_TYPE, Metrics
+from rodata.server.routes import BY_NAME
 from rodata.server.settings import Settings
 
 __all__ = [
-    "COLUMN_PARAMETERS",
-    "NO_PARAMETERS",
-    "ROW_PARAMETERS",
-    "SCAN_PARAMETERS",
     "Context",
     "check_no_parameters",
     "column",
     "dataset_detail",
     "datasets",
+    "guarded",
     "healthz",
     "livez",
     "lookup",
+    "metrics",
+    "parse_key",
     "row",
     "scan",
 ]
@@ -41,51 +44,27 @@ _INT_RE = re.compile(r"-?[0-9]{1,19}")
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _LOOKUP_FIELDS = frozenset(("keys", "columns", "format"))
 _NPZ = b"application/x-npz"
+_METRICS_TYPE = CONTENT_TYPE.encode("latin-1")
 
-#: The query parameters each route takes; any other name is 422 ``unknown_parameter``.
-ROW_PARAMETERS = frozenset(("columns",))
-SCAN_PARAMETERS = frozenset(("start", "end", "prefix", "after", "limit", "columns"))
-COLUMN_PARAMETERS = frozenset(("offset", "limit", "format"))
+# The query parameters each route takes (from the route table); any other name is 422 unknown_parameter.
+_ROW_PARAMETERS = BY_NAME["row"].query_names
+_SCAN_PARAMETERS = BY_NAME["scan"].query_names
+_COLUMN_PARAMETERS = BY_NAME["column"].query_names
 NO_PARAMETERS: frozenset[str] = frozenset()
 
 
 class Context:
-    """What every route needs: the catalog and the settings."""
+    """What every route needs: the catalog, the settings, and the metrics (for ``/metrics``)."""
 
-    __slots__ = ("catalog", "settings")
+    __slots__ = ("catalog", "metrics", "settings")
 
-    def __init__(self, catalog: Catalog, settings: Settings) -> None:
+    def __init__(self, catalog: Catalog, settings: Settings, metrics: Metrics | None = None) -> None:
         self.catalog = catalog
         self.settings = settings
+        self.metrics = metrics
 
 
 # -- inputs ------------------------------------------------------------------------------
-
-
-def segment(raw: bytes | str) -> str:
-    """A percent-decoded path segment as text (the raw path keeps encoded slashes inside a segment)."""
-    if isinstance(raw, str):
-        raw = raw.encode("latin-1")
-    if b"%" in raw:
-        raw = unquote_to_bytes(raw)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HTTPError(422, "bad_path", "a path segment is not valid UTF-8 after percent-decoding") from None
-
-
-_NAMES: dict[bytes | str, str] = {}
-
-
-def name_segment(raw: bytes | str) -> str:
-    """:func:`segment` of a dataset name, remembered (the same few names come in every request)."""
-    text = _NAMES.get(raw)
-    if text is None:
-        text = segment(raw)
-        if len(_NAMES) >= 1024:  # names that match nothing must not grow it without end
-            _NAMES.clear()
-        _NAMES[raw] = text
-    return text
 
 
 def parse_query(query: bytes, allowed: frozenset[str] | None = None) -> dict[str, str]:
@@ -198,16 +177,15 @@ def guarded(fn: Any, *args: Any) -> Reply:
 # -- the hot routes --------------------------------------------------------------------------
 
 
-def row(ctx: Context, name: bytes | str, key: bytes | str, query: bytes) -> Reply:
+def row(ctx: Context, name: str, key: str, query: bytes) -> Reply:
     """``GET /v1/datasets/{name}/rows/{key}``."""
-    columns = parse_columns(parse_query(query, ROW_PARAMETERS)) if query else None
-    ds = dataset_or_error(ctx, name_segment(name))
+    columns = parse_columns(parse_query(query, _ROW_PARAMETERS)) if query else None
+    ds = dataset_or_error(ctx, name)
     if columns is not None:
         _check_columns(ds, columns)
-    key_text = segment(key)
-    body = render.row_json(ds, parse_key(ds, key_text), columns)
+    body = render.row_json(ds, parse_key(ds, key), columns)
     if body is None:
-        return error_reply(404, "key_not_found", f"no row with key {key_text[:200]!r}")
+        return error_reply(404, "key_not_found", f"no row with key {key[:200]!r}")
     tag = row_etag(ds, key, None if columns is None else ",".join(columns))
     if tag is None:
         return Reply(200, (body,), [(b"content-type", JSON), (b"content-length", b"%d" % len(body)),
@@ -216,10 +194,10 @@ def row(ctx: Context, name: bytes | str, key: bytes | str, query: bytes) -> Repl
                                 _version_header(ds), (b"etag", tag)], tag)
 
 
-def lookup(ctx: Context, name: bytes | str, body: bytes, query: bytes) -> Reply:
+def lookup(ctx: Context, name: str, body: bytes, query: bytes) -> Reply:
     """``POST /v1/datasets/{name}/lookup``."""
     check_no_parameters(query)
-    ds = dataset_or_error(ctx, segment(name))
+    ds = dataset_or_error(ctx, name)
     keys, columns, fmt = _lookup_request(ctx.settings, body)
     _check_columns(ds, columns)
     limit = ctx.settings.max_response_bytes
@@ -262,12 +240,11 @@ def body_too_large(settings: Settings) -> HTTPError:
     return HTTPError(413, "body_too_large", f"the request body is larger than {settings.max_body_bytes} bytes")
 
 
-def column(ctx: Context, name: bytes | str, column_name: bytes | str, query: bytes) -> Reply:
+def column(ctx: Context, name: str, column_name: str, query: bytes) -> Reply:
     """``GET /v1/datasets/{name}/columns/{column}``."""
-    params = parse_query(query, COLUMN_PARAMETERS)
-    name_text = segment(name)
-    ds = dataset_or_error(ctx, name_text)
-    col = ds.schema[segment(column_name)]
+    params = parse_query(query, _COLUMN_PARAMETERS)
+    ds = dataset_or_error(ctx, name)
+    col = ds.schema[column_name]
     offset = parse_count(params, "offset", 0, minimum=0) or 0
     limit = parse_count(params, "limit", None, minimum=0)
     fmt = params.get("format", "raw" if col.fixed_width else "json")
@@ -284,7 +261,7 @@ def column(ctx: Context, name: bytes | str, column_name: bytes | str, query: byt
     piece = render.column_slice(ds, col.name, offset, rows, fmt, max_bytes=ctx.settings.max_column_bytes)
     headers = [(b"content-type", piece.media_type.encode()), (b"content-length", b"%d" % piece.nbytes)]
     headers.extend((k.encode(), v.encode("ascii", "replace")) for k, v in piece.headers.items())
-    tag = etag(ds, "column", name_text, col.name, offset, rows, fmt)
+    tag = etag(ds, "column", name, col.name, offset, rows, fmt)
     if tag is not None:
         headers.append((b"etag", tag))
     return Reply(200, piece.chunks, headers, tag)
@@ -295,7 +272,7 @@ def column(ctx: Context, name: bytes | str, column_name: bytes | str, query: byt
 
 def scan(ctx: Context, name: str, query: bytes) -> Reply:
     """``GET /v1/datasets/{name}/scan``."""
-    params = parse_query(query, SCAN_PARAMETERS)
+    params = parse_query(query, _SCAN_PARAMETERS)
     ds = dataset_or_error(ctx, name)
     limit = parse_count(params, "limit", ctx.settings.default_scan_rows, minimum=1)
     assert limit is not None
@@ -360,7 +337,16 @@ def healthz(ctx: Context, query: bytes = b"") -> Reply:
 _LIVE = Reply.json(200, b'{"status":"ok"}')
 
 
-def livez(query: bytes = b"") -> Reply:
+def livez(ctx: Context, query: bytes = b"") -> Reply:
     """``GET /livez``: 200 while the event loop runs."""
     check_no_parameters(query)
     return _LIVE
+
+
+def metrics(ctx: Context, query: bytes = b"") -> Reply:
+    """``GET /metrics``: the Prometheus text exposition."""
+    check_no_parameters(query)
+    if ctx.metrics is None:
+        raise RuntimeError("this context has no metrics")
+    body = ctx.metrics.render()
+    return Reply(200, (body,), [(b"content-length", b"%d" % len(body)), (b"content-type", _METRICS_TYPE)])

@@ -16,12 +16,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.process_collector import ProcessCollector
 
 from rodata.catalog import Catalog
+from rodata.server import routes
 
 __all__ = ["CONTENT_TYPE", "ROUTES", "Metrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-#: Route labels (a fixed set: paths never become labels).
-ROUTES = ("row", "lookup", "column", "scan", "datasets", "dataset", "healthz", "livez", "metrics", "docs", "other")
+#: Route labels: the route table's names, the documentation pages and the rest (a fixed set: paths
+#: never become labels).
+ROUTES = (*(route.name for route in routes.ROUTES), "docs", "other")
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 

@@ -1,4 +1,5 @@
-"""The OpenAPI description of the routes: response models, query parameters and request bodies.
+"""The OpenAPI description of the routes: the response models, and each route's description made
+from its entry in the route table (:mod:`rodata.server.routes`).
 
 The routes build their answers themselves (see :mod:`rodata.server.handlers`);
 these models only document them, so that ``/openapi.json`` and ``/docs``
@@ -10,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rodata.server.routes import Param, Route, Setting
 from rodata.server.settings import Settings
 
 __all__ = [
@@ -21,13 +23,8 @@ __all__ = [
     "Health",
     "LookupRows",
     "ScanPage",
-    "column_parameters",
-    "dataset_parameters",
     "errors",
-    "lookup_body",
-    "not_modified",
-    "row_parameters",
-    "scan_parameters",
+    "operation",
 ]
 
 
@@ -123,88 +120,56 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _ERROR_TEXT[status]} for status in statuses}
 
 
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+def _filled(value: Any, settings: Settings) -> Any:
+    """`value` with every :class:`Setting` replaced by the setting, and ``{name}`` in texts by it."""
+    if isinstance(value, Setting):
+        return getattr(settings, value.name)
+    if isinstance(value, str):
+        return value.format_map(vars(settings)) if "{" in value else value
+    if isinstance(value, dict):
+        return {k: _filled(v, settings) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_filled(v, settings) for v in value]
+    return value
 
 
-def not_modified() -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` entry of a 304 (the routes whose answers carry an ETag)."""
-    return {304: {"description": "Not modified: If-None-Match names this answer's ETag (headers, no body)"}}
+def _response(doc: dict[str, Any]) -> dict[str, Any]:
+    """A ``responses=`` entry, its model named in the table made the model class."""
+    if "model" not in doc:
+        return doc
+    return {**doc, "model": _MODELS[doc["model"]]}
 
 
-_COLUMNS = _query("columns", "Comma-separated column names to return (all when absent); an unknown one is 422",
-                  {"type": "string"})
-_IF_NONE_MATCH = {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
-                  "description": "ETags of answers already held: 304 when one is this answer's (the same "
-                                 "version and request)"}
+def _parameter(param: Param) -> dict[str, Any]:
+    if param.where == "header":
+        return {"name": param.name, "in": "header", "required": False, "schema": param.schema,
+                "description": param.description}
+    return {"name": param.name, "in": "query", "required": False, "description": param.description,
+            "schema": param.schema}
 
 
-def dataset_parameters() -> dict[str, Any]:
-    """``openapi_extra`` of the dataset description route."""
-    return {"parameters": [_IF_NONE_MATCH]}
+_IF_NONE_MATCH = Param("If-None-Match", "ETags of answers already held: 304 when one is this answer's (the same "
+                                        "version and request)", where="header")
+_NOT_MODIFIED = {"description": "Not modified: If-None-Match names this answer's ETag (headers, no body)"}
+_MODELS: dict[str, type[BaseModel]] = {model.__name__: model for model in (
+    DatasetDetail, DatasetList, Health, LookupRows, ScanPage)}
 
 
-def row_parameters() -> dict[str, Any]:
-    """``openapi_extra`` of the row route."""
-    return {"parameters": [_COLUMNS, _IF_NONE_MATCH]}
-
-
-def scan_parameters(settings: Settings) -> dict[str, Any]:
-    """``openapi_extra`` of the scan route."""
-    key = {"anyOf": [{"type": "integer"}, {"type": "string"}]}
-    return {"parameters": [
-        _query("start", "First key (inclusive)", key),
-        _query("end", "Last key (exclusive)", key),
-        _query("prefix", "Keys starting with this (string keys only)", {"type": "string"}),
-        _query("after", "Cursor: only keys after this one (the previous page's next; below start, at or past "
-                        "end, or without the prefix is 422)", key),
-        _query("limit", f"Rows per page (default {settings.default_scan_rows}, at most {settings.max_scan_rows})",
-               {"type": "integer", "minimum": 1, "maximum": settings.max_scan_rows}),
-        _COLUMNS,
-        _IF_NONE_MATCH,
-    ]}
-
-
-def column_parameters(settings: Settings) -> dict[str, Any]:
-    """``openapi_extra`` of the column route, with its binary answers."""
-    return {
-        "parameters": [
-            _query("offset", "First row (an offset past the end is 422)", {"type": "integer", "minimum": 0}),
-            _query("limit", "Rows (a limit past the end is clipped)", {"type": "integer", "minimum": 0}),
-            _query("format", "raw (default for fixed-width columns), npy, or json (the only form for string "
-                             "and bytes columns)", {"type": "string", "enum": ["raw", "npy", "json"]}),
-            _IF_NONE_MATCH,
-        ],
-        "responses": {"200": {"description": (
-            "raw: the little-endian values as they are mapped (headers x-rodata-dtype, x-rodata-shape); "
-            f"npy: a .npy file; json: an array with nulls. At most {settings.max_column_bytes} bytes "
-            f"(binary) or {settings.max_column_json_rows} rows (JSON) per request."),
-            "content": {
-                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-                "application/x-npy": {"schema": {"type": "string", "format": "binary"}},
-                "application/json": {"schema": {"type": "array", "items": {}}},
-            }}},
-    }
-
-
-def lookup_body(settings: Settings) -> dict[str, Any]:
-    """``openapi_extra`` of the lookup route: its request body and the binary answer."""
-    schema = {
-        "type": "object",
-        "required": ["keys"],
-        "additionalProperties": False,
-        "properties": {
-            "keys": {"type": "array", "maxItems": settings.max_lookup_keys,
-                     "items": {"anyOf": [{"type": "integer"}, {"type": "string"}]},
-                     "description": "Keys of the dataset's key type (int64 or string)"},
-            "columns": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
-                        "description": "Columns to return (all when absent)"},
-            "format": {"type": "string", "enum": ["json", "npz"], "default": "json",
-                       "description": "npz: a NumPy archive with found, values/<column> and valid/<column> "
-                                      "(fixed-width columns only)"},
-        },
-    }
-    return {
-        "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
-        "responses": {"200": {"content": {"application/x-npz": {"schema": {"type": "string", "format": "binary"}}}}},
-    }
+def operation(route: Route, settings: Settings) -> dict[str, Any]:
+    """The OpenAPI arguments of `route` for FastAPI's ``add_api_route``: ``tags``, ``summary``,
+    ``responses`` and ``openapi_extra`` (its query parameters and the rest of its description)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    if route.model is not None:
+        responses[200] = {"model": _MODELS[route.model]}
+    elif route.ok is not None:
+        responses[200] = route.ok
+    responses.update({status: _response(doc) for status, doc in route.responses.items()})
+    if route.etag:
+        responses[304] = _NOT_MODIFIED
+    responses.update(errors(*route.errors))
+    extra = dict(route.openapi)
+    params = [*route.query, _IF_NONE_MATCH] if route.etag else list(route.query)
+    if params:
+        extra["parameters"] = [_parameter(p) for p in params]
+    return {"tags": [route.tag], "summary": route.summary, "responses": responses,
+            "openapi_extra": _filled(extra, settings) if extra else None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 __all__ = ["Settings"]
@@ -71,10 +71,6 @@ class Settings:
                 values[f.name] = _parse(f.name, raw.strip(), type(getattr(cls(), f.name)))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
-
-    def with_(self, **changes: Any) -> Settings:
-        """A copy with some settings changed."""
-        return replace(self, **changes)
 
 
 def _parse(name: str, raw: str, kind: type) -> Any:
