@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from httpkit import WORDS, Server, items_columns
 
 import rodata
+from tests.server.httpkit import WORDS, Server, items_columns
 
 
 @pytest.fixture(scope="session")

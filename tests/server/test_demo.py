@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from httpkit import Client
+from tests.server.httpkit import Client
 
 
 def run_examples(lines: list[str], port: int) -> list[int]:

@@ -12,11 +12,11 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
-from asgikit import Apps, apps
-from gentables import table
 
 import rodata
 from rodata.encode import dumps, value_json
+from tests.server.asgikit import Apps, apps
+from tests.server.gentables import table
 
 #: The generated datasets: (name, rows, seed, string key, nulls, rows per part).
 DATASETS = [("ints", 240, 11, False, True, 90), ("strs", 150, 12, True, True, 64), ("plain", 40, 13, False, False, 0)]

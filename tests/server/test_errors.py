@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from asgikit import apps
-from httpkit import Server
-from tests.core.segfile import reseal
 
 import rodata
 from rodata.server import render
+from tests.core.segfile import reseal
+from tests.server.asgikit import apps
+from tests.server.httpkit import Server
 
 ROUTES = [("GET", "/v1/datasets/d/rows/1", b""), ("GET", "/v1/datasets/d/rows/1?columns=s", b""),
           ("POST", "/v1/datasets/d/lookup", b'{"keys": [1, 2]}'),

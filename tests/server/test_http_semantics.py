@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from httpkit import Response, Server
 
 import rodata
 from rodata.server.routes import BY_NAME
+from tests.server.httpkit import Response, Server
 
 #: GET requests of every GET route: the hot ones (row, column) and the FastAPI ones.
 GET_PATHS = [

@@ -10,15 +10,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from asgikit import Apps, apps
-from gentables import table
-from httpkit import Server
 
 import rodata
 from rodata import sizes
 from rodata.batch import Batch
 from rodata.server import render
 from rodata.server.settings import Settings
+from tests.server.asgikit import Apps, apps
+from tests.server.gentables import table
+from tests.server.httpkit import Server
 
 
 def error(answer: Any) -> tuple[int, str]:

@@ -13,13 +13,13 @@ from urllib.parse import quote, quote_from_bytes, unquote
 
 import numpy as np
 import pytest
-from asgikit import Answer, Apps, apps
-from gentables import table
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import rodata
 from rodata.encode import dumps, value_json
+from tests.server.asgikit import Answer, Apps, apps
+from tests.server.gentables import table
 
 #: Examples per route: enough to reach every branch of the routes, small enough for the default run.
 EXAMPLES = 150

@@ -6,12 +6,12 @@ import zlib
 from typing import Any
 
 import schemathesis
-from httpkit import Server
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from rodata.server.app import create_app
 from rodata.server.settings import Settings
+from tests.server.httpkit import Server
 
 #: Examples per operation: enough to reach every branch of the routes, small enough for CI.
 EXAMPLES = 40

@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from asgikit import call_app
-from httpkit import Server
 
 import rodata
 from rodata.catalog import Catalog
 from rodata.server.app import create_app
 from rodata.server.settings import Settings
 from rodata.server.threads import limit_native_threads, native_thread_counts
+from tests.server.asgikit import call_app
+from tests.server.httpkit import Server
 
 
 def rodata_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

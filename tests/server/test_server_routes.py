@@ -12,9 +12,9 @@ from urllib.parse import quote
 
 import numpy as np
 import pytest
-from httpkit import ITEMS_ROWS, WORDS, Server
 
 import rodata
+from tests.server.httpkit import ITEMS_ROWS, WORDS, Server
 
 
 def jsonable(value: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from httpkit import Client, Server
+from tests.server.httpkit import Client, Server
 
 #: Requests per round; memory is sampled after a warm-up round and after the soak rounds.
 ROUND = 600

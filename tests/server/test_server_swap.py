@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from httpkit import Client, Server
 
 import rodata
 from rodata.catalog import Catalog, CatalogEvent
 from rodata.store import CURRENT
+from tests.server.httpkit import Client, Server
 
 ROWS = 3000
 SWAPS = 4
