@@ -12,8 +12,8 @@ from rodata.errors import SchemaError
 
 
 def types_of(columns: dict[str, object], declared: dict[str, object] | None = None) -> dict[str, str]:
-    return {c.column.name: c.column.type_name + ("?" if c.column.nullable else "")
-            for c in coerce_columns(columns, declared)}
+    return {column.name: column.type_name + ("?" if column.nullable else "")
+            for column, _ in coerce_columns(columns, declared)}
 
 
 def test_inference_from_lists() -> None:
@@ -47,7 +47,7 @@ def test_declared_types_cast_and_check_ranges() -> None:
 
 
 def test_nulls_are_zero_in_storage_and_masked() -> None:
-    (col,) = coerce_columns({"a": [1, None, 3]})
+    ((_, col),) = coerce_columns({"a": [1, None, 3]})
     assert col.values is not None and col.values.tolist() == [1, 0, 3]
     assert col.valid is not None and col.valid.tolist() == [True, False, True]
 

@@ -10,9 +10,6 @@ import numpy as np
 import pytest
 
 import rodata
-from rodata._columns import ColumnData
-from rodata.schema import Column
-from rodata.writer import key_order
 
 
 def test_publishes_a_version_and_current(data_root: Path) -> None:
@@ -103,17 +100,6 @@ def test_duplicate_policies_keep_first_or_last(data_root: Path, policy: str, kep
                  on_duplicate=policy)  # type: ignore[arg-type]
     with rodata.open(data_root / "d") as ds:
         assert [ds.get(k)["v"] for k in (1, 2, 3)] == kept  # type: ignore[index]
-
-
-def test_key_order_for_strings_with_and_without_nul_bytes() -> None:
-    for words in (["b", "a", "ab", "", "é"], ["b\x00", "b", "a\x00b", "a"]):
-        encoded = [w.encode() for w in words]
-        offsets = np.concatenate([[0], np.cumsum([len(e) for e in encoded])]).astype(np.uint64)
-        col = ColumnData(Column("k", "string"), offsets=offsets,
-                         data=np.frombuffer(b"".join(encoded), dtype=np.uint8))
-        order = key_order(col)
-        assert order is not None
-        assert [encoded[i] for i in order] == sorted(encoded)
 
 
 def test_failed_write_leaves_the_live_version_untouched(data_root: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rodata._core import take_varwidth
+from rodata._core import _text
 from rodata.errors import SchemaError
 from rodata.schema import Column, parse_type
 
@@ -21,13 +21,13 @@ _FLOAT_TYPES = {"float32", "float64"}
 
 @dataclass
 class ColumnData:
-    """One column's values in storage form.
+    """One column's values in storage form: what a worker spills as a run, the merge reads back,
+    and the part writer writes.  Its type is the schema's (carried beside it, never inside).
 
     Fixed-width columns have ``values`` (a contiguous array of the column's dtype,
     ``(n, dim)`` for vectors); strings and bytes have ``offsets`` (uint64, n + 1)
     and ``data`` (uint8).  ``valid`` is a bool mask, or None when nothing is null."""
 
-    column: Column
     values: np.ndarray[Any, Any] | None = None
     offsets: np.ndarray[Any, Any] | None = None
     data: np.ndarray[Any, Any] | None = None
@@ -39,14 +39,21 @@ class ColumnData:
         assert self.offsets is not None
         return int(self.offsets.shape[0]) - 1
 
+    def arrays(self) -> dict[str, np.ndarray[Any, Any]]:
+        """The arrays present, by field name."""
+        fields = (("values", self.values), ("offsets", self.offsets), ("data", self.data), ("valid", self.valid))
+        return {name: arr for name, arr in fields if arr is not None}
+
     def take(self, order: np.ndarray[Any, Any]) -> ColumnData:
         """The values in a new order (order[i] is the source row of row i)."""
-        valid = None if self.valid is None else self.valid[order]
+        valid = None if self.valid is None else np.take(self.valid, order)
         if self.values is not None:
-            return ColumnData(self.column, values=np.ascontiguousarray(self.values[order]), valid=valid)
+            return ColumnData(values=np.take(self.values, order, axis=0), valid=valid)
         assert self.offsets is not None and self.data is not None
-        offsets, data = take_varwidth(self.offsets, self.data, np.ascontiguousarray(order, dtype=np.int64))
-        return ColumnData(self.column, offsets=offsets, data=data, valid=valid)
+        offsets, data = _text.gather_strings(np.ascontiguousarray(self.offsets, dtype=np.uint64),
+                                             np.ascontiguousarray(self.data, dtype=np.uint8),
+                                             np.ascontiguousarray(order, dtype=np.int64))
+        return ColumnData(offsets=offsets, data=data, valid=valid)
 
     def slice(self, lo: int, hi: int) -> ColumnData:
         """Rows [lo, hi) without copying fixed-width values."""
@@ -54,16 +61,24 @@ class ColumnData:
         if valid is not None and valid.all():
             valid = None
         if self.values is not None:
-            return ColumnData(self.column, values=self.values[lo:hi], valid=valid)
+            return ColumnData(values=self.values[lo:hi], valid=valid)
         assert self.offsets is not None and self.data is not None
         start, end = int(self.offsets[lo]), int(self.offsets[hi])
-        return ColumnData(self.column, offsets=self.offsets[lo : hi + 1] - np.uint64(start),
-                          data=self.data[start:end], valid=valid)
+        return ColumnData(offsets=self.offsets[lo : hi + 1] - np.uint64(start), data=self.data[start:end],
+                          valid=valid)
 
-    def string_at(self, row: int) -> bytes:
+    def bytes_at(self, row: int) -> bytes:
         """The raw bytes of a variable-width value."""
         assert self.offsets is not None and self.data is not None
         return bytes(self.data[int(self.offsets[row]) : int(self.offsets[row + 1])])
+
+    @classmethod
+    def empty(cls, column: Column) -> ColumnData:
+        """No rows of `column`'s type."""
+        if column.fixed_width:
+            shape = (0, column.dim) if column.type == "vector" else (0,)
+            return cls(values=np.zeros(shape, dtype=column.dtype))
+        return cls(offsets=np.zeros(1, dtype=np.uint64), data=np.zeros(0, dtype=np.uint8))
 
 
 def encode_strings(values: Sequence[bytes]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -75,8 +90,9 @@ def encode_strings(values: Sequence[bytes]) -> tuple[np.ndarray[Any, Any], np.nd
     return offsets, data
 
 
-def coerce_columns(columns: Any, declared: Mapping[str, Any] | None = None) -> list[ColumnData]:
-    """Typed columns from a dict of arrays/lists, a pandas DataFrame or a pyarrow Table.
+def coerce_columns(columns: Any, declared: Mapping[str, Any] | None = None) -> list[tuple[Column, ColumnData]]:
+    """Typed columns, (type, values) in input order, from a dict of arrays/lists, a pandas DataFrame
+    or a pyarrow Table.
 
     `declared` maps a column name to a type name (``"int32"``, ``"vector[8]"``), a
     :class:`Column`, or ``{"type": ..., "nullable": ...}``; other columns are inferred."""
@@ -87,9 +103,9 @@ def coerce_columns(columns: Any, declared: Mapping[str, Any] | None = None) -> l
         raise SchemaError(f"schema names columns that are not in the data: {sorted(unknown)}")
     out = [_coerce_one(str(name), values, _declared_column(str(name), declared.get(name)))
            for name, values in raw.items()]
-    lengths = {len(c) for c in out}
+    lengths = {len(c) for _, c in out}
     if len(lengths) > 1:
-        sizes = ", ".join(f"{c.column.name}={len(c)}" for c in out)
+        sizes = ", ".join(f"{column.name}={len(c)}" for column, c in out)
         raise SchemaError(f"columns have different lengths: {sizes}")
     return out
 
@@ -121,7 +137,7 @@ def _as_mapping(columns: Any) -> Mapping[str, Any]:
     )
 
 
-def _coerce_one(name: str, values: Any, declared: Column | None) -> ColumnData:
+def _coerce_one(name: str, values: Any, declared: Column | None) -> tuple[Column, ColumnData]:
     module = type(values).__module__.split(".")[0]
     if module == "pyarrow":
         values = _from_arrow(values)
@@ -132,11 +148,11 @@ def _coerce_one(name: str, values: Any, declared: Column | None) -> ColumnData:
         data = np.ma.getdata(values)
         if mask.ndim > 1:
             mask = np.asarray(mask.any(axis=tuple(range(1, mask.ndim))))
-        col = _from_numpy(name, data, declared, nullable=bool(mask.any()))
+        column, col = _from_numpy(name, data, declared, nullable=bool(mask.any()))
         if mask.any():
             col.valid = ~mask
             _zero_nulls(col)
-        return col
+        return column, col
     if isinstance(values, np.ndarray) and values.dtype.kind not in "OUS":
         return _from_numpy(name, values, declared)
     if isinstance(values, np.ndarray):
@@ -185,7 +201,8 @@ def _zero_nulls(col: ColumnData) -> None:
         col.values[~col.valid] = 0
 
 
-def _from_numpy(name: str, arr: np.ndarray[Any, Any], declared: Column | None, nullable: bool = False) -> ColumnData:
+def _from_numpy(name: str, arr: np.ndarray[Any, Any], declared: Column | None,
+                nullable: bool = False) -> tuple[Column, ColumnData]:
     kind = arr.dtype.kind
     if declared is not None:
         column = Column(name, declared.type, declared.nullable or nullable, declared.dim)
@@ -200,7 +217,7 @@ def _from_numpy(name: str, arr: np.ndarray[Any, Any], declared: Column | None, n
         column = Column(name, "date" if unit in ("D", "W", "M", "Y") else "timestamp", nullable)
     else:
         raise SchemaError(f"column {name!r}: numpy dtype {arr.dtype} is not supported")
-    return ColumnData(column, values=_cast(column, arr))
+    return column, ColumnData(values=_cast(column, arr))
 
 
 def _cast(column: Column, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -277,7 +294,7 @@ def _infer_list_type(name: str, values: Sequence[Any], value_types: set[type]) -
     raise SchemaError(f"column {name!r}: mixed value types {sorted(kinds)}; declare the type")
 
 
-def _from_list(name: str, values: Sequence[Any], declared: Column | None) -> ColumnData:
+def _from_list(name: str, values: Sequence[Any], declared: Column | None) -> tuple[Column, ColumnData]:
     value_types = set(map(type, values))
     has_null = type(None) in value_types
     inferred = _infer_list_type(name, values, value_types - {type(None)}) if declared is None else declared
@@ -291,17 +308,17 @@ def _from_list(name: str, values: Sequence[Any], declared: Column | None) -> Col
             encoded = [b"" if v is None else v.encode("utf-8") for v in values] if has_null else \
                 [v.encode("utf-8") for v in values]
             offsets, data = encode_strings(encoded)
-            return ColumnData(column, offsets=offsets, data=data, valid=valid)
+            return column, ColumnData(offsets=offsets, data=data, valid=valid)
         if column.type == "bytes":
             raw = [b"" if v is None else bytes(v) for v in values]
             offsets, data = encode_strings(raw)
-            return ColumnData(column, offsets=offsets, data=data, valid=valid)
+            return column, ColumnData(offsets=offsets, data=data, valid=valid)
         fixed = _fixed_from_list(column, values)
     except (TypeError, ValueError, OverflowError, UnicodeError) as exc:
         if isinstance(exc, SchemaError):
             raise
         raise SchemaError(f"column {name!r}: cannot store the values as {column.type_name}: {exc}") from None
-    return ColumnData(column, values=fixed, valid=valid)
+    return column, ColumnData(values=fixed, valid=valid)
 
 
 def _fixed_from_list(column: Column, values: Sequence[Any]) -> np.ndarray[Any, Any]:

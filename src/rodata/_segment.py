@@ -95,23 +95,25 @@ def _trailer(dir_offset: int, dir_count: int, dir_checksum: int, file_size: int)
 def _key_value(col: ColumnData, row: int) -> int | str:
     if col.values is not None:
         return int(col.values[row])
-    return col.string_at(row).decode("utf-8")
+    return col.bytes_at(row).decode("utf-8")
 
 
 def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequence[ColumnData]) -> SegmentInfo:
-    """Write `columns` (in `schema` order, already sorted by a unique key) to `path` and fsync it."""
-    if [c.column.name for c in columns] != list(schema.names):
+    """Write `columns` (one per column of `schema`, in its order, already sorted by a unique key) to
+    `path` and fsync it.  Use :func:`rodata.parts_writer.write_part`, which sorts, applies the duplicate
+    policy and reads the part back, unless the rows are known to be in order."""
+    if len(columns) != len(schema.columns):
         raise SchemaError("columns do not match the schema's order")
     rows = len(columns[0]) if columns else 0
     if rows > FORMAT_CONSTANTS["MAX_ROWS"]:
         raise SchemaError(f"{rows} rows is more than one segment holds; split into parts")
     key_index = schema.index(schema.key)
     key = columns[key_index]
-    for col in columns:
-        if col.column.type == "date" and col.values is not None and col.values.size:
+    for column, col in zip(schema.columns, columns, strict=True):
+        if column.type == "date" and col.values is not None and col.values.size:
             values = col.values if col.valid is None else col.values[col.valid]
             if values.size and (values.min() < _MIN_DATE or values.max() > _MAX_DATE):
-                raise SchemaError(f"column {col.column.name!r}: dates must lie in years 1 to 9999")
+                raise SchemaError(f"column {column.name!r}: dates must lie in years 1 to 9999")
     if len(columns) > FORMAT_CONSTANTS["MAX_COLUMNS"]:
         raise SchemaError(f"{len(columns)} columns: a segment holds at most {FORMAT_CONSTANTS['MAX_COLUMNS']}")
     doc = {"columns": [c.to_segment_json() for c in schema.columns], "key": schema.key, "rows": rows}

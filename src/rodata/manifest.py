@@ -1,4 +1,6 @@
-"""The manifest of a version (docs/FORMAT.md, "The manifest"): parsed once into a typed object.
+"""The manifest of a version (docs/FORMAT.md, "The manifest"): assembled by a writer from its
+parts (:func:`new_manifest`, which :func:`rodata.store.publish` completes), and parsed once into a
+typed object by every reader.
 
 Every field is checked here, whoever wrote the file: its type, its range and how it
 agrees with the others (rows add up, parts in strictly ascending key order, a
@@ -7,17 +9,21 @@ fingerprint for every part, the version named as its directory).  Anything wrong
 
 from __future__ import annotations
 
+import platform
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
+from rodata._core import FORMAT_VERSION
+from rodata._version import __version__
 from rodata.errors import FormatError, SchemaError
 from rodata.schema import Column, Schema, parse_type
 
-__all__ = ["MANIFEST_FORMAT", "MAX_MANIFEST_BYTES", "Manifest", "PartEntry", "parse_manifest"]
+__all__ = ["MANIFEST_FORMAT", "MAX_MANIFEST_BYTES", "Manifest", "PartEntry", "check_part_order", "new_manifest",
+           "parse_manifest"]
 
 MANIFEST_FORMAT = "rodata-manifest/1"
 #: A manifest is parsed with the GIL held: the limit bounds that time for a forged file.
@@ -71,6 +77,50 @@ class Manifest:
                 "version": self.version, "created_at": self.created_at, "key": self.key,
                 "schema": self.schema.to_json(), "rows": self.rows, "bytes": self.bytes,
                 "parts": [p.to_json() for p in self.parts], "build": dict(self.build)}
+
+
+class WrittenPart(Protocol):
+    """What a writer knows of a part it wrote (rodata._segment.SegmentInfo, or a PartEntry)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def min_key(self) -> int | str | None: ...
+    @property
+    def max_key(self) -> int | str | None: ...
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def check_part_order(parts: Sequence[WrittenPart]) -> None:
+    """Parts must follow each other in key order without overlapping (empty parts aside)."""
+    previous_max: Any = None
+    for part in parts:
+        if previous_max is not None and part.rows and not previous_max < part.min_key:
+            raise FormatError(f"{part.file}: parts overlap in key range")
+        if part.rows:
+            previous_max = part.max_key
+
+
+def new_manifest(schema: Schema, parts: Sequence[WrittenPart], *, created_at: str,
+                 build: Mapping[str, Any] | None = None, seconds: float | None = None) -> dict[str, Any]:
+    """The manifest document of a new version made of `parts` (written and verified, in key
+    order), without the fields that publishing fills in (``format``, ``dataset``, ``version``).
+    `build` adds to the build information (this rodata, the host, `seconds` the write took)."""
+    check_part_order(parts)
+    return {
+        "format_version": list(FORMAT_VERSION),
+        "created_at": created_at,
+        "key": schema.key,
+        "schema": schema.to_json(),
+        "rows": sum(p.rows for p in parts),
+        "bytes": sum(p.bytes for p in parts),
+        "parts": [p.to_json() for p in parts],
+        "build": {"rodata": __version__, "host": platform.node(), "seconds": seconds, **(build or {})},
+    }
 
 
 def parse_manifest(raw: bytes, *, source: str, version: str | None = None) -> Manifest:

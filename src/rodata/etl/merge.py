@@ -3,7 +3,8 @@
 The parent cuts the key space into ranges (part boundaries chosen from the content-defined
 key sample); each part task maps every run, slices out the rows of its key range, merges
 them in key order (equal keys keep their input order: runs are in input order and every
-sort is stable), applies the duplicate policy, and writes and verifies one segment."""
+sort is stable), and hands them to the part writer (rodata.parts_writer): duplicate policy, segment,
+verification."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from rodata import keyorder
 from rodata._columns import ColumnData
-from rodata._segment import SegmentInfo, check_written, write_segment
-from rodata.errors import DuplicateKeyError, RodataError
-from rodata.etl import keys
-from rodata.etl.runs import Run, RunColumn, read_run
+from rodata._segment import SegmentInfo
+from rodata.errors import RodataError
+from rodata.etl.runs import Run, read_run
+from rodata.parts_writer import Layout, OrderedRows, order_rows, write_rows
 from rodata.schema import Schema
 
 __all__ = ["PartResult", "PartTask", "PartsDone", "choose_boundaries", "merge_part", "merge_parts",
@@ -50,7 +52,7 @@ class PartTask:
     on_duplicate: str
     out_path: str
     file_paths: tuple[str, ...]
-    parent_pid: int
+    parent_pid: int | None = None  # unused; goes once the build stops passing it
 
 
 @dataclass(frozen=True)
@@ -94,12 +96,12 @@ def choose_boundaries(samples: Sequence[Any], parts: int, string_keys: bool) -> 
 
 def _slice_bounds(run: Run, key_index: int, lo: Any, hi: Any) -> tuple[int, int]:
     key = run.columns[key_index]
-    start = 0 if lo is None else keys.search(key, lo)
-    stop = run.rows if hi is None else keys.search(key, hi)
+    start = 0 if lo is None else keyorder.search(key, lo)
+    stop = run.rows if hi is None else keyorder.search(key, hi)
     return start, stop
 
 
-def _concat(pieces: Sequence[tuple[RunColumn, int, int]]) -> RunColumn:
+def _concat(pieces: Sequence[tuple[ColumnData, int, int]]) -> ColumnData:
     """Rows [a, b) of each run column, one after the other."""
     first = pieces[0][0]
     valid = None
@@ -107,7 +109,7 @@ def _concat(pieces: Sequence[tuple[RunColumn, int, int]]) -> RunColumn:
         valid = np.concatenate([c.valid[a:b] if c.valid is not None else np.ones(b - a, dtype=bool)
                                 for c, a, b in pieces])
     if first.values is not None:
-        return RunColumn(values=np.concatenate([c.values[a:b] for c, a, b in pieces]), valid=valid)  # type: ignore[index]
+        return ColumnData(values=np.concatenate([c.values[a:b] for c, a, b in pieces]), valid=valid)  # type: ignore[index]
     offsets = [np.zeros(1, dtype=np.uint64)]
     datas = []
     total = np.uint64(0)
@@ -118,7 +120,7 @@ def _concat(pieces: Sequence[tuple[RunColumn, int, int]]) -> RunColumn:
         offsets.append(offs[1:] - start + total)
         datas.append(c.data[int(start) : int(offs[-1])])
         total += offs[-1] - start
-    return RunColumn(offsets=np.concatenate(offsets), data=np.concatenate(datas) if datas else
+    return ColumnData(offsets=np.concatenate(offsets), data=np.concatenate(datas) if datas else
                      np.empty(0, dtype=np.uint8), valid=valid)
 
 
@@ -147,7 +149,7 @@ def merge_parts(tasks: Sequence[PartTask], claims: str | None = None) -> PartsDo
                 continue
             try:
                 t0 = time.perf_counter()
-                columns, dropped = _merged_columns(task)
+                rows = _merged_rows(task)
                 merged = time.perf_counter() - t0
             except RodataError as exc:
                 done.failure = (task.index, exc)
@@ -157,7 +159,7 @@ def merge_parts(tasks: Sequence[PartTask], claims: str | None = None) -> PartsDo
                 pending = None
                 _mark_failed(claims)
                 break
-            pending = (task, writer.submit(_write_part, task, columns, dropped, merged))
+            pending = (task, writer.submit(_write_part, task, rows, merged))
         if pending is not None and not _collect(pending, done):
             _mark_failed(claims)
     return done
@@ -204,15 +206,12 @@ def _mark_failed(claims: str | None) -> None:
             pass
 
 
-def _write_part(task: PartTask, columns: list[ColumnData] | None, dropped: int, merged: float) -> PartResult:
-    if columns is None:
+def _write_part(task: PartTask, rows: OrderedRows | None, merged: float) -> PartResult:
+    if rows is None:
         return PartResult(task.index, None, 0, {"merge": merged})
-    t1 = time.perf_counter()
-    info = write_segment(task.out_path, task.schema, columns)
-    t2 = time.perf_counter()
-    _verify(task.out_path, info)
-    t3 = time.perf_counter()
-    return PartResult(task.index, info, dropped, {"merge": merged, "write": t2 - t1, "verify": t3 - t2})
+    seconds = {"merge": merged}
+    info = write_rows(task.out_path, task.schema, rows.columns, seconds=seconds)
+    return PartResult(task.index, info, rows.duplicates, seconds)
 
 
 @dataclass
@@ -221,7 +220,7 @@ class _Piece:
     file stays open: a build may have far more runs than a process may open files)."""
 
     run: int  # index into the task's runs
-    columns: list[RunColumn | None]
+    columns: list[ColumnData | None]
     lines: np.ndarray[Any, Any]
 
     @property
@@ -229,14 +228,14 @@ class _Piece:
         return int(self.lines.shape[0])
 
 
-def _copy(col: RunColumn, a: int, b: int) -> RunColumn:
+def _copy(col: ColumnData, a: int, b: int) -> ColumnData:
     """Rows [a, b) of a run column as arrays of their own."""
     valid = None if col.valid is None else np.array(col.valid[a:b])
     if col.values is not None:
-        return RunColumn(values=np.array(col.values[a:b]), valid=valid)
+        return ColumnData(values=np.array(col.values[a:b]), valid=valid)
     assert col.offsets is not None and col.data is not None
     offs = col.offsets[a : b + 1]
-    return RunColumn(offsets=offs - offs[0], data=np.array(col.data[int(offs[0]) : int(offs[-1])]), valid=valid)
+    return ColumnData(offsets=offs - offs[0], data=np.array(col.data[int(offs[0]) : int(offs[-1])]), valid=valid)
 
 
 def _pieces(task: PartTask, key_index: int) -> list[_Piece]:
@@ -254,7 +253,7 @@ def _pieces(task: PartTask, key_index: int) -> list[_Piece]:
     return pieces
 
 
-def _column(pieces: Sequence[_Piece], i: int) -> RunColumn:
+def _column(pieces: Sequence[_Piece], i: int) -> ColumnData:
     """Column `i` of the pieces laid end to end; the pieces let go of it."""
     parts = []
     for piece in pieces:
@@ -265,69 +264,30 @@ def _column(pieces: Sequence[_Piece], i: int) -> RunColumn:
     return _concat(parts)
 
 
-def _merged_columns(task: PartTask) -> tuple[list[ColumnData] | None, int]:
+def _merged_rows(task: PartTask) -> OrderedRows | None:
     """The part's rows, merged in key order with the duplicate policy applied (None: no rows)."""
     key_index = task.schema.index(task.schema.key)
     pieces = _pieces(task, key_index)
     if not pieces:
-        return None, 0
-    in_order = _in_order(pieces, key_index)
-    key = _column(pieces, key_index)
-    order = None if in_order else keys.merge_order(key)
-    if order is not None:
-        key = keys.take(key, order)
-    keep, dropped = _apply_duplicates(task, key, order, pieces)
-    if keep is not None:
-        order = keep if order is None else order[keep]
-        key = keys.take(key, keep)
-    columns: list[ColumnData] = []
-    for i, column in enumerate(task.schema.columns):
-        col = key if i == key_index else _column(pieces, i)
-        if order is not None and i != key_index:
-            col = keys.take(col, order)
-        valid = col.valid
-        if valid is not None and (not column.nullable or bool(valid.all())):
-            valid = None
-        columns.append(ColumnData(column, values=col.values, offsets=col.offsets, data=col.data, valid=valid))
-    return columns, dropped
+        return None
+    layout: Layout = "sorted" if _in_order(pieces, key_index) else "runs"
+    columns = [_column(pieces, i) for i in range(len(task.schema.columns))]
+    return order_rows(task.schema, columns, task.on_duplicate, layout=layout,
+                      where=lambda a, b: f": first at {_where(task, pieces, a)}, again at {_where(task, pieces, b)}")
 
 
 def _in_order(pieces: Sequence[_Piece], key_index: int) -> bool:
     """True when the slices follow each other in key order without overlap (sorted input)."""
-    previous = None
+    previous: Any = None
     for piece in pieces:
         key = piece.columns[key_index]
         assert key is not None
-        first, last = keys.key_at(key, 0), keys.key_at(key, piece.rows - 1)
+        first: Any = keyorder.key_at(key, 0)
+        last = keyorder.key_at(key, piece.rows - 1)
         if previous is not None and not previous < first:
             return False
         previous = last
     return True
-
-
-def _apply_duplicates(task: PartTask, key: RunColumn, order: np.ndarray[Any, Any] | None,
-                      pieces: Sequence[_Piece]) -> tuple[np.ndarray[Any, Any] | None, int]:
-    """The rows to keep under the duplicate policy (None: all), and how many were dropped."""
-    n = key.rows
-    if n < 2:
-        return None, 0
-    same = keys.equal_neighbors(key)
-    if not same.any():
-        return None, 0
-    if task.on_duplicate == "error":
-        at = int(np.flatnonzero(same)[0])
-        rows = (at, at + 1) if order is None else (int(order[at]), int(order[at + 1]))
-        where = [_where(task, pieces, r) for r in rows]
-        value = keys.key_at(key, at)
-        shown = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else value
-        raise DuplicateKeyError(f"duplicate key {shown!r} in column {task.schema.key!r}: first at {where[0]}, "
-                                f"again at {where[1]}", key=shown)
-    keep = np.ones(n, dtype=bool)
-    if task.on_duplicate == "first":
-        keep[1:] = ~same  # the first of each run of equal keys (input order is kept within it)
-    else:
-        keep[:-1] = ~same
-    return np.flatnonzero(keep), int(len(keep) - keep.sum())
 
 
 def _where(task: PartTask, pieces: Sequence[_Piece], row: int) -> str:
@@ -338,7 +298,3 @@ def _where(task: PartTask, pieces: Sequence[_Piece], row: int) -> str:
         row -= piece.rows
     raise IndexError(row)
 
-
-def _verify(path: str, info: SegmentInfo) -> None:
-    """Read the part back (checksums and deep validation) before it may be published."""
-    check_written(path, info)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from rodata._columns import ColumnData
 from rodata.errors import FormatError
 
 __all__ = ["Run", "RunColumn", "read_run", "write_run"]
@@ -26,30 +27,8 @@ _MAGIC = b"RDRUN\x00\x01\n"
 _ALIGN = 64
 
 
-@dataclass
-class RunColumn:
-    """One column of a run: ``values`` (fixed width) or ``offsets`` + ``data``; ``valid`` or None."""
-
-    values: np.ndarray[Any, Any] | None = None
-    offsets: np.ndarray[Any, Any] | None = None
-    data: np.ndarray[Any, Any] | None = None
-    valid: np.ndarray[Any, Any] | None = None
-
-    @property
-    def rows(self) -> int:
-        """How many values."""
-        if self.values is not None:
-            return int(self.values.shape[0])
-        assert self.offsets is not None
-        return int(self.offsets.shape[0]) - 1
-
-    def arrays(self) -> dict[str, np.ndarray[Any, Any]]:
-        out = {}
-        for name in ("values", "offsets", "data", "valid"):
-            arr = getattr(self, name)
-            if arr is not None:
-                out[name] = arr
-        return out
+#: Transitional name of the one column container, kept until the readers say ColumnData.
+RunColumn = ColumnData
 
 
 @dataclass
@@ -58,7 +37,7 @@ class Run:
 
     path: Path
     rows: int
-    columns: list[RunColumn]
+    columns: list[ColumnData]
     lines: np.ndarray[Any, Any]
     _mapping: mmap.mmap | None = None
 
@@ -72,7 +51,7 @@ class Run:
                 mapping.close()
 
 
-def write_run(path: str | os.PathLike[str], columns: Sequence[RunColumn], lines: np.ndarray[Any, Any]) -> int:
+def write_run(path: str | os.PathLike[str], columns: Sequence[ColumnData], lines: np.ndarray[Any, Any]) -> int:
     """Write a run file (not fsynced: a run only lives as long as its build); returns its size."""
     entries: list[tuple[str, np.ndarray[Any, Any]]] = [("lines", np.ascontiguousarray(lines, dtype=np.int64))]
     for i, col in enumerate(columns):
@@ -98,30 +77,69 @@ def write_run(path: str | os.PathLike[str], columns: Sequence[RunColumn], lines:
 
 
 def read_run(path: str | os.PathLike[str]) -> Run:
-    """Map a run file; its arrays are read-only views of the mapping."""
+    """Map a run file; its arrays are read-only views of the mapping.  A file that is truncated
+    or not what :func:`write_run` wrote raises :class:`FormatError` naming it."""
     p = Path(path)
     with open(p, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size < 16:
             raise FormatError(f"{p}: truncated run file")
         mapping = mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ)
+    try:
+        rows, columns, lines = _parse(p, mapping, size)
+    except BaseException:
+        with contextlib.suppress(BufferError):  # views made before the fault: it goes with them
+            mapping.close()
+        raise
+    return Run(p, rows, columns, lines, mapping)
+
+
+def _parse(p: Path, mapping: mmap.mmap, size: int) -> tuple[int, list[ColumnData], np.ndarray[Any, Any]]:
     if mapping[:8] != _MAGIC:
         raise FormatError(f"{p}: not a run file")
     (hlen,) = struct.unpack("<Q", mapping[8:16])
     if hlen > size - 16:
         raise FormatError(f"{p}: truncated run file")
-    doc = json.loads(mapping[16 : 16 + hlen])
+    try:
+        doc = json.loads(mapping[16 : 16 + hlen])
+        rows, ncols, entries = int(doc["rows"]), int(doc["columns"]), list(doc["arrays"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FormatError(f"{p}: bad run header: {exc}") from None
     base = -(-(16 + hlen) // _ALIGN) * _ALIGN
     arrays: dict[str, np.ndarray[Any, Any]] = {}
-    for entry in doc["arrays"]:
-        dtype = np.dtype(entry["dtype"])
-        shape = tuple(entry["shape"])
-        count = int(np.prod(shape)) if shape else 1
-        start = base + entry["offset"]
-        if start + count * dtype.itemsize > size:
-            raise FormatError(f"{p}: array {entry['name']} runs past the end of the file")
-        arrays[entry["name"]] = np.frombuffer(mapping, dtype=dtype, count=count, offset=start).reshape(shape)
-    columns = [RunColumn(values=arrays.get(f"{i}.values"), offsets=arrays.get(f"{i}.offsets"),
-                         data=arrays.get(f"{i}.data"), valid=arrays.get(f"{i}.valid"))
-               for i in range(doc["columns"])]
-    return Run(p, int(doc["rows"]), columns, arrays["lines"], mapping)
+    for entry in entries:
+        name, arr = _array(p, mapping, size, base, entry)
+        arrays[name] = arr
+    columns = [ColumnData(values=arrays.get(f"{i}.values"), offsets=arrays.get(f"{i}.offsets"),
+                          data=arrays.get(f"{i}.data"), valid=arrays.get(f"{i}.valid"))
+               for i in range(ncols)]
+    lines = arrays.get("lines")
+    if lines is None or lines.shape != (rows,) or any(not _fits(c, rows) for c in columns):
+        raise FormatError(f"{p}: the run's arrays do not hold {rows} rows")
+    return rows, columns, lines
+
+
+def _array(p: Path, mapping: mmap.mmap, size: int, base: int, entry: Any) -> tuple[str, np.ndarray[Any, Any]]:
+    """One array of the header's index, as a view of the mapping."""
+    try:
+        name, dtype, offset = str(entry["name"]), np.dtype(entry["dtype"]), int(entry["offset"])
+        shape = tuple(int(d) for d in entry["shape"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FormatError(f"{p}: bad array entry {entry!r:.80} in the run header: {exc}") from None
+    count = int(np.prod(shape)) if shape else 1
+    start = base + offset
+    if offset < 0 or min(shape, default=0) < 0 or dtype.hasobject or start + count * dtype.itemsize > size:
+        raise FormatError(f"{p}: array {name} runs past the end of the file")
+    return name, np.frombuffer(mapping, dtype=dtype, count=count, offset=start).reshape(shape)
+
+
+def _fits(col: ColumnData, rows: int) -> bool:
+    """A column of `rows` rows whose offsets span its data (checked in O(1): every part task maps
+    every run, and the compiled gathers check the offsets they read)."""
+    if col.valid is not None and col.valid.shape != (rows,):
+        return False
+    if col.values is not None:
+        return col.offsets is None and col.data is None and col.values.shape[:1] == (rows,)
+    if col.offsets is None or col.data is None or col.offsets.shape != (rows + 1,):
+        return False
+    return col.offsets.dtype == np.uint64 and int(col.offsets[0]) == 0 and int(col.offsets[-1]) == col.data.shape[0]
