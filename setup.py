@@ -1,4 +1,6 @@
-"""Build the compiled core: one extension, ``rodata._core._codec``, made of small ``.pyx`` parts."""
+"""Build the compiled core: two extensions made of small ``.pyx`` parts, ``rodata._core._codec`` (the
+segment reader, index and validation) and ``rodata._core._text`` (the ETL's text readers, value
+parsers and key sorts); both include the C headers and the column-type table of ``_core/includes``."""
 
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ import numpy as np
 from orjson import loads as orjson_loads
 
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.bytes cimport (PyBytes_AS_STRING, PyBytes_AsStringAndSize, PyBytes_FromStringAndSize,
+                            PyBytes_GET_SIZE)
 from cpython.datetime cimport date_new, datetime_new, import_datetime
 from cpython.dict cimport PyDict_SetItem
 from cpython.list cimport PyList_New

@@ -17,6 +17,7 @@ from libc.string cimport memchr, memcmp, memcpy, memset
 
 include "includes/rodata_c.pxd"
 include "includes/rodata_types.pxd"
+include "includes/rodata_text.pxd"
 
 # Status of one value or record.  V_OK is success; everything else says what is wrong.
 cdef enum:
@@ -38,6 +39,7 @@ cdef enum:
     F_NOT_OBJECT = 15
     F_TOO_MANY_NEW = 16   # too many unknown fields in JSON Lines
     F_BAD_ESCAPE = 17
+    F_NOT_IMPLEMENTED = 18  # the base Tokenizer has no record loop
 
 # Kinds seen by inference: a column's type is resolved from the set of kinds of its values.
 cdef enum:
@@ -131,3 +133,7 @@ include "text/json_scan.pyx"
 include "text/jsonl.pyx"
 include "text/scan.pyx"
 include "text/sort.pyx"
+include "columns.pyx"
+
+# The ETL's name of the gather (columns.pyx, shared with _codec): one implementation.
+gather_strings = take_varwidth

@@ -47,7 +47,7 @@ def build_index_strings(const uint64_t[::1] offsets not None, const uint8_t[::1]
     cdef const char *base = <const char *>&data[0] if data_len else <const char *>&t[0]
     with nogil:
         for i in range(n):
-            if offsets[i] > offsets[i + 1] or offsets[i + 1] > data_len:
+            if not range_ok(data_len, offsets[i], offsets[i + 1]):
                 bad = 1
                 break
             _insert(&t[0], mask, rd_xxh64(base + offsets[i], <size_t>(offsets[i + 1] - offsets[i]), KEY_SEED),
@@ -55,22 +55,3 @@ def build_index_strings(const uint64_t[::1] offsets not None, const uint8_t[::1]
     if bad:
         raise ValueError("string offsets are not monotonic within the data")
     return table
-
-
-def as_int64_keys(keys):
-    """Keys as a contiguous int64 array; refuses floats, bools and out-of-range integers."""
-    if isinstance(keys, np.ndarray):
-        if keys.dtype.kind not in "iu":
-            raise KeyTypeError(f"keys of dtype {keys.dtype} are not integers (the key column is int64)")
-        if keys.dtype.kind == "u" and keys.size and keys.max() > 0x7FFFFFFFFFFFFFFF:
-            raise KeyTypeError("a uint64 key is larger than the largest int64")
-        return np.ascontiguousarray(keys, dtype=np.int64).reshape(-1)
-    if not isinstance(keys, (list, tuple)):
-        keys = list(keys)
-    for k in keys:
-        if type(k) is not int and (isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer))):
-            raise KeyTypeError(f"key {k!r:.80} is not an integer (the key column is int64)")
-    try:
-        return np.array(keys, dtype=np.int64)
-    except OverflowError as exc:
-        raise KeyTypeError(f"a key does not fit in int64: {exc}") from None

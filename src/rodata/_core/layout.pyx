@@ -2,11 +2,6 @@
 # helpers they need, and the nogil walk of a directory read in place.
 # segment.pyx binds a file with them; validate.pyx and lookups.pyx share them.
 
-cdef inline bint span_ok(uint64_t size, uint64_t off, uint64_t length) noexcept nogil:
-    """The one checked-read primitive: [off, off + length) lies inside [0, size)."""
-    return off <= size and length <= size - off
-
-
 cdef str _type_name(int code):
     return rd_type(code).name.decode("ascii")
 
@@ -53,6 +48,15 @@ cdef object _timestamp(int64_t ns):
     rd_civil_from_days(days, &year, &month, &day)
     return datetime_new(year, month, day, <int>(rest // 3600000000), <int>(rest // 60000000 % 60),
                         <int>(rest // 1000000 % 60), <int>(rest % 1000000), _UTC)
+
+
+cdef Py_ssize_t _first_past(const int64_t[::1] rows, Py_ssize_t nrows) noexcept nogil:
+    """The index of the first row number >= `nrows` in `rows`, else -1."""
+    cdef Py_ssize_t i
+    for i in range(rows.shape[0]):
+        if rows[i] >= nrows:
+            return i
+    return -1
 
 
 def section_name(int kind):

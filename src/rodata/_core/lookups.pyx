@@ -1,6 +1,17 @@
 # Lookups of many keys and range searches over a segment's key column: the pipelined batch
-# probes and the binary search.  Segment's methods (segment.pyx) are their public face; the
-# checks of the keys' type happen here, once, before the nogil loops.
+# probes and the binary search.  Segment's methods (segment.pyx) are their public face.  The
+# keys come checked from the public edge (rodata._keys); what is done to them here anyway (the
+# UTF-8 view of a str, the bytes of a bound, the int64 of a number) refuses a key of another
+# type with a KeyTypeError, before the nogil loops, and checks nothing twice.
+
+
+cdef inline Py_ssize_t _first_candidate(Segment seg, uint64_t h) noexcept nogil:
+    """The row in the home slot of hash `h` when its tag matches (a prefetch hint only), else -1."""
+    cdef uint64_t s = seg.table[h & seg.table_mask]
+    cdef uint64_t r = (s & 0xFFFFFFFFULL) - 1
+    if s == 0 or (s >> 32) != (h >> 32) or r >= <uint64_t>seg.nrows:
+        return -1
+    return <Py_ssize_t>r
 
 
 cdef find_many_int(Segment seg, const int64_t[::1] keys):
@@ -24,7 +35,7 @@ cdef find_many_int(Segment seg, const int64_t[::1] keys):
                 hs[j - i] = rd_mix64(<uint64_t>keys[j])
                 RD_PREFETCH(&seg.table[hs[j - i] & seg.table_mask])
             for j in range(i, end):
-                row = seg._first_candidate(hs[j - i])
+                row = _first_candidate(seg, hs[j - i])
                 if row >= 0:
                     RD_PREFETCH(&kcol[row])
             for j in range(i, end):
@@ -59,8 +70,6 @@ cdef find_many_str(Segment seg, keys):
             raise MemoryError()
         for i in range(n):
             key = keys[i]
-            if not isinstance(key, str):
-                raise KeyTypeError(f"key {key!r:.80} at position {i} is not a string")
             # UTF-8 view owned by the str object, which `keys` keeps alive.  A str with a
             # lone surrogate has no UTF-8 form, so no stored key equals it: length -1, absent.
             try:
@@ -68,6 +77,8 @@ cdef find_many_str(Segment seg, keys):
             except UnicodeEncodeError:
                 ptrs[i] = NULL
                 lens[i] = -1
+            except TypeError:  # not a str
+                raise KeyTypeError(f"key {key!r:.80} at position {i} is not a string") from None
         with nogil:
             i = 0
             while i < n and st >= 0:
@@ -78,7 +89,7 @@ cdef find_many_str(Segment seg, keys):
                     hs[j - i] = rd_xxh64(ptrs[j], <size_t>lens[j], KEY_SEED) if lens[j] >= 0 else 0
                     RD_PREFETCH(&seg.table[hs[j - i] & seg.table_mask])
                 for j in range(i, end):
-                    cand[j - i] = seg._first_candidate(hs[j - i]) if lens[j] >= 0 else -1
+                    cand[j - i] = _first_candidate(seg, hs[j - i]) if lens[j] >= 0 else -1
                     if cand[j - i] >= 0:
                         RD_PREFETCH(&kc.offsets[cand[j - i]])
                 for j in range(i, end):
@@ -110,17 +121,17 @@ cdef lower_bound(Segment seg, key):
     cdef const char *kp
     cdef const char *p
     cdef int64_t ikey
-    cdef int cmp
+    cdef int cmp, overflow = 0
     cdef ColumnDesc *c = &seg.cols[seg.key_index]
     cdef const int64_t *ikeys = <const int64_t *>c.data
     cdef int st = ST_OK
     if seg.key_is_string:
         if isinstance(key, str):
             key = key.encode("utf-8", "surrogatepass")
-        if not isinstance(key, bytes):
-            raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
-        kp = PyBytes_AS_STRING(key)
-        klen = PyBytes_GET_SIZE(key)
+        try:  # the bytes of the bound: refuses anything but bytes (and str, encoded above)
+            PyBytes_AsStringAndSize(key, <char **>&kp, &klen)
+        except TypeError:
+            raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)") from None
         with nogil:
             while lo < hi:
                 mid = lo + (hi - lo) // 2
@@ -135,13 +146,12 @@ cdef lower_bound(Segment seg, key):
         if st != ST_OK:
             seg._raise_status(st, "a range search", seg.key_index, mid)
         return lo
-    if isinstance(key, (bool, np.bool_)) or not isinstance(key, (int, np.integer)):
-        raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)")
-    if key < -0x8000000000000000:
-        return 0
-    if key > 0x7FFFFFFFFFFFFFFF:
-        return seg.nrows
-    ikey = key
+    try:  # the int64 of the bound (one outside int64 is before or after every key)
+        ikey = PyLong_AsLongLongAndOverflow(key, &overflow)
+    except TypeError:
+        raise KeyTypeError(f"key {key!r:.80} is not an integer (the key column is int64)") from None
+    if overflow:
+        return 0 if overflow < 0 else seg.nrows
     with nogil:
         while lo < hi:
             mid = lo + (hi - lo) // 2

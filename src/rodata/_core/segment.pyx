@@ -239,7 +239,7 @@ cdef class Segment:
     cdef int _string_at(self, ColumnDesc *c, Py_ssize_t row, const char **p, Py_ssize_t *n) noexcept nogil:
         cdef uint64_t a = c.offsets[row]
         cdef uint64_t b = c.offsets[row + 1]
-        if RD_UNLIKELY(a > b or b > c.data_len):
+        if RD_UNLIKELY(not range_ok(c.data_len, a, b)):
             return ST_BAD_OFFSETS
         p[0] = c.data + a
         n[0] = <Py_ssize_t>(b - a)
@@ -311,19 +311,20 @@ cdef class Segment:
         self._fail("segment", 0, f"internal status {status} during {what}")
 
     cdef Py_ssize_t _find(self, object key) except -2:
-        """Row number of `key`, or -1.  Raises KeyTypeError for a key of the wrong type."""
+        """Row number of `key`, or -1.  The one check of a single key's type (the hot path): a
+        KeyTypeError for a key of the wrong type."""
         cdef Py_ssize_t row = -1, klen
         cdef const char *kp
         cdef int st
         cdef int64_t ikey
         cdef int overflow = 0
         if self.key_is_string:
-            if not isinstance(key, str):
-                raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)")
-            try:
+            try:  # the UTF-8 view refuses anything but a str: that is the check
                 kp = PyUnicode_AsUTF8AndSize(key, &klen)
             except UnicodeEncodeError:
                 return -1  # a lone surrogate has no UTF-8 form: no stored key equals it
+            except TypeError:
+                raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)") from None
             st = self._probe_str(kp, klen, rd_xxh64(kp, <size_t>klen, KEY_SEED), &row)
         else:
             if type(key) is not int:  # exact int is the hot path; anything else is checked here
@@ -345,18 +346,14 @@ cdef class Segment:
         return self._find(key)
 
     def find_many(self, keys):
-        """Row numbers (int64, -1 where absent) for a sequence of keys, aligned with it."""
+        """Row numbers (int64, -1 where absent) for a sequence of keys, aligned with it.
+
+        The keys come checked, as rodata._keys.coerce_keys gives them: a list of str for a string
+        key column (anything else is refused by its UTF-8 conversion), an int64 array for an int64
+        one (another sequence is converted to one, not checked again)."""
         if self.key_is_string:
             return find_many_str(self, keys)
-        return find_many_int(self, as_int64_keys(keys))
-
-    cdef inline Py_ssize_t _first_candidate(self, uint64_t h) noexcept nogil:
-        """The row in the home slot of hash `h` when its tag matches (a prefetch hint only), else -1."""
-        cdef uint64_t s = self.table[h & self.table_mask]
-        cdef uint64_t r = (s & 0xFFFFFFFFULL) - 1
-        if s == 0 or (s >> 32) != (h >> 32) or r >= <uint64_t>self.nrows:
-            return -1
-        return <Py_ssize_t>r
+        return find_many_int(self, np.ascontiguousarray(keys, dtype=np.int64).reshape(-1))
 
     # -- values -------------------------------------------------------------------
 
@@ -419,23 +416,35 @@ cdef class Segment:
 
     def value(self, Py_ssize_t col, Py_ssize_t row):
         """One value as a Python object (None for null)."""
-        self._check_cell(col, row)
+        self._column(col)
+        self._check_row(row)
         return self._value(col, row)
 
-    cdef _check_cell(self, Py_ssize_t col, Py_ssize_t row):
+    # -- the checks of column and row numbers: every method taking one from outside checks it
+    # here, once; what runs after (value reads, prefetches, dicts) indexes without checking.
+
+    cdef ColumnDesc *_column(self, Py_ssize_t col) except NULL:
+        """The descriptor of column number `col`: the one check of a column number."""
         if not (0 <= col < self.ncols):
             raise IndexError(f"column {col} out of range")
+        return &self.cols[col]
+
+    cdef int _check_row(self, Py_ssize_t row) except -1:
+        """The one check of a row number."""
         if not (0 <= row < self.nrows):
             raise IndexError(f"row {row} out of range")
+        return 0
+
+    cdef int _check_rows(self, const int64_t[::1] rows) except -1:
+        """Row numbers where a negative one means none (-1: a key not found): the others are rows."""
+        cdef Py_ssize_t bad = _first_past(rows, self.nrows)
+        return 0 if bad < 0 else self._check_row(rows[bad])
 
     cdef int _check_columns(self, tuple cols) except -1:
-        """The one check of a tuple of column numbers, at the boundary: the loops after it
-        (prefetches, dict building) index the column table without checking."""
-        cdef Py_ssize_t i, col
+        """A tuple of column numbers."""
+        cdef Py_ssize_t i
         for i in range(PyTuple_GET_SIZE(cols)):
-            col = PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(cols, i))
-            if not (0 <= col < self.ncols):
-                raise IndexError(f"column {col} out of range")
+            self._column(PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(cols, i)))
         return 0
 
     cdef dict _row_dict(self, Py_ssize_t row, tuple cols):
@@ -450,7 +459,7 @@ cdef class Segment:
 
     def row(self, Py_ssize_t row, tuple cols not None):
         """Row `row` as a dict of the columns numbered in `cols`."""
-        self._check_cell(0, row)
+        self._check_row(row)
         self._check_columns(cols)
         return self._row_dict(row, cols)
 
@@ -468,9 +477,7 @@ cdef class Segment:
         """Dicts for the rows numbered in `rows` (None where the number is negative)."""
         cdef Py_ssize_t i, r, n = rows.shape[0]
         self._check_columns(cols)
-        for i in range(n):
-            if rows[i] >= self.nrows:
-                raise IndexError(f"row {rows[i]} out of range")
+        self._check_rows(rows)
         out = PyList_New(0)
         for i in range(n):
             if i + ROW_PREFETCH < n:
@@ -499,36 +506,30 @@ cdef class Segment:
     def take_objects(self, Py_ssize_t col, const int64_t[::1] rows):
         """A list with the value of column `col` at each row (None where the row is negative)."""
         cdef Py_ssize_t i, r, n = rows.shape[0]
-        if not (0 <= col < self.ncols):
-            raise IndexError(f"column {col} out of range")
+        self._column(col)
+        self._check_rows(rows)
         out = [None] * n
         for i in range(n):
             r = rows[i]
-            if r < 0:
-                continue
-            if r >= self.nrows:
-                raise IndexError(f"row {r} out of range")
-            out[i] = self._value(col, r)
+            if r >= 0:
+                out[i] = self._value(col, r)
         return out
 
     def valid_rows(self, Py_ssize_t col, const int64_t[::1] rows):
         """Bool array: True where rows[i] is a row (>= 0) whose value in `col` is not null."""
         cdef Py_ssize_t i, r, n = rows.shape[0]
-        if not (0 <= col < self.ncols):
-            raise IndexError(f"column {col} out of range")
-        cdef const uint8_t *bits = self.cols[col].validity
+        cdef const uint8_t *bits = self._column(col).validity
+        self._check_rows(rows)
         out = np.empty(n, dtype=np.bool_)
         cdef uint8_t[::1] o = out.view(np.uint8)
         for i in range(n):
             r = rows[i]
-            if r >= self.nrows:
-                raise IndexError(f"row {r} out of range")
             o[i] = r >= 0 and (bits == NULL or (bits[r >> 3] >> (r & 7)) & 1)
         return out
 
     def key_at(self, Py_ssize_t row):
         """The key of row `row`."""
-        self._check_cell(self.key_index, row)
+        self._check_row(row)
         return self._value(self.key_index, row)
 
     def lower_bound(self, key):
@@ -539,13 +540,10 @@ cdef class Segment:
 
     def column_view(self, Py_ssize_t col):
         """A read-only numpy view of a fixed-width column's values (nulls read as 0)."""
-        cdef ColumnDesc *c
-        if not (0 <= col < self.ncols):
-            raise IndexError(f"column {col} out of range")
+        cdef ColumnDesc *c = self._column(col)
         view = self._views.get(col)
         if view is not None:
             return view
-        c = &self.cols[col]
         if c.code == T_STRING or c.code == T_BYTES:
             raise TypeError(f"column {self.names[col]!r} is variable-width: no array view")
         view = np.frombuffer(self.mapping, _DTYPES[c.code], self.nrows * c.dim,
@@ -557,10 +555,7 @@ cdef class Segment:
 
     def validity_view(self, Py_ssize_t col):
         """Bool array (True = present) for a column with nulls, else None."""
-        cdef ColumnDesc *c
-        if not (0 <= col < self.ncols):
-            raise IndexError(f"column {col} out of range")
-        c = &self.cols[col]
+        cdef ColumnDesc *c = self._column(col)
         if c.validity == NULL:
             return None
         bits = np.frombuffer(self.mapping, np.uint8, (self.nrows + 7) // 8,
@@ -569,10 +564,7 @@ cdef class Segment:
 
     def offsets_view(self, Py_ssize_t col):
         """The (nrows + 1) uint64 offsets and the data bytes of a string/bytes column."""
-        cdef ColumnDesc *c
-        if not (0 <= col < self.ncols):
-            raise IndexError(f"column {col} out of range")
-        c = &self.cols[col]
+        cdef ColumnDesc *c = self._column(col)
         if c.offsets == NULL:
             raise TypeError(f"column {self.names[col]!r} is fixed-width")
         offsets = np.frombuffer(self.mapping, np.uint64, self.nrows + 1,

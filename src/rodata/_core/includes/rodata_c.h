@@ -1,6 +1,7 @@
-/* Small C helpers for the compiled core: XXH64, an integer mixer, unaligned
- * little-endian loads and a prefetch hint.  Header-only so that the one Cython
- * extension stays one translation unit and the compiler can inline all of it. */
+/* Small C helpers of both compiled extensions: XXH64, an integer mixer, unaligned
+ * little-endian loads, a prefetch hint, checked spans and the gather of variable-width
+ * values.  Header-only so that each Cython extension stays one translation unit and the
+ * compiler can inline all of it. */
 #ifndef RODATA_C_H
 #define RODATA_C_H
 
@@ -166,6 +167,71 @@ static inline int rd_all_zero(const uint8_t *p, size_t n) {
         if (*p++ != 0) return 0;
     }
     return 1;
+}
+
+/* ---- checked spans and the gather of variable-width values ------------------ */
+
+/* The one checked-read primitive: [off, off + length) lies inside [0, size), without overflow. */
+static inline int rd_span_ok(uint64_t size, uint64_t off, uint64_t length) {
+    return off <= size && length <= size - off;
+}
+
+/* ... and its form for a value's offsets: a <= b <= size, so [a, b) lies inside [0, size). */
+static inline int rd_range_ok(uint64_t size, uint64_t a, uint64_t b) {
+    return a <= b && b <= size;
+}
+
+/* Copy n bytes without a library call for the short strings that make up most values:
+ * overlapping fixed-size moves that never read outside src[0:n). */
+static inline void rd_copy_short(uint8_t *dst, const uint8_t *src, size_t n) {
+    uint64_t a, b;
+    uint32_t c, d;
+    if (n >= 8) {
+        if (n > 16) { memcpy(dst, src, n); return; }
+        memcpy(&a, src, 8); memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8); memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4) {
+        memcpy(&c, src, 4); memcpy(&d, src + n - 4, 4);
+        memcpy(dst, &c, 4); memcpy(dst + n - 4, &d, 4);
+    } else {
+        for (size_t i = 0; i < n; i++) dst[i] = src[i];
+    }
+}
+
+/* The check of a gather (rd_gather) of m of the n values given by off (n + 1 entries) into data
+ * of data_len bytes: -1 when every order[i] is a value whose offsets lie within the data (then
+ * *total is the bytes gathered), else the first bad i, with *why 1 (order[i] is no value) or 2
+ * (its offsets are out of order or past the data). */
+static inline int64_t rd_gather_check(const uint64_t *off, int64_t n, uint64_t data_len, const int64_t *order,
+                                      int64_t m, uint64_t *total, int *why) {
+    uint64_t t = 0;
+    for (int64_t i = 0; i < m; i++) {
+        int64_t r = order[i];
+        if (r < 0 || r >= n) { *why = 1; return i; }
+        if (!rd_range_ok(data_len, off[r], off[r + 1])) { *why = 2; return i; }
+        t += off[r + 1] - off[r];
+    }
+    *total = t;
+    return -1;
+}
+
+#define RD_GATHER_AHEAD 16   /* values between prefetching a value's offsets and its bytes */
+
+/* Values in a new order (checked by rd_gather_check): value i of the result is value order[i].
+ * out_off gets m + 1 offsets, dst the bytes.  The random reads are prefetched two steps ahead
+ * (offsets, then bytes): a gather is otherwise two dependent cache misses per value. */
+static inline void rd_gather(const uint64_t *off, const uint8_t *src, const int64_t *order, int64_t m,
+                             uint64_t *out_off, uint8_t *dst) {
+    uint64_t pos = 0;
+    out_off[0] = 0;
+    for (int64_t i = 0; i < m; i++) {
+        if (i + 2 * RD_GATHER_AHEAD < m) RD_PREFETCH(&off[order[i + 2 * RD_GATHER_AHEAD]]);
+        if (i + RD_GATHER_AHEAD < m) RD_PREFETCH(src + off[order[i + RD_GATHER_AHEAD]]);
+        uint64_t a = off[order[i]], b = off[order[i] + 1];
+        rd_copy_short(dst + pos, src + a, (size_t)(b - a));
+        pos += b - a;
+        out_off[i + 1] = pos;
+    }
 }
 
 #endif /* RODATA_C_H */

@@ -13,3 +13,10 @@ cdef extern from "rodata_c.h" nogil:
     void rd_civil_from_days(int64_t z, int *year, int *month, int *day)
     size_t rd_utf8_check(const uint8_t *s, size_t length)
     bint rd_all_zero(const uint8_t *p, size_t n)
+    bint span_ok "rd_span_ok"(uint64_t size, uint64_t off, uint64_t length)
+    bint range_ok "rd_range_ok"(uint64_t size, uint64_t a, uint64_t b)
+    void rd_copy_short(uint8_t *dst, const uint8_t *src, size_t n)
+    int64_t rd_gather_check(const uint64_t *off, int64_t n, uint64_t data_len, const int64_t *order, int64_t m,
+                            uint64_t *total, int *why)
+    void rd_gather(const uint64_t *off, const uint8_t *src, const int64_t *order, int64_t m, uint64_t *out_off,
+                   uint8_t *dst)

@@ -108,7 +108,7 @@ cdef inline void col_set_null(Col *col, int64_t row) noexcept nogil:
 cdef inline int col_append_bytes(Col *col, int64_t row, const uint8_t *v, Py_ssize_t n) noexcept nogil:
     if col.data_len + n > col.data_cap and col_reserve_data(col, n) != V_OK:
         return F_NOMEM
-    rdt_copy_short(col.data + col.data_len, v, n)
+    rd_copy_short(col.data + col.data_len, v, n)
     col.data_len += n
     col.offsets[row + 1] = col.data_len
     col.valid[row] = 1

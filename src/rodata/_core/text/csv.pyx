@@ -130,12 +130,7 @@ cdef class CsvTokenizer(Tokenizer):
             if st == F_NOMEM:
                 status = F_NOMEM
                 break
-            self.bad_code = st
-            self.rec_start = pos
-            self.rec_end = rec_end
-            self.bad_pos = c.err_pos
-            self.bad_field = c.err_field
-            self.bad_line = line
+            self._set_bad(st, pos, rec_end, c.err_pos, c.err_field, line)
             line += count_newlines(buf + pos, nxt - pos)
             pos = nxt
             status = S_BAD

@@ -174,12 +174,7 @@ cdef class JsonTokenizer(Tokenizer):
                 if st == F_NOMEM:
                     status = F_NOMEM
                     break
-                self.bad_code = st
-                self.rec_start = pos
-                self.rec_end = end
-                self.bad_pos = c.err_pos
-                self.bad_field = c.err_field
-                self.bad_line = line
+                self._set_bad(st, pos, end, c.err_pos, c.err_field, line)
             pos = eol + 1 if eol < n else n
             line += 1 if eol < n else 0
             if st != V_OK:

@@ -8,7 +8,7 @@ cdef enum:
 cdef int radix_pairs(uint64_t *key, int64_t *idx, uint64_t *tkey, int64_t *tidx, Py_ssize_t n) noexcept nogil:
     """Stable LSD radix sort of (key, idx) pairs by key.  All digit histograms come from one read
     of the keys; passes whose digit is the same everywhere are skipped (keys that use few bits
-    sort in few passes).  11-bit digits keep each histogram in L1 (8-bit ones for small inputs).
+    sort in few passes).  8-bit digits keep all eight histograms (16 KiB) in L1.
     The result ends in `key`/`idx`."""
     cdef int bits = 8
     cdef int passes = (64 + bits - 1) // bits
@@ -203,8 +203,6 @@ cdef int check_offsets(const uint64_t[::1] offsets, Py_ssize_t data_len) except 
     cdef Py_ssize_t i, n = offsets.shape[0] - 1
     if n < 0:
         raise ValueError("offsets must hold at least one entry")
-    if offsets[0] != 0 and n >= 0:
-        pass
     for i in range(n):
         if offsets[i] > offsets[i + 1]:
             raise ValueError(f"offsets are not monotonic at {i}")
@@ -319,49 +317,3 @@ def sample_strings(const uint64_t[::1] offsets not None, const uint8_t[::1] data
         for i in range(n):
             o[i] = (rd_xxh64(dp + offsets[i], offsets[i + 1] - offsets[i], 0) & mask) == 0
     return out
-
-
-cdef enum:
-    GATHER_AHEAD = 16      # rows between prefetching a row's offsets and its bytes
-
-
-def gather_strings(const uint64_t[::1] offsets not None, const uint8_t[::1] data not None,
-                   const int64_t[::1] order not None):
-    """Strings in a new order: value i of the result is value order[i] (offsets + data -> new
-    offsets (uint64, n + 1) and data (uint8)).  Like take_varwidth, with the random reads of a
-    sort's gather prefetched two steps ahead (offsets, then bytes): a string gather is otherwise
-    two dependent cache misses per row."""
-    cdef Py_ssize_t n = offsets.shape[0] - 1, m = order.shape[0], i, k
-    cdef int64_t r
-    cdef uint64_t total = 0, a, b, pos = 0
-    if n < 0:
-        raise ValueError("offsets must hold at least one entry")
-    check_offsets(offsets, data.shape[0])
-    for i in range(m):
-        r = order[i]
-        if r < 0 or r >= n:
-            raise IndexError(f"order[{i}] = {r} is out of range for {n} values")
-        total += offsets[r + 1] - offsets[r]
-    out_offsets = np.empty(m + 1, dtype=np.uint64)
-    out_data = np.empty(total, dtype=np.uint8)
-    cdef uint64_t[::1] oo = out_offsets
-    cdef uint8_t[::1] od = out_data
-    cdef const uint64_t *off = &offsets[0]
-    cdef const uint8_t *src = &data[0] if data.shape[0] else <const uint8_t *>b""
-    cdef uint8_t *dst = &od[0] if total else <uint8_t *>NULL
-    with nogil:
-        oo[0] = 0
-        for i in range(m):
-            k = i + 2 * GATHER_AHEAD
-            if k < m:
-                RD_PREFETCH(&off[order[k]])
-            k = i + GATHER_AHEAD
-            if k < m:
-                RD_PREFETCH(src + off[order[k]])
-            r = order[i]
-            a = off[r]
-            b = off[r + 1]
-            rdt_copy_short(dst + pos, src + a, b - a)
-            pos += b - a
-            oo[i + 1] = pos
-    return out_offsets, out_data

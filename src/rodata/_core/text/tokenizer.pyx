@@ -38,12 +38,15 @@ cdef class Tokenizer:
             status = self._run(&buf[0], n, &pos, limit, eof, &ln)
         if status == F_NOMEM:
             raise MemoryError(f"out of memory while parsing {self.FORMAT}")
+        if status == F_NOT_IMPLEMENTED:
+            raise NotImplementedError(f"{type(self).__name__} has no record loop")
         return status, pos, ln
 
     cdef int _run(self, const uint8_t *buf, Py_ssize_t n, Py_ssize_t *pos_io, Py_ssize_t limit, bint eof,
                   int64_t *line_io) noexcept nogil:
-        """The format's record loop (CSV, JSON Lines): returns a status, advances *pos_io and *line_io."""
-        return F_NOMEM
+        """The format's record loop (CSV, JSON Lines): returns a status, advances *pos_io and *line_io.
+        Each format overrides it: the base has none, and says so."""
+        return F_NOT_IMPLEMENTED
 
     def __cinit__(self, *args, **kwargs):
         memset(&self.core, 0, sizeof(Core))
@@ -214,8 +217,9 @@ cdef class Tokenizer:
             raise MemoryError()
         return out, lines
 
-    cdef _set_bad(self, int code, Py_ssize_t rec_start, Py_ssize_t rec_end, Py_ssize_t pos, int field,
-                  int64_t line):
+    cdef inline void _set_bad(self, int code, Py_ssize_t rec_start, Py_ssize_t rec_end, Py_ssize_t pos, int field,
+                              int64_t line) noexcept nogil:
+        """Record the bad record that the format's loop stops on, for error()."""
         self.bad_code = code
         self.rec_start = rec_start
         self.rec_end = rec_end

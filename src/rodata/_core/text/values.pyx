@@ -2,24 +2,8 @@
 # Every function here runs without the GIL and returns a status code (V_OK or an
 # error code from the Fail enum in _text.pyx); nothing here allocates.
 
-cdef extern from "<locale.h>" nogil:
-    ctypedef struct __locale_struct:
-        pass
-    ctypedef __locale_struct *locale_t
-    locale_t newlocale(int category_mask, const char *locale, locale_t base)
-    int LC_ALL_MASK
-
-cdef extern from "<stdlib.h>" nogil:
-    double strtod_l(const char *nptr, char **endptr, locale_t loc)
-
 # strtod in the "C" locale whatever the process locale is: "1.5" must never depend on LC_NUMERIC.
 cdef locale_t C_LOCALE = newlocale(LC_ALL_MASK, "C", <locale_t>NULL)
-
-cdef extern from "text/rodata_text.h" nogil:
-    uint64_t rdt_mul128(uint64_t a, uint64_t b, uint64_t *hi)
-    int rdt_clz64(uint64_t x)
-    int rdt_ctz64(uint64_t x)
-    void rdt_copy_short(uint8_t *dst, const uint8_t *src, size_t n)
 
 cdef int64_t NS_PER_SECOND = 1000000000
 
