@@ -10,9 +10,9 @@ from pathlib import Path
 from tqdm import tqdm  # type: ignore[import-untyped]
 
 import rodata
+from rodata.etl.formats.text import _note_progress
 from rodata.etl.progress import ProgressEvent, StreamProgress, compact, make_progress
 from rodata.etl.sources import detect_sources, open_bytes
-from rodata.etl.workers import _note_progress
 
 from .conftest import all_rows, rodata_cli
 

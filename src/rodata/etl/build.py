@@ -15,30 +15,33 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rodata._segment import SegmentInfo
 from rodata.errors import BadInputError, PublishGuardError, RodataError, SchemaError
 from rodata.etl import guards, infer, interrupts, widening
+from rodata.etl.arguments import BuildArguments, check_build_arguments
 from rodata.etl.badrecords import BadRecord, write_rejects
-from rodata.etl.build_steps import bom_length, count_span, dry_run_report, empty_part, task_bytes
-from rodata.etl.infer import ColumnPlan, CsvLayout
+from rodata.etl.build_steps import count_span, dry_run_report, empty_part
+from rodata.etl.formats import reader_for
+from rodata.etl.formats.base import InputPlan, PlannedInput
+from rodata.etl.infer import ColumnPlan
 from rodata.etl.merge import PartResult, PartTask, RunRef, choose_boundaries, merge_parts_claimed, part_count
-from rodata.etl.plan import ChunkBounds, count_spans, prefix_states, split_points
+from rodata.etl.plan import count_spans, split_points
 from rodata.etl.pool import WorkerPool
 from rodata.etl.progress import Progress, ProgressEvent, StreamProgress, make_progress
 from rodata.etl.report import BuildReport
 from rodata.etl.resources import available_cpus, default_memory_limit
-from rodata.etl.schemafile import DEFAULT_NULL_VALUES, SchemaFile
-from rodata.etl.sources import Source, detect_sources
+from rodata.etl.schemafile import SchemaFile
+from rodata.etl.sources import Source
 from rodata.etl.workers import ChunkResult, ChunkTask, count_mapped_batch, parse_chunk
 from rodata.schema import Schema
 from rodata.store import staging_dir
 from rodata.writer import publish_parts
 
-__all__ = ["build"]
+__all__ = ["build", "build_checked"]
 
 _MAX_PASSES = 8
 _MIN_CHUNK = 1 << 20
@@ -46,7 +49,6 @@ _MAX_CHUNK = 16 << 20  # each column of a chunk stays under glibc's mmap thresho
 _MIN_PART = 1 << 20
 _MAX_PART = 64 << 20
 _SMALL_INPUT = 4 << 20
-_SAMPLED_FILES = 16  # inputs sampled for inference (the first ones)
 
 
 def build(
@@ -89,23 +91,33 @@ def build(
     differs from the live one's unless `allow_schema_change`, or that holds fewer than half
     its rows unless `allow_shrink`; nothing is published then.
 
-    Raises :class:`rodata.BadInputError` (malformed input, naming file:line:column),
+    Raises :class:`rodata.UsageError` for arguments no build can run with (before any work),
+    :class:`rodata.BadInputError` (malformed input, naming file:line:column),
     :class:`rodata.DuplicateKeyError`, :class:`rodata.SchemaError`; on any error nothing is
     published and the live version is untouched."""
+    args = check_build_arguments(
+        inputs, dataset=dataset, key=key, data_root=data_root, schema=schema, delimiter=delimiter, workers=workers,
+        format=format, on_duplicate=on_duplicate, max_bad_rows=max_bad_rows, rejects=rejects,
+        keep_versions=keep_versions, memory_limit=memory_limit, chunk_bytes=chunk_bytes, part_bytes=part_bytes,
+        allow_schema_change=allow_schema_change, allow_shrink=allow_shrink, dry_run=dry_run)
+    return build_checked(args, progress)
+
+
+def build_checked(args: BuildArguments, progress: bool | Callable[[ProgressEvent], Any] | None = None,
+                  ) -> BuildReport:
+    """:func:`build` with arguments already checked (by rodata.etl.arguments, once)."""
     started = time.time()
     t0 = time.perf_counter()
-    paths = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    guards.check_arguments(paths, dataset, on_duplicate, max_bad_rows, rejects, keep_versions, workers, memory_limit)
-    sources = detect_sources(paths, format)
-    schema_file = guards.schema_file(schema, delimiter)
-    n_workers = workers or available_cpus()
-    processes = chunk_bytes is not None or sum(s.size for s in sources) >= _SMALL_INPUT
+    sources = list(args.sources)
+    dataset, data_root, rejects, dry_run = args.dataset, args.data_root, args.rejects, args.dry_run
+    n_workers = args.workers or available_cpus()
+    processes = args.chunk_bytes is not None or sum(s.size for s in sources) >= _SMALL_INPUT
     if not processes:
         n_workers = 1  # starting worker processes would take longer than the whole build
-    limit = memory_limit or default_memory_limit()
+    limit = args.memory_limit or default_memory_limit()
     bar = make_progress(progress)
-    job = _Build(sources, schema_file, key, n_workers, limit, on_duplicate, max_bad_rows, bar,
-                 chunk_bytes, part_bytes)
+    job = _Build(sources, args.schema, args.key, n_workers, limit, args.on_duplicate, args.max_bad_rows, bar,
+                 args.chunk_bytes, args.part_bytes)
     hold = interrupts.Hold()
     published = False
     try:
@@ -119,17 +131,18 @@ def build(
             job.read()
             job.check_bad_records(None if dry_run else rejects)  # a dry run writes nothing
             guards.check_rows(sum(r.rows for r in job.results), job.bad_count, [s.path for s in sources], data_root,
-                              dataset, rejects, allow_shrink=allow_shrink)
+                              dataset, rejects, allow_shrink=args.allow_shrink)
             infos = job.merge(staging)
             shutil.rmtree(job.spill, ignore_errors=True)
             t_publish = time.perf_counter()
             assert job.schema is not None
             if dry_run:
-                return dry_run_report(job, dataset, data_root, infos, rejects, allow_schema_change, allow_shrink, t0)
+                return dry_run_report(job, dataset, data_root, infos, rejects, args.allow_schema_change,
+                                      args.allow_shrink, t0)
             hold.start()  # from here on an interrupt waits: the build ends with its version live
-            version = publish_parts(staging, dataset, job.schema, infos, keep_versions=keep_versions,
+            version = publish_parts(staging, dataset, job.schema, infos, keep_versions=args.keep_versions,
                                     build=job.manifest_build(), started=started,
-                                    allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
+                                    allow_schema_change=args.allow_schema_change, allow_shrink=args.allow_shrink)
             published = True
             job.seconds["publish"] = time.perf_counter() - t_publish
         job.seconds["total"] = time.perf_counter() - t0
@@ -140,19 +153,6 @@ def build(
     finally:
         bar.close()
         hold.stop(published=published)
-
-
-@dataclass
-class _Input:
-    """An input as planned: its source and, for CSV, its header layout and field map."""
-
-    source: Source
-    data_start: int = 0
-    first_line: int = 1
-    layout: CsvLayout | None = None
-    field_map: tuple[int, ...] = ()
-    counts: list[tuple[int, int]] | None = None  # quote/newline counts of its count spans
-    points: list[int] | None = None
 
 
 class _Build:
@@ -171,9 +171,12 @@ class _Build:
         self.bar = bar
         self.pool: WorkerPool = WorkerPool(1, processes=False)
         self.spill = Path()
-        self.inputs: list[_Input] = []
-        self.columns: list[ColumnPlan] = []
         self.format = sources[0].format
+        self.reader = reader_for(self.format)
+        self.dialect = self.reader.dialect(schema_file, sources)
+        self.inputs: list[PlannedInput] = []
+        self.columns: list[ColumnPlan] = []
+        self.skipped: tuple[str, ...] = ()  # input fields the schema file drops that the reader reads past
         self.seconds: dict[str, float] = {}
         self.work: dict[str, float] = {}
         self.passes = 0
@@ -190,115 +193,21 @@ class _Build:
         self.sequential = workers == 1
         self.chunk_bytes = chunk_bytes or max(_MIN_CHUNK, min(_MAX_CHUNK, per_worker // 6))
         self.part_bytes = part_bytes or max(_MIN_PART, min(_MAX_PART, memory_limit // 16))
-        csv_delim = schema_file.delimiter
-        self.delimiter = (csv_delim or ("\t" if sources[0].tab_separated else ",")).encode()
-        self.quote = (schema_file.quote if schema_file.quote is not None else '"').encode()
-        nulls = schema_file.null_values
-        if nulls is None:
-            nulls = DEFAULT_NULL_VALUES if self.format == "csv" else ()
-        self.null_values = tuple(v.encode("utf-8") for v in nulls)
 
     # -- plan -------------------------------------------------------------------------------
 
     def plan(self) -> None:
         t = time.perf_counter()
-        formats = {s.format for s in self.sources}
-        if len(formats) > 1:
-            raise SchemaError(f"inputs mix formats ({', '.join(sorted(formats))}); build them separately")
-        if self.format == "csv":
-            self._plan_csv()
-        elif self.format == "jsonl":
-            self._plan_jsonl()
-        else:
-            self._plan_parquet()
+        planned = self.reader.plan(self.sources, self.schema_file, self.key, self.dialect)
+        self.columns, self.inputs, self.skipped = planned.columns, planned.inputs, planned.skipped
         self._count_quotes()
         self.seconds["plan"] = time.perf_counter() - t
-
-    def _plan_csv(self) -> None:
-        layouts = [infer.read_csv_layout(s, self.delimiter, self.quote) for s in self.sources]
-        first = layouts[0]
-        kinds = [0] * len(first.fields)
-        for source, layout in zip(self.sources, layouts, strict=True):
-            if set(layout.fields) != set(first.fields):
-                missing = sorted(set(first.fields) - set(layout.fields))
-                extra = sorted(set(layout.fields) - set(first.fields))
-                raise BadInputError(f"header differs from {self.sources[0].path}'s (missing: {missing}, "
-                                    f"extra: {extra})", path=source.path, line=1, column=1)
-            if source.index >= _SAMPLED_FILES:
-                continue  # enough of a sample; values that do not fit widen the types later anyway
-            masks = infer.sample_csv(source, layout, self.delimiter, self.quote, self.null_values, self.schema_file,
-                                     self.key)
-            by_name = dict(zip(layout.fields, masks, strict=True))
-            kinds = [k | by_name[name] for k, name in zip(kinds, first.fields, strict=True)]
-        self.columns = infer.plan_columns(first.fields, kinds, [-1] * len(kinds), self.schema_file, self.key,
-                                          self.sources[0].path)
-        index = {c.source: i for i, c in enumerate(self.columns)}
-        for source, layout in zip(self.sources, layouts, strict=True):
-            field_map = tuple(index.get(name, -1) for name in layout.fields)
-            self.inputs.append(_Input(source, layout.data_start, layout.first_line, layout, field_map))
-
-    def _plan_jsonl(self) -> None:
-        order: list[str] = []
-        kinds: dict[str, int] = {}
-        dims: dict[str, int] = {}
-        for source in self.sources:
-            sample = (infer.sample_jsonl(source, self.schema_file, self.key, self.null_values)
-                      if source.index < _SAMPLED_FILES else [])
-            for name, mask, dim in sample:
-                if name not in kinds:
-                    order.append(name)
-                    kinds[name] = 0
-                kinds[name] |= mask
-                if dim > 0 and name not in dims:
-                    dims[name] = dim
-            head = bom_length(source)
-            self.inputs.append(_Input(source, head, 1))
-        key_source = next((s.source for s in self.schema_file.columns.values() if s.name == self.key and not s.drop),
-                          self.key)
-        if key_source not in kinds:  # no good record of the sample named the key
-            order.append(key_source)
-            kinds[key_source] = infer.KIND_INT  # int64, widened by the full read to what the key holds
-        for name in self.schema_file.columns:
-            if name not in kinds:  # a declared column that no good record of the sample named
-                order.append(name)
-                kinds[name] = 0
-        self.columns = infer.plan_columns(order, [kinds[n] for n in order], [dims.get(n, -1) for n in order],
-                                          self.schema_file, self.key, self.sources[0].path)
-        self._jsonl_skips = tuple(s for s in self.schema_file.columns.values() if s.drop)
-
-    def _plan_parquet(self) -> None:
-        from rodata.etl.parquet import parquet_fields
-
-        dropped = frozenset(s.source for s in self.schema_file.columns.values() if s.drop)
-        fields = parquet_fields(self.sources[0].path, dropped=dropped)
-        names = [f[0] for f in fields]
-        for source in self.sources[1:]:
-            other = parquet_fields(source.path, lengths=False, dropped=dropped)  # only the names must agree
-            if {f[0] for f in other} != set(names):
-                raise BadInputError(f"columns differ from {self.sources[0].path}'s", path=source.path)
-        self.columns = infer.plan_columns(names, [0] * len(names), [-1] * len(names), self.schema_file, self.key,
-                                          self.sources[0].path)
-        types = {name: (type_, dim) for name, type_, dim in fields}
-        planned = []
-        for col in self.columns:
-            if col.inferred:  # Parquet says the type; nothing is guessed and nothing widens
-                type_, dim = types[col.source]
-                if col.key and type_ not in ("int64", "string"):
-                    if type_ in ("int8", "int16", "int32", "uint8", "uint16", "uint32"):
-                        type_ = "int64"
-                    else:
-                        raise SchemaError(f"key column {col.name!r} is {type_} in Parquet: it must be an integer "
-                                          "or a string")
-                col = replace(col, type=type_, dim=dim, inferred=False)
-            planned.append(col)
-        self.columns = planned
-        self.inputs = [_Input(s) for s in self.sources]
 
     def _count_quotes(self) -> None:
         """The count round: quote/newline prefix counts of every splittable file cut in chunks."""
         spans: list[tuple[str, int, int, bytes]] = []
         owners: list[int] = []
-        quote = self.quote if self.format == "csv" else b""
+        quote = self.dialect.quote if self.reader.quoted else b""
         if self.sequential:
             return  # one worker reads each file in order: every chunk starts where the last one ended
         for i, inp in enumerate(self.inputs):
@@ -336,39 +245,17 @@ class _Build:
 
     def _template(self) -> ChunkTask:
         """The task settings every chunk shares."""
-        specs = tuple(c.tokenizer_spec() for c in self.columns)
-        if self.format == "jsonl":  # fields are found by their names in the input (before renames)
-            specs = tuple((c.source, *spec[1:]) for c, spec in zip(self.columns, specs, strict=True))
-            specs += tuple((s.source, "skip", 1, False, False, False) for s in self._jsonl_skips)
+        specs = self.reader.task_columns(InputPlan(self.columns, self.inputs, self.skipped))
         key_index = next(i for i, c in enumerate(self.columns) if c.key)
+        d = self.dialect
         return ChunkTask(0, self.sources[0], 0, 0, True, False, 1, columns=specs, field_map=(),
-                         null_values=self.null_values, delimiter=self.delimiter, quote=self.quote,
-                         key_index=key_index, names=tuple(c.name for c in self.columns), max_bad=self.max_bad,
-                         spill_dir=str(self.spill),
+                         null_values=d.null_values, delimiter=d.delimiter, quote=d.quote, key_index=key_index,
+                         names=tuple(c.name for c in self.columns), max_bad=self.max_bad, spill_dir=str(self.spill),
                          memory_budget=max(2 * self.chunk_bytes, _MIN_CHUNK), parent_pid=os.getpid())
 
-    def _input_tasks(self, template: ChunkTask, inp: _Input, first_seq: int) -> list[ChunkTask]:
+    def _input_tasks(self, template: ChunkTask, inp: PlannedInput, first_seq: int) -> list[ChunkTask]:
         """The chunks of one input, numbered from `first_seq`."""
-        tasks: list[ChunkTask] = []
-        if self.format == "parquet":
-            from rodata.etl.parquet import row_group_ranges
-
-            pcols = tuple((c.source, c.type, c.dim) for c in self.columns)
-            for first, last in row_group_ranges(inp.source.path, self.chunk_bytes):
-                tasks.append(replace(template, seq=first_seq + len(tasks), source=inp.source,
-                                     row_groups=(first, last), parquet_columns=pcols))
-            return tasks
-        if inp.source.splittable:
-            assert inp.points is not None and inp.counts is not None
-            bounds = prefix_states(inp.points, inp.counts, inp.first_line)
-        else:
-            bounds = [ChunkBounds(inp.data_start, 1 << 62, True, False, inp.first_line)]
-        for chunk in bounds:
-            tasks.append(replace(template, seq=first_seq + len(tasks), source=inp.source, start=chunk.start,
-                                 end=chunk.end, known_start=chunk.known_start, in_quote=chunk.in_quote,
-                                 line=chunk.line, field_map=inp.field_map,
-                                 progress_path=self.stream.path(first_seq + len(tasks), inp.source)))
-        return tasks
+        return self.reader.tasks(template, inp, first_seq, self.chunk_bytes, self.stream.path)
 
     def _tasks(self) -> list[ChunkTask]:
         template = self._template()
@@ -405,7 +292,7 @@ class _Build:
 
     def _run_chunk(self, task: ChunkTask) -> ChunkResult:
         result = self.pool.call(parse_chunk, task)
-        self.stream.finish(task.seq, task_bytes(task), result.rows)
+        self.stream.finish(task.seq, self.reader.task_bytes(task), result.rows)
         return result
 
     def read(self) -> None:
@@ -442,7 +329,7 @@ class _Build:
         self.seconds["read"] = time.perf_counter() - t
 
     def _advance_read(self, tasks: Sequence[ChunkTask]) -> Callable[[ChunkResult], None]:
-        sizes = {task.seq: task_bytes(task) for task in tasks}
+        sizes = {task.seq: self.reader.task_bytes(task) for task in tasks}
         return lambda r: self.stream.finish(r.seq, sizes[r.seq], r.rows)
 
     def _streams_shown(self) -> bool:
@@ -463,7 +350,7 @@ class _Build:
                 new_fields[name] = (r.seq, line, (seen[2] if seen else 0) | kinds, seen[3] if seen else dim)
         before, self.columns = self.columns, infer.widen_columns(self.columns, widened, dims)
         self.widened += widening.changes(before, self.columns, results)
-        known = {c.source for c in self.columns} | {s.source for s in getattr(self, "_jsonl_skips", ())}
+        known = {c.source for c in self.columns} | set(self.skipped)
         for name, (_seq, _line, kinds, dim) in sorted(new_fields.items(), key=lambda kv: kv[1][:2]):
             if name in known:
                 continue
@@ -499,7 +386,7 @@ class _Build:
         edges = [None, *bounds, None]
         paths = tuple(s.path for s in self.sources)
         tasks = [PartTask(j, edges[j], edges[j + 1], refs, schema, self.on_duplicate,
-                          str(staging / f"part-{j:05d}.seg"), paths, os.getpid()) for j in range(len(edges) - 1)]
+                          str(staging / f"part-{j:05d}.seg"), paths) for j in range(len(edges) - 1)]
         self.bar.start("write", len(tasks), "part")
         # Two parts in memory per worker (one merged while the previous one is written).
         concurrency = max(1, min(self.workers, self.memory_limit // (8 * self.part_bytes), len(tasks)))

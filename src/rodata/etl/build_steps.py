@@ -1,4 +1,4 @@
-"""Small steps of a build (rodata.etl.build): chunk sizes, a byte-order mark, an empty part, the
+"""Small steps of a build (rodata.etl.build): the quote counts of a span, an empty part, the
 report of a dry run."""
 
 from __future__ import annotations
@@ -9,14 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
 from rodata._columns import ColumnData
 from rodata._segment import SegmentInfo, write_segment
 from rodata.etl import guards
 from rodata.etl.report import BuildReport
-from rodata.etl.sources import Source
-from rodata.etl.workers import ChunkTask, count_range
+from rodata.etl.workers import count_range
 from rodata.schema import Schema
 
 
@@ -29,7 +26,7 @@ class _Job(Protocol):
     def report(self, dataset: str, version: str, path: str, infos: Sequence[SegmentInfo],
                rejects: str | os.PathLike[str] | None) -> BuildReport: ...
 
-__all__ = ["bom_length", "count_span", "dry_run_report", "empty_part", "task_bytes"]
+__all__ = ["count_span", "dry_run_report", "empty_part"]
 
 
 def dry_run_report(job: _Job, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[SegmentInfo],
@@ -50,30 +47,6 @@ def count_span(span: tuple[str, int, int, bytes]) -> tuple[int, int]:
     return count_range(*span)
 
 
-def task_bytes(task: ChunkTask) -> int:
-    """The input bytes a chunk covers, as the progress bar counts them (on disk)."""
-    if task.source.splittable:
-        return max(0, min(task.end, task.source.size) - task.start)
-    if task.source.format == "parquet":
-        return 0
-    return task.source.size
-
-
-def bom_length(source: Source) -> int:
-    """3 when the input starts with a UTF-8 byte-order mark, else 0."""
-    from rodata.etl.sources import read_head
-
-    head, _ = read_head(source, 3)
-    return 3 if head == b"\xef\xbb\xbf" else 0
-
-
 def empty_part(staging: Path, schema: Schema) -> SegmentInfo:
     """A version with no rows still has one (empty) part."""
-    columns = []
-    for col in schema.columns:
-        if col.fixed_width:
-            shape = (0, col.dim) if col.type == "vector" else (0,)
-            columns.append(ColumnData(col, values=np.zeros(shape, dtype=col.dtype)))
-        else:
-            columns.append(ColumnData(col, offsets=np.zeros(1, dtype=np.uint64), data=np.zeros(0, dtype=np.uint8)))
-    return write_segment(staging / "part-00000.seg", schema, columns)
+    return write_segment(staging / "part-00000.seg", schema, [ColumnData.empty(col) for col in schema.columns])

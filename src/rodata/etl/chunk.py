@@ -1,26 +1,30 @@
 """One chunk of one input: the task a worker is given, the state of parsing it, and the result it
-hands back.  Readers of every format (rodata.etl.workers for text, rodata.etl.parquet) fill the
-same state, so none of them imports another."""
+hands back.  The reader of every format (rodata.etl.formats) fills the same state, the sink of
+its rows, so none of them imports another."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from rodata._core import _text
+from rodata._process import pid_alive
 from rodata.errors import RodataError
 from rodata.etl import keys
 from rodata.etl.badrecords import MAX_RECORD_BYTES, BadRecord, describe
 from rodata.etl.runs import RunColumn, write_run
 from rodata.etl.sources import Source
-from rodata.store import pid_alive
+from rodata.etl.tokenspec import TokenizerSpec
 
-__all__ = ["ChunkResult", "ChunkState", "ChunkTask", "RunInfo"]
+__all__ = ["ChunkResult", "ChunkState", "ChunkTask", "Fault", "RecordSyntax", "RunInfo"]
+
+#: Where a bad record is at fault: its column index and the value shown (or None), or the whole
+#: reason when the format words it itself.
+Fault = tuple[int, bytes | None] | str
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class ChunkTask:
     known_start: bool
     in_quote: bool  # CSV quote state just before `start` (ignored when `known_start`)
     line: int  # line number at `start` (at `start - 1` when not `known_start`)
-    columns: tuple[tuple[str, str, int, bool, bool, bool], ...]
+    columns: tuple[TokenizerSpec, ...]
     field_map: tuple[int, ...]  # CSV: column of each field, -1 for dropped
     null_values: tuple[bytes, ...]
     delimiter: bytes
@@ -45,9 +49,12 @@ class ChunkTask:
     memory_budget: int  # bytes of parsed rows held before they are spilled as a run
     parent_pid: int
     row_groups: tuple[int, int] = (0, 0)  # Parquet
-    parquet_columns: tuple[tuple[str, str, int], ...] = ()  # Parquet: (source, type, dim) per column
     names: tuple[str, ...] = ()  # the columns' names in the dataset, for messages (default: as in `columns`)
     progress_path: str = ""  # a stream: where to keep the compressed bytes read so far (progress.StreamProgress)
+
+    def __post_init__(self) -> None:
+        if not all(type(c) is TokenizerSpec for c in self.columns):  # plain 6-tuples are named here
+            object.__setattr__(self, "columns", tuple(TokenizerSpec(*c) for c in self.columns))
 
 
 @dataclass(frozen=True)
@@ -87,23 +94,31 @@ class ChunkResult:
         return bool(self.widened or self.new_fields)
 
 
+class RecordSyntax(Protocol):
+    """What the parse state asks of a text format's reader (rodata.etl.formats)."""
+
+    @property
+    def adds_fields(self) -> bool:
+        """Records may name fields the columns do not hold yet (JSON Lines): another pass adds them."""
+
+    def tokenizer(self, task: ChunkTask) -> Any:
+        """The compiled tokenizer of the task's columns."""
+
+    def fault(self, task: ChunkTask, code: str, field_index: int, raw: bytes, at: int) -> Fault:
+        """Where the bad record `raw` is at fault (`at`: the offset the tokenizer names)."""
+
+
 class ChunkState:
-    """The state of parsing one chunk: tokenizer, result and spilled runs."""
+    """The state of parsing one chunk: tokenizer, result and spilled runs: the sink every
+    format's reader writes its rows to.  `syntax` is None for a reader without a tokenizer
+    (Parquet), which hands its columns to :meth:`add_run` itself."""
 
-    def __init__(self, task: ChunkTask, *, tokenizer: bool = True) -> None:
+    def __init__(self, task: ChunkTask, syntax: RecordSyntax | None = None) -> None:
         self.task = task
+        self.syntax = syntax
         self.result = ChunkResult(task.seq, nulls=[False] * len(task.columns))
-        self.tok: Any = self._tokenizer() if tokenizer else None
+        self.tok: Any = syntax.tokenizer(task) if syntax is not None else None
         self.samples: list[Any] = []
-        self.check_every = 0
-
-    def _tokenizer(self) -> Any:
-        t = self.task
-        hint = max(1024, min(t.end - t.start, t.memory_budget) // 64)
-        if t.source.format == "csv":
-            return _text.CsvTokenizer(list(t.columns), list(t.field_map), list(t.null_values), t.delimiter,
-                                      t.quote, rows_hint=hint)
-        return _text.JsonTokenizer(list(t.columns), list(t.null_values), rows_hint=hint)
 
     # -- feeding bytes -----------------------------------------------------------------
 
@@ -143,20 +158,16 @@ class ChunkState:
 
     def _reason(self, code: str, field_index: int, raw: bytes, at: int) -> str:
         t = self.task
-        if t.source.format == "csv":
-            fields = _split_fields(raw, t.delimiter, t.quote)
-            if code == "field_count":
-                return describe(code, None, None, None, expected_fields=len(t.field_map),
-                                found_fields=None if fields is None else len(fields))
-            col_index = t.field_map[field_index] if 0 <= field_index < len(t.field_map) else -1
-            # A value fault is reported at its field's start: the field alone, whatever comes after it.
-            value = _csv_field_at(raw, at, t.delimiter, t.quote) if code in ("syntax", "range") else None
-        else:
-            col_index, value = field_index, _json_value(raw, at) if code in ("syntax", "range") else None
+        assert self.syntax is not None
+        got = self.syntax.fault(t, code, field_index, raw, at)
+        if isinstance(got, str):
+            return got
+        col_index, value = got
         if col_index < 0 or col_index >= len(t.columns):
             return describe(code, None, None, value)
-        _source, type_, dim, *_ = t.columns[col_index]
-        name = t.names[col_index] if col_index < len(t.names) else _source
+        spec = t.columns[col_index]
+        type_, dim = spec.type, spec.dim
+        name = t.names[col_index] if col_index < len(t.names) else spec.name
         type_name = f"vector[{dim}]" if type_ == "vector" else type_
         if code == "null_key" or code == "missing_key":
             return f"{describe(code, None, None, None)} (key column {name!r})"
@@ -166,18 +177,18 @@ class ChunkState:
 
     def spill(self) -> None:
         """Sort the rows parsed so far by key and write them as a run."""
-        t = self.task
         columns, lines = self.tok.finish()
         n = int(lines.shape[0])
-        if n == 0 or self.tok.widened() or (t.source.format == "jsonl" and self.tok.new_fields()):
+        if n == 0 or self.tok.widened() or self._adds_fields():
             self._note_schema_changes()
             return
         # (dropped JSON fields come last, as columns of nothing)
         cols = [RunColumn(values=c.get("values"), offsets=c.get("offsets"), data=c.get("data"), valid=c["valid"])
                 for c in columns if c is not None]
-        self._add_run(cols, lines)
+        self.add_run(cols, lines)
 
-    def _add_run(self, cols: list[RunColumn], lines: np.ndarray[Any, Any]) -> None:
+    def add_run(self, cols: list[RunColumn], lines: np.ndarray[Any, Any]) -> None:
+        """Sort parsed rows (their input lines in `lines`) by key and spill them as a run."""
         t = self.task
         n = int(lines.shape[0])
         t0 = time.perf_counter()
@@ -201,8 +212,11 @@ class ChunkState:
         self.result.widened = dict(self.tok.widened())
         dims = self.tok.vector_dims()
         self.result.dims = {index: dims[index] for index in self.result.widened if dims[index] > 0}
-        if self.task.source.format == "jsonl":
+        if self.syntax is not None and self.syntax.adds_fields:
             self.result.new_fields = list(self.tok.new_fields())
+
+    def _adds_fields(self) -> bool:
+        return self.syntax is not None and self.syntax.adds_fields and bool(self.tok.new_fields())
 
     def finish(self) -> ChunkResult:
         if self.tok is not None:
@@ -226,48 +240,6 @@ class ChunkState:
             raise RodataError("the build process is gone")
 
 
-
-def _csv_field_at(raw: bytes, at: int, delimiter: bytes, quote: bytes) -> bytes:
-    """The value of the CSV field that starts at `raw[at]` (quotes removed, doubled ones undone)."""
-    if quote and raw[at : at + 1] == quote:
-        value, i = bytearray(), at + 1
-        while i < len(raw):
-            if raw[i : i + 1] == quote:
-                if raw[i + 1 : i + 2] != quote:
-                    break
-                i += 1
-            value += raw[i : i + 1]
-            i += 1
-        return bytes(value)
-    end = len(raw)
-    for stop in (delimiter, b"\n"):
-        found = raw.find(stop, at)
-        if 0 <= found < end:
-            end = found
-    return raw[at:end].removesuffix(b"\r")
-
-
-def _split_fields(raw: bytes, delimiter: bytes, quote: bytes) -> list[bytes] | None:
-    try:
-        got = _text.csv_split_record(np.frombuffer(raw, dtype=np.uint8), 0, delimiter, quote, True)
-    except ValueError:
-        return None
-    return None if got is None else got[0]
-
-
-def _json_value(raw: bytes, at: int) -> bytes | None:
-    """The JSON value that starts at `raw[at]`, for a message: a string's content, else its text."""
-    text = raw[at:].decode("utf-8", "surrogateescape")
-    try:
-        value, end = json.JSONDecoder().raw_decode(text)
-    except ValueError:
-        return None
-    try:
-        return (value if isinstance(value, str) else text[:end]).encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a lone surrogate escape
-        return None
-
-
 def _data_bytes(cols: list[RunColumn]) -> int:
     total = 0
     for c in cols:
@@ -277,6 +249,3 @@ def _data_bytes(cols: list[RunColumn]) -> int:
             assert c.offsets is not None and c.data is not None
             total += c.data.nbytes + 8 * (c.offsets.shape[0] - 1)
     return total
-
-
-# -- reading ---------------------------------------------------------------------------------

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from rodata._help import add_command, add_data_root
 from rodata.etl.cliargs import STDIN, parse_delimiter, parse_size
+
+if TYPE_CHECKING:
+    from rodata.etl.arguments import BuildArguments
 
 __all__ = ["parse_delimiter", "parse_size", "register"]
 
@@ -82,44 +84,6 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def _check(args: argparse.Namespace) -> str | None:
-    """A usage problem with the arguments, before any work."""
-    if not args.data_root:
-        return "--data-root DIR is required (or set RODATA_DATA_ROOT)"
-    if args.inputs.count(STDIN) > 1:
-        return "- (standard input) can be given only once"
-    if STDIN in args.inputs and args.format == "parquet":
-        return "- (standard input) reads CSV or JSON Lines, not Parquet: save the file and give its name"
-    for path in args.inputs:
-        if path == STDIN:
-            continue
-        if not os.path.exists(path):
-            return f"no such input file: {path}"
-        if os.path.isdir(path):
-            return f"{path} is a directory, not an input file"
-    if args.workers is not None and args.workers < 1:
-        return "--workers must be at least 1"
-    if args.max_bad_rows < 0:
-        return "--max-bad-rows must not be negative"
-    if args.max_bad_rows > 0 and not args.rejects:
-        return "--max-bad-rows needs --rejects FILE: quarantined records are kept there, never dropped"
-    if args.keep_versions < 1:
-        return "--keep-versions must be at least 1"
-    if args.chunk_size is not None and args.chunk_size < 1:
-        return "--chunk-size must be positive"
-    if args.memory_limit is not None and args.memory_limit < 1 << 20:
-        return "--memory-limit must be at least 1M"
-    if args.schema and (not os.path.exists(args.schema) or os.path.isdir(args.schema)):  # a pipe will do
-        return f"no such schema file: {args.schema}"
-    from rodata.store import check_dataset_name
-
-    try:
-        check_dataset_name(args.dataset)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
 @contextmanager
 def _interrupts_stop_the_build() -> Iterator[None]:
     """SIGTERM stops a build the way Ctrl-C does: cleanly, publishing nothing — until the build
@@ -147,40 +111,35 @@ def _interrupts_stop_the_build() -> Iterator[None]:
 
 def run_build(args: argparse.Namespace) -> int:
     """``rodata build``."""
-    problem = _check(args)
-    if problem:
-        return _usage(problem)
-    from rodata.etl.sources import detect_sources
+    from rodata.etl.arguments import BuildArgumentError, check_build_arguments
 
     try:
-        detect_sources([p for p in args.inputs if p != STDIN], args.format)
-    except ValueError as exc:
+        checked = check_build_arguments(
+            args.inputs, dataset=args.dataset, key=args.key, data_root=args.data_root, schema=args.schema,
+            delimiter=args.delimiter, cli=True, workers=args.workers, format=args.format,
+            on_duplicate=args.on_duplicate, max_bad_rows=args.max_bad_rows, rejects=args.rejects,
+            keep_versions=args.keep_versions, memory_limit=args.memory_limit, chunk_bytes=args.chunk_size,
+            allow_schema_change=args.allow_schema_change, allow_shrink=args.allow_shrink, dry_run=args.dry_run)
+    except BuildArgumentError as exc:
         return _usage(str(exc))
-    if STDIN not in args.inputs:
-        return _build(args, args.inputs)
+    if not checked.reads_stdin:
+        return _build(args, checked)
     from contextlib import nullcontext
 
     from rodata.etl.guards import no_new_directories
     from rodata.etl.stdin import spooled_stdin
 
-    with no_new_directories(args.data_root, args.dataset) if args.dry_run else nullcontext(), \
-            spooled_stdin(args.data_root, args.dataset, args.format) as spooled:
-        inputs = [spooled.path if p == STDIN else p for p in args.inputs]
-        with spooled.named_as_stdin():
-            return _build(args, inputs, spooled.path)
+    with no_new_directories(checked.data_root, args.dataset) if args.dry_run else nullcontext(), \
+            spooled_stdin(checked.data_root, args.dataset, args.format) as spooled, spooled.named_as_stdin():
+        return _build(args, checked.with_stdin(spooled.path), spooled.path)
 
 
-def _build(args: argparse.Namespace, inputs: list[str], stdin_path: str | None = None) -> int:
+def _build(args: argparse.Namespace, checked: BuildArguments, stdin_path: str | None = None) -> int:
     from rodata.etl import interrupts
-    from rodata.etl.build import build
+    from rodata.etl.build import build_checked
 
     with _interrupts_stop_the_build():
-        report = build(inputs, dataset=args.dataset, key=args.key, data_root=args.data_root,
-                       workers=args.workers, format=args.format, schema=args.schema,
-                       on_duplicate=args.on_duplicate, max_bad_rows=args.max_bad_rows, rejects=args.rejects,
-                       keep_versions=args.keep_versions, memory_limit=args.memory_limit, progress=args.progress,
-                       chunk_bytes=args.chunk_size, allow_schema_change=args.allow_schema_change,
-                       allow_shrink=args.allow_shrink, delimiter=args.delimiter, dry_run=args.dry_run)
+        report = build_checked(checked, args.progress)
         report.inputs = [STDIN if p == stdin_path else p for p in report.inputs]
         for change in report.widened:
             if change["file"] == stdin_path:

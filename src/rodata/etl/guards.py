@@ -1,5 +1,6 @@
-"""What a build checks before it starts (its arguments) and before it publishes (that it has
-rows to publish: nothing replaces a dataset's rows with none by accident)."""
+"""What a build checks before it publishes (that it has rows to publish: nothing replaces a
+dataset's rows with none by accident), the publish guard of a dry run, and the schema argument
+as a schema file.  The arguments themselves are checked by rodata.etl.arguments."""
 
 from __future__ import annotations
 
@@ -11,29 +12,9 @@ from typing import Any
 
 from rodata.errors import BadInputError, RodataError
 from rodata.etl.schemafile import SchemaFile, load_schema, schema_from_mapping
-from rodata.store import check_dataset_name, current_version, dataset_path, guard, load_version
+from rodata.store import current_version, dataset_path, guard, load_version
 
-__all__ = ["check_arguments", "check_rows", "dry_run_guard", "no_new_directories", "schema_file"]
-
-
-def check_arguments(paths: Sequence[Any], dataset: str, on_duplicate: str, max_bad_rows: int, rejects: Any,
-                    keep_versions: int, workers: int | None, memory_limit: int | None) -> None:
-    """ValueError for arguments no build can run with."""
-    if not paths:
-        raise ValueError("no input files")
-    check_dataset_name(dataset)
-    if on_duplicate not in ("error", "first", "last"):
-        raise ValueError(f"on_duplicate must be 'error', 'first' or 'last', not {on_duplicate!r}")
-    if max_bad_rows < 0:
-        raise ValueError("max_bad_rows must not be negative")
-    if max_bad_rows > 0 and rejects is None:
-        raise ValueError("max_bad_rows > 0 needs a rejects file: skipped records are kept there, never lost")
-    if keep_versions < 1:
-        raise ValueError("keep_versions must be at least 1")
-    if workers is not None and workers < 1:
-        raise ValueError("workers must be at least 1")
-    if memory_limit is not None and memory_limit < 1 << 20:
-        raise ValueError("memory_limit must be at least 1 MiB")
+__all__ = ["check_rows", "dry_run_guard", "no_new_directories", "schema_file"]
 
 
 def schema_file(schema: str | os.PathLike[str] | Mapping[str, Any] | None,

@@ -23,7 +23,8 @@ from rodata._core import _text
 from rodata.errors import BadInputError, SchemaError
 from rodata.etl.schemafile import ColumnSpec, SchemaFile
 from rodata.etl.sources import Source, read_head
-from rodata.schema import KEY_TYPES, Column, Schema, parse_type
+from rodata.etl.tokenspec import INFER, SKIP, TokenizerSpec
+from rodata.schema import Column, Schema, key_storage_type, parse_type
 
 __all__ = [
     "SAMPLE_BYTES",
@@ -65,9 +66,9 @@ class ColumnPlan:
         """``vector[DIM]`` for vectors, else the type."""
         return f"vector[{self.dim}]" if self.type == "vector" else self.type
 
-    def tokenizer_spec(self) -> tuple[str, str, int, bool, bool, bool]:
+    def tokenizer_spec(self) -> TokenizerSpec:
         """The column as the compiled tokenizers take it."""
-        return (self.name, self.type, self.dim, self.inferred, self.nullable is False, self.key)
+        return TokenizerSpec(self.name, self.type, self.dim, self.inferred, self.nullable is False, self.key)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"name": self.name, "type": self.type_name, "inferred": self.inferred}
@@ -154,9 +155,6 @@ def clean_names(raw: Sequence[str]) -> list[str]:
     return out
 
 
-TokenizerSpec = tuple[str, str, int, bool, bool, bool]
-
-
 def sample_specs(names: Sequence[str], schema: SchemaFile, key: str) -> list[TokenizerSpec | None]:
     """How the sample reads each input column: as the full read will, so that it rejects the
     same records (a declared type, a null key, a null where the schema says not nullable) and
@@ -168,9 +166,9 @@ def sample_specs(names: Sequence[str], schema: SchemaFile, key: str) -> list[Tok
             specs.append(None)
         elif spec.type is not None:
             plan = _plan_one(spec, 0, -1, key)
-            specs.append((name, plan.type, plan.dim, False, plan.nullable is False, plan.key))
+            specs.append(TokenizerSpec(name, plan.type, plan.dim, False, plan.nullable is False, plan.key))
         else:
-            specs.append((name, "infer", 1, False, spec.nullable is False, spec.name == key))
+            specs.append(TokenizerSpec(name, INFER, 1, False, spec.nullable is False, spec.name == key))
     return specs
 
 
@@ -181,7 +179,7 @@ def sample_csv(source: Source, layout: CsvLayout, delimiter: bytes, quote: bytes
     head, whole = read_head(source, layout.data_start + SAMPLE_BYTES)
     buf = np.frombuffer(head, dtype=np.uint8)
     specs = sample_specs(layout.fields, schema or SchemaFile(), key)
-    columns = [s for s in specs if s is not None]
+    columns: list[_text.ColumnSpec] = [s for s in specs if s is not None]
     field_map, at = [], 0
     for s in specs:
         field_map.append(-1 if s is None else at)
@@ -193,7 +191,7 @@ def sample_csv(source: Source, layout: CsvLayout, delimiter: bytes, quote: bytes
         if status != _text.STATUS_BAD:  # bad records are reported by the real pass
             break
     kinds = tok.seen_kinds()
-    return [0 if s is None or s[1] != "infer" else kinds[field_map[i]] for i, s in enumerate(specs)]
+    return [0 if s is None or s.type != INFER else kinds[field_map[i]] for i, s in enumerate(specs)]
 
 
 def sample_jsonl(source: Source, schema: SchemaFile | None = None, key: str = "", null_values: Sequence[bytes] = (),
@@ -209,8 +207,8 @@ def sample_jsonl(source: Source, schema: SchemaFile | None = None, key: str = ""
     names = [n for n in (key_source, *schema.columns) if n]
     names = list(dict.fromkeys(names))
     specs = sample_specs(names, schema, key)
-    columns = [s if s is not None else (n, "skip", 1, False, False, False) for n, s in zip(names, specs, strict=True)]
-    tok = _text.JsonTokenizer(columns, list(null_values), order=True)
+    columns = [s if s is not None else TokenizerSpec.skip(n) for n, s in zip(names, specs, strict=True)]
+    tok = _text.JsonTokenizer(list(columns), list(null_values), order=True)
     pos, line = start, 1
     while True:
         status, pos, line = tok.feed(buf, pos, len(buf), whole, line)
@@ -221,9 +219,9 @@ def sample_jsonl(source: Source, schema: SchemaFile | None = None, key: str = ""
     for name, is_new, index in tok.field_order():
         if is_new:
             out.append((name, new[index][1], new[index][3]))
-        elif columns[index][1] == "infer":
+        elif columns[index].type == INFER:
             out.append((name, kinds[index], dims[index]))
-        elif columns[index][1] != "skip":
+        elif columns[index].type != SKIP:
             out.append((name, 0, -1))
     return out
 
@@ -293,17 +291,22 @@ def _plan_one(spec: ColumnSpec, mask: int, dim: int, key: str) -> ColumnPlan:
     if spec.type is not None:
         type_, tdim = parse_type(spec.type)
         if is_key:
-            if type_ in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"):
-                type_ = "int64"
-            if type_ not in KEY_TYPES:
+            stored = key_storage_type(type_)
+            if stored is None:
                 raise SchemaError(f"key column {spec.name!r} is declared {spec.type}: it must be int64 or string")
+            type_ = stored
             if spec.nullable:
                 raise SchemaError(f"key column {spec.name!r} cannot be nullable")
         return ColumnPlan(spec.name, spec.source, type_, tdim, False, spec.nullable, is_key)
     type_, tdim = inferred_type(mask, dim)
     if is_key:
-        type_, tdim = ("int64" if type_ == "int64" else "string"), 1
+        type_, tdim = _inferred_key_type(type_), 1
     return ColumnPlan(spec.name, spec.source, type_, tdim, True, spec.nullable, is_key)
+
+
+def _inferred_key_type(type_: str) -> str:
+    """An inferred key is an int64 when its values are integers, else a string (docs/etl.md)."""
+    return "int64" if type_ == "int64" else "string"
 
 
 def widen_columns(columns: Sequence[ColumnPlan], widened: dict[int, int], dims: dict[int, int] | None = None,
@@ -315,7 +318,7 @@ def widen_columns(columns: Sequence[ColumnPlan], widened: dict[int, int], dims: 
         mask = _TYPE_KINDS.get(col.type, _text.KINDS["string"]) | kinds
         type_, dim = inferred_type(mask, col.dim if col.type == "vector" else (dims or {}).get(index, -1))
         if col.key:
-            type_, dim = ("int64" if type_ == "int64" else "string"), 1
+            type_, dim = _inferred_key_type(type_), 1
         if (type_, dim) == (col.type, col.dim):  # cannot happen for a true widening: never loop
             raise SchemaError(f"column {col.name!r}: cannot widen {col.type_name} to hold kinds {kinds:#x}")
         out[index] = replace(col, type=type_, dim=dim)

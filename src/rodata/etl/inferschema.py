@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rodata._help import add_command
-from rodata.etl import guards, infer
+from rodata.etl import guards
 from rodata.etl.cliargs import STDIN, parse_delimiter
 from rodata.etl.infer import ColumnPlan
 
@@ -69,17 +69,10 @@ def infer_schema(inputs: Sequence[str | os.PathLike[str]], *, key: str | None = 
 
 
 def _first_column(sources: Sequence[Any], schema_file: Any) -> str:
-    first = sources[0]
-    if first.format == "csv":
-        delim = (schema_file.delimiter or ("\t" if first.tab_separated else ",")).encode()
-        quote = (schema_file.quote if schema_file.quote is not None else '"').encode()
-        return infer.read_csv_layout(first, delim, quote).fields[0]
-    if first.format == "jsonl":
-        fields = infer.sample_jsonl(first)
-        return fields[0][0] if fields else ""
-    from rodata.etl.parquet import parquet_fields
+    from rodata.etl.formats import reader_for
 
-    return parquet_fields(first.path, lengths=False)[0][0]
+    first = sources[0]
+    return reader_for(first.format).first_field(first, schema_file)
 
 
 def schema_file_text(columns: Sequence[InferredColumn], *, inputs: Sequence[str], delimiter: str | None = None,

@@ -1,7 +1,6 @@
-"""Parquet inputs, read through pyarrow (the optional extra ``rodata[parquet]``).
-
-The file's own schema gives the column types; workers read ranges of row groups and turn
-the Arrow buffers into typed columns without a Python object per value."""
+"""Parquet files through pyarrow (the optional extra ``rodata[parquet]``): their schema as rodata
+types, their row groups, and Arrow arrays as typed columns without a Python object per value.
+The reader of the format (rodata.etl.formats.parquet) plans and parses with these."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import numpy as np
 from rodata.errors import BadInputError, SchemaError
 from rodata.etl.runs import RunColumn
 
-__all__ = ["import_pyarrow", "parquet_fields", "parse_row_groups", "row_group_ranges"]
+__all__ = ["import_pyarrow", "parquet_fields", "row_group_ranges", "to_run_column"]
 
 
 def import_pyarrow() -> Any:
@@ -174,95 +173,3 @@ def _vector(arr: Any, dim: int, valid: Any, name: str, path: str) -> RunColumn:
         raise BadInputError(f"column {name!r}: a vector holds a null", path=path)
     out[present] = flat.to_numpy(zero_copy_only=False).reshape(len(present), dim)
     return RunColumn(values=out, valid=valid)
-
-
-def parse_row_groups(task: Any) -> Any:
-    """Read row groups [a, b) of a Parquet file into sorted runs (the worker's task).
-
-    A row with a null key, a null in a column declared not nullable, or a string that is not
-    valid UTF-8 is a bad record (quarantined under ``--max-bad-rows``, else the build stops on
-    the first), named by file, row and column as for text inputs."""
-    pq = import_pyarrow()
-    from rodata.etl.chunk import ChunkState
-
-    state = ChunkState(task, tokenizer=False)
-    state.check_parent()
-    a, b = task.row_groups
-    pf = pq.ParquetFile(task.source.path)
-    meta = pf.metadata
-    first_row = sum(meta.row_group(i).num_rows for i in range(a))
-    sources = [src for src, _type, _dim in task.parquet_columns]
-    table = pf.read_row_groups(list(range(a, b)), columns=sources)
-    n = table.num_rows
-    cols = [to_run_column(table.column(src), type_, dim, spec[0], task.source.path)
-            for (src, type_, dim), spec in zip(task.parquet_columns, task.columns, strict=True)]
-    bad = _bad_rows(task, cols)
-    lines = np.arange(first_row + 1, first_row + n + 1, dtype=np.int64)  # "line" = row number
-    if bad:
-        _quarantine(state, task, table, bad, first_row)
-        if state.result.stopped:
-            return state.finish()
-        from rodata.etl import keys
-
-        mask = np.ones(n, dtype=bool)
-        mask[list(bad)] = False
-        keep = np.flatnonzero(mask)
-        cols = [keys.take(c, keep) for c in cols]
-        lines = lines[keep]
-    if len(lines):
-        state._add_run(cols, lines)
-    return state.finish()
-
-
-def _bad_rows(task: Any, cols: list[RunColumn]) -> dict[int, tuple[int, str]]:
-    """{row: (column index, reason)} of the rows that are bad records, the first fault of each."""
-    from rodata._core import _text
-
-    bad: dict[int, tuple[int, str]] = {}
-    for index, (col, spec) in enumerate(zip(cols, task.columns, strict=True)):
-        name, type_, _dim, _inferred, not_null, is_key = spec
-        if col.valid is not None and (is_key or not_null):
-            reason = (f"null key (key column {name!r})" if is_key
-                      else f"column {name!r}: null in a column declared not nullable")
-            for row in np.flatnonzero(~col.valid).tolist():
-                bad.setdefault(row, (index, reason))
-        if type_ == "string":
-            assert col.offsets is not None and col.data is not None
-            row, _at = _text.utf8_first_invalid(col.offsets, col.data)
-            while row >= 0:
-                bad.setdefault(row, (index, f"column {name!r}: invalid UTF-8"))
-                row, _at = _text.utf8_first_invalid(col.offsets, col.data, row + 1)
-    return bad
-
-
-def _quarantine(state: Any, task: Any, table: Any, bad: dict[int, tuple[int, str]], first_row: int) -> None:
-    """Record the bad rows, in row order (the result is `stopped` past max_bad)."""
-    from rodata.etl.badrecords import BadRecord
-
-    for row in sorted(bad):
-        index, reason = bad[row]
-        state.result.bad_count += 1
-        if len(state.result.bad) <= task.max_bad:
-            state.result.bad.append(BadRecord(task.source.index, task.source.path, first_row + row,
-                                              first_row + row + 1, index + 1, f"row {first_row + row + 1}: {reason}",
-                                              _row_text(table, row)))
-        if len(state.result.bad) > task.max_bad:
-            state.result.stopped = True
-            return
-
-
-def _row_text(table: Any, row: int) -> bytes:
-    """One row as JSON for the rejects file; a string that is not UTF-8 is shown with escapes."""
-    import orjson
-    import pyarrow as pa
-
-    doc = {}
-    for name, col in zip(table.column_names, table.slice(row, 1).columns, strict=True):
-        if pa.types.is_dictionary(col.type):
-            col = col.cast(col.type.value_type)
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            raw = col.cast(pa.large_binary()).to_pylist()[0]
-            doc[name] = None if raw is None else raw.decode("utf-8", "backslashreplace")
-        else:
-            doc[name] = col.to_pylist()[0]
-    return orjson.dumps(doc, default=str)

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from rodata._process import pid_alive
 from rodata.errors import RodataError
-from rodata.store import pid_alive
 
 __all__ = ["WorkerPool"]
 

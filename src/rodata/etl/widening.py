@@ -7,10 +7,9 @@ line, for the message and the report."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import orjson
 
 from rodata._core import _text
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from rodata.etl.chunk import ChunkResult, ChunkTask
     from rodata.etl.infer import ColumnPlan
 
-__all__ = ["changes", "locate_widenings", "message"]
+__all__ = ["changes", "locate_widenings", "message", "offset"]
 
 _K = _text.KINDS
 _TYPE_KINDS = {"bool": _K["bool"], "int64": _K["int"], "float64": _K["float"], "date": _K["date"],
@@ -29,16 +28,18 @@ _MAX_BYTES = 64 << 20  # never read more than this to find the value (past it: n
 _MARGIN = 1 << 20  # the chunk's last record may run past its end
 
 
-def locate_widenings(task: ChunkTask, widened: Mapping[int, int]) -> dict[int, tuple[str, int]]:
-    """(value, line) of the first value that widened each column of `widened`, where found."""
-    types = {i: task.columns[i][1] for i in widened if task.columns[i][1] in _TYPE_KINDS}
+def locate_widenings(task: ChunkTask, widened: Mapping[int, int],
+                     records: Callable[[ChunkTask, bytes], Iterator[tuple[int, Callable[[int], Any]]]],
+                     ) -> dict[int, tuple[str, int]]:
+    """(value, line) of the first value that widened each column of `widened`, where found;
+    `records` is the format reader's: (line, value of column i) of each record of the bytes."""
+    types = {i: task.columns[i].type for i in widened if task.columns[i].type in _TYPE_KINDS}
     if not types:
         return {}
     try:
         data = _read(task)
         found: dict[int, tuple[str, int]] = {}
-        records = _csv_records(task, data) if task.source.format == "csv" else _jsonl_records(task, data)
-        for line, values in records:
+        for line, values in records(task, data):
             for index, type_ in types.items():
                 if index in found:
                     continue
@@ -55,65 +56,15 @@ def locate_widenings(task: ChunkTask, widened: Mapping[int, int]) -> dict[int, t
 def _read(task: ChunkTask) -> bytes:
     with open_bytes(task.source) as fh:
         if task.source.splittable:
-            fh.seek(_offset(task))
-            return fh.read(min(_MAX_BYTES, max(0, task.end - _offset(task)) + _MARGIN))
+            fh.seek(offset(task))
+            return fh.read(min(_MAX_BYTES, max(0, task.end - offset(task)) + _MARGIN))
         fh.read(task.start)  # a stream: skip to the first record (the header is before it)
         return fh.read(_MAX_BYTES)
 
 
-def _offset(task: ChunkTask) -> int:
+def offset(task: ChunkTask) -> int:
     """Where the worker starts looking (the byte before a range not known to start a record)."""
     return task.start if task.known_start else task.start - 1
-
-
-def _csv_records(task: ChunkTask, data: bytes) -> Iterator[tuple[int, Any]]:
-    buf = np.frombuffer(data, dtype=np.uint8)
-    pos, line = 0, task.line
-    if task.source.splittable and not task.known_start:
-        pos, skipped = _text.find_record_start(buf, 0, task.in_quote, task.quote)
-        if pos < 0:
-            return
-        line += skipped
-    fields_of = {col: f for f, col in enumerate(task.field_map) if col >= 0}
-    nulls = set(task.null_values)
-    limit = min(len(data), task.end - _offset(task)) if task.source.splittable else len(data)
-    while pos < len(data) and pos < limit:
-        got = _text.csv_split_record(buf, pos, task.delimiter, task.quote, True)
-        if got is None:
-            return
-        fields, pos, lines = got
-        if fields != [b""]:
-            yield line, (lambda i, f=fields: _field(f, fields_of.get(i), nulls))
-        line += lines
-
-
-def _field(fields: list[bytes], at: int | None, nulls: set[bytes]) -> bytes | None:
-    if at is None or at >= len(fields) or fields[at] in nulls:
-        return None
-    return fields[at]
-
-
-def _jsonl_records(task: ChunkTask, data: bytes) -> Iterator[tuple[int, Any]]:
-    line = task.line
-    lines = data.split(b"\n")
-    if task.source.splittable and not task.known_start:
-        lines, line = lines[1:], line + 1
-    names = [c[0] for c in task.columns]
-    nulls = set(task.null_values)
-    for text in lines:
-        try:
-            record = orjson.loads(text) if text.strip() else None
-        except orjson.JSONDecodeError:
-            record = None
-        if isinstance(record, dict):
-            yield line, (lambda i, r=record: _json_value(r.get(names[i]), nulls))
-        line += 1
-
-
-def _json_value(value: Any, nulls: set[bytes]) -> Any:
-    if isinstance(value, str) and value.encode("utf-8", "surrogatepass") in nulls:
-        return None
-    return value
 
 
 def _kind(value: Any) -> int:
