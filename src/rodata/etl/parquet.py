@@ -10,6 +10,7 @@ import numpy as np
 
 from rodata.errors import BadInputError, SchemaError
 from rodata.etl.runs import RunColumn
+from rodata.schema import MAX_DATE, MIN_DATE
 
 __all__ = ["import_pyarrow", "parquet_fields", "row_group_ranges", "to_run_column"]
 
@@ -138,8 +139,7 @@ def to_run_column(arr: Any, type_: str, dim: int, name: str, path: str) -> RunCo
         if type_ == "date":
             days = pc.fill_null(arr.cast(pa.date32()).cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
             values = days.astype(np.int64).view("<M8[D]")
-            if values.size and (values.min() < np.datetime64("0001-01-01") or
-                                values.max() > np.datetime64("9999-12-31")):
+            if values.size and (values.min() < MIN_DATE or values.max() > MAX_DATE):
                 raise BadInputError(f"column {name!r}: dates must lie in years 1 to 9999", path=path)
             return RunColumn(values=values, valid=valid)
         arrow_type = {"bool": pa.bool_(), "float32": pa.float32(), "float64": pa.float64()}.get(
