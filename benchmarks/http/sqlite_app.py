@@ -1,7 +1,7 @@
 """The baseline: the same lookups as a plain FastAPI + SQLite service, the way a user would write it.
 
-Run with ``RODATA_BENCH_SQLITE=/path/to/db.sqlite uvicorn sqlite_app:app`` (same uvicorn settings
-as ``rodata serve``)."""
+Run with ``RODATA_BENCH_SQLITE=/path/to/db.sqlite RODATA_BENCH_TABLE=flights uvicorn sqlite_app:app``
+(same uvicorn settings as ``rodata serve``); the table has an ``id INTEGER PRIMARY KEY``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-DB_PATH = os.environ.get("RODATA_BENCH_SQLITE", "features.sqlite")
+DB_PATH = os.environ.get("RODATA_BENCH_SQLITE", "flights.sqlite")
+TABLE = os.environ.get("RODATA_BENCH_TABLE", "flights")
 app = FastAPI()
 _conn = sqlite3.connect(DB_PATH, check_same_thread=False)
 _conn.row_factory = sqlite3.Row
-_columns = [r[1] for r in _conn.execute("PRAGMA table_info(features)")]
+_ROW = f"SELECT * FROM {TABLE} WHERE id = ?"
 
 
 class Lookup(BaseModel):
@@ -25,7 +26,7 @@ class Lookup(BaseModel):
 
 @app.get("/rows/{key}")
 def row(key: int) -> dict[str, Any]:
-    found = _conn.execute("SELECT * FROM features WHERE id = ?", (key,)).fetchone()
+    found = _conn.execute(_ROW, (key,)).fetchone()
     if found is None:
         raise HTTPException(404, "not found")
     return dict(found)
@@ -37,6 +38,6 @@ def lookup(body: Lookup) -> dict[str, Any]:
     for at in range(0, len(body.keys), 500):
         chunk = body.keys[at : at + 500]
         marks = ",".join("?" * len(chunk))
-        for found in _conn.execute(f"SELECT * FROM features WHERE id IN ({marks})", chunk):
+        for found in _conn.execute(f"SELECT * FROM {TABLE} WHERE id IN ({marks})", chunk):
             by_key[found["id"]] = dict(found)
     return {"rows": [by_key.get(k) for k in body.keys]}
