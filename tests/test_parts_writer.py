@@ -109,3 +109,10 @@ def test_a_duplicate_under_error_names_the_key(tmp_path: Path, keys: list[Any], 
             as info:
         write_part(path, SCHEMA_STR if string_key else SCHEMA_INT, columns_of(rows, string_key), "error")
     assert info.value.key == keys[1]
+
+
+def test_columns_that_do_not_fit_the_schema_are_refused(tmp_path: Path) -> None:
+    rows = [{"k": 1, "s": "x", "x": 1.0, "v": [0.0, 0.0]}]
+    with pytest.raises(rodata.SchemaError, match="3 columns for a schema of 4"):
+        write_part(tmp_path / "part-00000.seg", SCHEMA_INT, columns_of(rows, False)[:3])
+    assert not (tmp_path / "part-00000.seg").exists()

@@ -6,7 +6,6 @@ import json
 import os
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -22,6 +21,7 @@ from rodata._core import (
     xxh64,
 )
 from rodata.errors import FormatError, SchemaError
+from rodata.manifest import PartEntry
 from rodata.schema import Schema
 
 __all__ = ["SegmentInfo", "check_written", "write_segment"]
@@ -34,20 +34,9 @@ _ZEROS = bytes(ALIGN)
 _MIN_DATE, _MAX_DATE = np.datetime64("0001-01-01", "D"), np.datetime64("9999-12-31", "D")
 
 
-@dataclass(frozen=True)
-class SegmentInfo:
-    """What the manifest records of a written segment."""
-
-    file: str
-    rows: int
-    bytes: int
-    min_key: int | str | None
-    max_key: int | str | None
-    fingerprint: str  # hex XXH64 of the section directory: identifies the file's whole content
-
-    def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "rows": self.rows, "bytes": self.bytes, "min_key": self.min_key,
-                "max_key": self.max_key, "fingerprint": self.fingerprint}
+#: Transitional name of :class:`rodata.manifest.PartEntry` (what the manifest records of a part),
+#: kept until the build says PartEntry.
+SegmentInfo = PartEntry
 
 
 class _SectionWriter:
@@ -98,7 +87,7 @@ def _key_value(col: ColumnData, row: int) -> int | str:
     return col.bytes_at(row).decode("utf-8")
 
 
-def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequence[ColumnData]) -> SegmentInfo:
+def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequence[ColumnData]) -> PartEntry:
     """Write `columns` (one per column of `schema`, in its order, already sorted by a unique key) to
     `path` and fsync it.  Use :func:`rodata.parts_writer.write_part`, which sorts, applies the duplicate
     policy and reads the part back, unless the rows are known to be in order."""
@@ -147,7 +136,7 @@ def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequenc
         out.write_raw(_trailer(dir_offset, len(out.entries), dir_checksum, out.pos + 64))
         fh.flush()
         os.fsync(fh.fileno())
-    return SegmentInfo(
+    return PartEntry(
         file=os.path.basename(path),
         rows=rows,
         bytes=out.pos,
@@ -157,7 +146,7 @@ def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequenc
     )
 
 
-def check_written(path: str | os.PathLike[str], info: SegmentInfo) -> None:
+def check_written(path: str | os.PathLike[str], info: PartEntry) -> None:
     """Read a part back as a reader will, before it may be published: every checksum, deep
     validation (docs/FORMAT.md) and agreement with what the writer recorded for the manifest."""
     seg = Segment(path, verify=True)

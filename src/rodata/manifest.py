@@ -13,7 +13,7 @@ import platform
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -38,7 +38,8 @@ _MIN_PART_BYTES = 128  # a header and a trailer
 
 @dataclass(frozen=True)
 class PartEntry:
-    """One part as the manifest lists it."""
+    """One part as the manifest lists it: what a writer records of the segment it wrote
+    (rodata._segment.write_segment), and what a reader checks the file against."""
 
     file: str
     rows: int
@@ -79,23 +80,7 @@ class Manifest:
                 "parts": [p.to_json() for p in self.parts], "build": dict(self.build)}
 
 
-class WrittenPart(Protocol):
-    """What a writer knows of a part it wrote (rodata._segment.SegmentInfo, or a PartEntry)."""
-
-    @property
-    def file(self) -> str: ...
-    @property
-    def rows(self) -> int: ...
-    @property
-    def bytes(self) -> int: ...
-    @property
-    def min_key(self) -> int | str | None: ...
-    @property
-    def max_key(self) -> int | str | None: ...
-    def to_json(self) -> dict[str, Any]: ...
-
-
-def check_part_order(parts: Sequence[WrittenPart]) -> None:
+def check_part_order(parts: Sequence[PartEntry]) -> None:
     """Parts must follow each other in key order without overlapping (empty parts aside)."""
     previous_max: Any = None
     for part in parts:
@@ -105,7 +90,7 @@ def check_part_order(parts: Sequence[WrittenPart]) -> None:
             previous_max = part.max_key
 
 
-def new_manifest(schema: Schema, parts: Sequence[WrittenPart], *, created_at: str,
+def new_manifest(schema: Schema, parts: Sequence[PartEntry], *, created_at: str,
                  build: Mapping[str, Any] | None = None, seconds: float | None = None) -> dict[str, Any]:
     """The manifest document of a new version made of `parts` (written and verified, in key
     order), without the fields that publishing fills in (``format``, ``dataset``, ``version``).

@@ -16,7 +16,9 @@ from typing import Literal
 
 from rodata import keyorder
 from rodata._columns import ColumnData
-from rodata._segment import SegmentInfo, check_written, write_segment
+from rodata._segment import check_written, write_segment
+from rodata.errors import SchemaError
+from rodata.manifest import PartEntry
 from rodata.schema import Schema
 
 __all__ = ["Layout", "OrderedRows", "PartWritten", "order_rows", "write_part", "write_rows"]
@@ -38,7 +40,7 @@ class OrderedRows:
 class PartWritten:
     """A written and verified part: what the manifest records of it, and the rows dropped."""
 
-    info: SegmentInfo
+    info: PartEntry
     duplicates: int
 
 
@@ -51,6 +53,8 @@ def order_rows(schema: Schema, columns: MutableSequence[ColumnData], on_duplicat
     `columns` is consumed: each entry is replaced by its reordered column as soon as that is made,
     so no column is held twice at once."""
     keyorder.check_policy(on_duplicate)
+    if len(columns) != len(schema.columns):
+        raise SchemaError(f"{len(columns)} columns for a schema of {len(schema.columns)}")
     key_index = schema.index(schema.key)
     key = columns[key_index]
     order = None
@@ -74,7 +78,7 @@ def order_rows(schema: Schema, columns: MutableSequence[ColumnData], on_duplicat
 
 
 def write_rows(path: str | os.PathLike[str], schema: Schema, columns: Sequence[ColumnData], *,
-               seconds: dict[str, float] | None = None) -> SegmentInfo:
+               seconds: dict[str, float] | None = None) -> PartEntry:
     """Write rows in key order (from :func:`order_rows`) as the segment `path`, fsync it and read
     it back as a reader will (every checksum, deep validation, agreement with what was written).
     `seconds`, when given, gets the time taken to "write" and to "verify"."""

@@ -13,10 +13,9 @@ import numpy as np
 
 from rodata._columns import ColumnData, coerce_columns
 from rodata._core import FORMAT_CONSTANTS
-from rodata._segment import SegmentInfo
 from rodata.errors import SchemaError, UsageError
 from rodata.keyorder import OnDuplicate
-from rodata.manifest import new_manifest
+from rodata.manifest import PartEntry, new_manifest
 from rodata.parts_writer import order_rows, write_rows
 from rodata.schema import KEY_WIDENING_TYPES, Column, Schema
 from rodata.store import Version, publish, staging_dir, utc_now
@@ -97,7 +96,7 @@ def publish_parts(
     staging: Path,
     dataset: str,
     schema: Schema,
-    infos: Sequence[SegmentInfo],
+    infos: Sequence[PartEntry],
     *,
     keep_versions: int = 3,
     build: Mapping[str, Any] | None = None,

@@ -20,9 +20,9 @@ import numpy as np
 
 from rodata import keyorder
 from rodata._columns import ColumnData
-from rodata._segment import SegmentInfo
 from rodata.errors import RodataError
 from rodata.etl.runs import Run, read_run
+from rodata.manifest import PartEntry
 from rodata.parts_writer import Layout, OrderedRows, order_rows, write_rows
 from rodata.schema import Schema
 
@@ -58,7 +58,7 @@ class PartTask:
 @dataclass(frozen=True)
 class PartResult:
     index: int
-    info: SegmentInfo | None  # None when no row fell in the range
+    info: PartEntry | None  # None when no row fell in the range
     duplicates: int  # rows dropped by the first/last policy
     seconds: dict[str, float] = field(default_factory=dict)  # time spent: "merge", "write", "verify"
 
