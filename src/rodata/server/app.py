@@ -204,8 +204,8 @@ def _add_routes(app: RodataAPI, ctx: Context, settings: Settings) -> None:
 
 def _endpoint(route: Route, ctx: Context, settings: Settings) -> Any:
     """The FastAPI endpoint of `route`: its path parameters (matched on the raw path, so still
-    percent-encoded) given to the route's handler the one way (:func:`dispatch.call`)."""
-    fn = dispatch.handler_of(route)
+    percent-encoded) given to the route's handler the one way (:func:`dispatch.invoker`)."""
+    invoke = dispatch.invoker(route)
     tail = route.segments[-1].text if route.segments[-1].tail else None
 
     async def endpoint(request: Request, **raw: str) -> Response:
@@ -218,7 +218,7 @@ def _endpoint(route: Route, ctx: Context, settings: Settings) -> Any:
                 body = await read_body(request.scope, request.receive, settings.max_body_bytes)
             except HTTPError as exc:
                 return ReplyResponse(exc.reply())
-        reply = handlers.guarded(dispatch.call, route, ctx, [raw[p] for p in route.params], query, body, fn)
+        reply = handlers.guarded(invoke, ctx, [raw[p] for p in route.params], query, body)
         if reply.etag is not None:
             reply = revalidated(reply, request.scope["headers"])
         return ReplyResponse(reply)

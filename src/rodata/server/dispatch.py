@@ -2,12 +2,12 @@
 
 :class:`Router` matches a raw path with one split and dict lookups (never a regex walk); the
 raw-ASGI fast path uses it for the hot routes.  :func:`decode_segment` is the one decoding of a
-matched path parameter, whichever path matched it; :func:`call` calls a route's handler with
+matched path parameter, whichever path matched it; :func:`invoker` calls a route's handler with
 the decoded values, the same way for every route."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -17,20 +17,30 @@ from rodata.server.errors import HTTPError, Reply
 from rodata.server.handlers import Context
 from rodata.server.routes import Route
 
-__all__ = ["Router", "call", "decode_segment", "handler_of"]
+__all__ = ["Invoke", "Router", "decode_segment", "handler_of", "invoker"]
+
+
+_DECODED: dict[bytes | str, str] = {}
 
 
 def decode_segment(raw: bytes | str) -> str:
     """A matched path segment, percent-decoded, as text (a str is the raw path read as latin-1);
     422 ``bad_path`` when it is not UTF-8 after percent-decoding."""
-    if isinstance(raw, str):
-        raw = raw.encode("latin-1")
-    if b"%" in raw:
-        raw = unquote_to_bytes(raw)
+    text = _DECODED.get(raw)  # the same few dataset and column names come in every request
+    if text is not None:
+        return text
+    data = raw.encode("latin-1") if isinstance(raw, str) else raw
+    if b"%" in data:
+        data = unquote_to_bytes(data)
     try:
-        return raw.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPError(422, "bad_path", "a path segment is not valid UTF-8 after percent-decoding") from None
+    if len(raw) <= 64:  # bounded: keys come and go, and a long one is rare
+        if len(_DECODED) >= 4096:
+            _DECODED.clear()
+        _DECODED[raw] = text
+    return text
 
 
 def handler_of(route: Route) -> Any:
@@ -38,24 +48,45 @@ def handler_of(route: Route) -> Any:
     return getattr(handlers, route.handler)
 
 
-def call(route: Route, ctx: Context, raw_params: Iterable[bytes | str], query: bytes, body: bytes | None = None,
-         fn: Any = None) -> Reply:
-    """``handler(ctx, *decoded path values, [body,] query)``: the one way every handler is called
-    (`fn`: the handler, when the caller holds it already)."""
-    try:
-        values = [decode_segment(raw) for raw in raw_params]
-    except HTTPError:
-        # A fault of the query string is told first, whatever the path holds: a parameter the
-        # route does not take is always answered 422 unknown_parameter, naming it.
-        handlers.parse_query(query, route.query_names)
-        raise
-    if fn is None:
-        fn = handler_of(route)
-    if route.body:
-        reply: Reply = fn(ctx, *values, body, query)
+#: ``invoke(ctx, raw path parameters, query, body)``: a route's handler called the one way.
+Invoke = Callable[[Context, Sequence[bytes | str], bytes, "bytes | None"], Reply]
+
+
+def invoker(route: Route) -> Invoke:
+    """How `route` is answered: its raw path parameters percent-decoded (:func:`decode_segment`),
+    then ``handler(ctx, *values, [body,] query)``, the same way for every route and whichever
+    path matched it.  A fault of the query string is told before a path segment that does not
+    decode: a parameter the route does not take is always 422 ``unknown_parameter``."""
+    fn = handler_of(route)
+    allowed = route.query_names
+    body = route.body
+
+    def values(raw: Sequence[bytes | str], query: bytes) -> list[str]:
+        try:
+            return [decode_segment(value) for value in raw]
+        except HTTPError:
+            handlers.parse_query(query, allowed)
+            raise
+
+    # One function per shape of call, without a loop for the usual one or two parameters.
+    if body or len(route.params) > 2:
+        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, data: bytes | None) -> Reply:
+            if body:
+                return fn(ctx, *values(raw, query), data, query)  # type: ignore[no-any-return]
+            return fn(ctx, *values(raw, query), query)  # type: ignore[no-any-return]
+    elif len(route.params) == 2:
+        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, data: bytes | None) -> Reply:
+            try:
+                first, second = decode_segment(raw[0]), decode_segment(raw[1])
+            except HTTPError:
+                handlers.parse_query(query, allowed)
+                raise
+            return fn(ctx, first, second, query)  # type: ignore[no-any-return]
     else:
-        reply = fn(ctx, *values, query)
-    return reply
+        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, data: bytes | None) -> Reply:
+            return fn(ctx, *values(raw, query), query)  # type: ignore[no-any-return]
+
+    return invoke
 
 
 class _Shape:
@@ -66,13 +97,25 @@ class _Shape:
     def __init__(self, literal_at: tuple[int, ...], param_at: tuple[int, ...]) -> None:
         self.at = literal_at
         self.literals = itemgetter(*literal_at)
-        self.params = itemgetter(*param_at) if param_at else None
-        # literal segments -> method -> (route, handler, whether each parameter may be empty)
-        self.table: dict[Any, dict[str, tuple[Route, Any, tuple[bool, ...]]]] = {}
+        # Always a tuple, even for one parameter (itemgetter of one index gives the item itself).
+        self.params: Callable[[list[bytes]], tuple[bytes, ...]] = (
+            itemgetter(*param_at) if len(param_at) > 1 else _one(param_at[0]) if param_at else _none)
+        # literal segments -> method -> (route, invoke, the parameters that must not be empty)
+        self.table: dict[Any, dict[str, tuple[Route, Invoke, tuple[int, ...]]]] = {}
+
+
+def _one(index: int) -> Callable[[list[bytes]], tuple[bytes, ...]]:
+    def one(parts: list[bytes]) -> tuple[bytes, ...]:
+        return (parts[index],)
+    return one
+
+
+def _none(parts: list[bytes]) -> tuple[bytes, ...]:
+    return ()
 
 
 class Router:
-    """Raw path and method -> ``(route, handler, raw parameter segments)``, for the given routes.
+    """Raw path and method -> ``(route, invoke, raw parameter segments)``, for the given routes.
 
     The path is split on ``/`` once; a dict keyed by the literal segments finds the route.  A
     ``{name}`` segment must not be empty; a ``{name:path}`` tail is one segment here, empty or
@@ -80,7 +123,7 @@ class Router:
     matches the ``GET`` routes."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
-        self._shapes: dict[int, list[_Shape]] = {}
+        self._shapes: dict[int, tuple[_Shape, ...]] = {}
         for route in routes:
             self._add(route)
 
@@ -88,42 +131,36 @@ class Router:
         count = len(route.segments) + 1  # the empty text before the leading slash
         literal_at = (0, *(i + 1 for i, s in enumerate(route.segments) if not s.param))
         param_at = tuple(i + 1 for i, s in enumerate(route.segments) if s.param)
-        shapes = self._shapes.setdefault(count, [])
+        shapes = self._shapes.get(count, ())
         shape = next((s for s in shapes if s.at == literal_at), None)
         if shape is None:
             shape = _Shape(literal_at, param_at)
-            shapes.append(shape)
+            self._shapes[count] = (*shapes, shape)
         sample = [b""] * count
         for i, segment in zip(literal_at[1:], (s for s in route.segments if not s.param), strict=True):
             sample[i] = segment.text.encode()
-        empty_ok = tuple(s.tail for s in route.segments if s.param)
+        required = tuple(i for i, s in enumerate(s for s in route.segments if s.param) if not s.tail)
         methods = shape.table.setdefault(shape.literals(sample), {})
-        entry = (route, handler_of(route), empty_ok)
+        entry = (route, invoker(route), required)
         for method in route.methods:
             methods[method] = entry
             if method == "GET":
                 methods.setdefault("HEAD", entry)
 
-    def match(self, raw_path: bytes, method: str) -> tuple[Route, Any, tuple[bytes, ...]] | None:
-        """The route `raw_path` (as sent, still percent-encoded) and `method` ask for, its handler
-        and its raw parameter segments; None when no route of this router matches."""
+    def match(self, raw_path: bytes, method: str) -> tuple[Route, Invoke, tuple[bytes, ...]] | None:
+        """The route `raw_path` (as sent, still percent-encoded) and `method` ask for, how to
+        answer it, and its raw parameter segments; None when no route of this router matches."""
         parts = raw_path.split(b"/")
-        shapes = self._shapes.get(len(parts))
-        if shapes is None:
-            return None
-        for shape in shapes:
+        for shape in self._shapes.get(len(parts), ()):
             methods = shape.table.get(shape.literals(parts))
             if methods is None:
                 continue
             entry = methods.get(method)
             if entry is None:
                 return None
-            params = () if shape.params is None else shape.params(parts)
-            if not isinstance(params, tuple):
-                params = (params,)
-            for value, may_be_empty in zip(params, entry[2], strict=True):
-                if not value and not may_be_empty:
+            params = shape.params(parts)
+            for i in entry[2]:
+                if not params[i]:
                     return None
             return entry[0], entry[1], params
         return None
-

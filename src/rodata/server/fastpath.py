@@ -18,11 +18,12 @@ from typing import Any
 
 from rodata.server import dispatch
 from rodata.server.conditional import revalidated
+from rodata.server.dispatch import Invoke
 from rodata.server.errors import HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.handlers import Context
 from rodata.server.logs import log_access
 from rodata.server.metrics import Metrics
-from rodata.server.routes import HOT, Route
+from rodata.server.routes import HOT
 
 __all__ = ["FastPath", "internal_error", "read_body", "send_reply"]
 
@@ -100,11 +101,11 @@ class FastPath:
             await self.fallback(scope, receive, send)
             return
         started = perf_counter()
-        route, fn, params = match
+        route, invoke, params = match
         if route.body:
-            reply = await self.with_body(route, fn, params, scope, receive)
+            reply = await self.with_body(invoke, params, scope, receive)
         else:
-            reply = self.answer(route, fn, params, scope)
+            reply = self.answer(invoke, params, scope)
             if reply.etag is not None:
                 for header, _ in scope["headers"]:  # inline: this runs for every row answered
                     if header == b"if-none-match":
@@ -122,20 +123,18 @@ class FastPath:
         if self.access_log:
             log_access(scope, reply.status, duration, 0 if head or reply.status == 304 else reply.nbytes)
 
-    def answer(self, route: Route, fn: Any, params: tuple[bytes, ...], scope: Scope,
-               body: bytes | None = None) -> Reply:
+    def answer(self, invoke: Invoke, params: tuple[bytes, ...], scope: Scope, body: bytes | None = None) -> Reply:
         """The reply to a matched request (never raises)."""
         try:
-            return dispatch.call(route, self.ctx, params, scope["query_string"], body, fn)
+            return invoke(self.ctx, params, scope["query_string"], body)
         except Exception as exc:  # as handlers.guarded maps them; a bug must still answer (500)
             mapped = reply_for_exception(exc)
             return mapped if mapped is not None else internal_error(exc)
 
-    async def with_body(self, route: Route, fn: Any, params: tuple[bytes, ...], scope: Scope,
-                        receive: Receive) -> Reply:
+    async def with_body(self, invoke: Invoke, params: tuple[bytes, ...], scope: Scope, receive: Receive) -> Reply:
         """The reply to a matched request with a body, a lookup (never raises)."""
         try:
             body = await read_body(scope, receive, self.ctx.settings.max_body_bytes)
         except HTTPError as exc:
             return exc.reply()
-        return self.answer(route, fn, params, scope, body)
+        return self.answer(invoke, params, scope, body)
