@@ -4,18 +4,8 @@
 
 
 cdef class Tokenizer:
-    """Shared state of the CSV and JSON Lines tokenizers: the column builders."""
-
-    cdef Core core
-    cdef readonly list names
-    cdef readonly list types
-    cdef readonly int64_t bad_pos      # the failure of the last S_BAD: byte offset in the buffer
-    cdef readonly int64_t rec_start    # ... the bad record's first byte
-    cdef readonly int64_t rec_end      # ... and the end of it (terminator excluded)
-    cdef readonly int64_t bad_line     # ... the line its first byte is on
-    cdef readonly int bad_code
-    cdef readonly int bad_field        # ... the column (JSON) or field (CSV) index, -1 if none
-    cdef list _null_copies
+    """Shared state of the CSV and JSON Lines tokenizers: the column builders (attributes in
+    tokenizer.pxd)."""
 
     def feed(self, const uint8_t[::1] buf not None, Py_ssize_t start, Py_ssize_t limit, bint eof, int64_t line):
         """Parse the records that start in ``buf[start:limit]``.
@@ -217,8 +207,8 @@ cdef class Tokenizer:
             raise MemoryError()
         return out, lines
 
-    cdef inline void _set_bad(self, int code, Py_ssize_t rec_start, Py_ssize_t rec_end, Py_ssize_t pos, int field,
-                              int64_t line) noexcept nogil:
+    cdef void _set_bad(self, int code, Py_ssize_t rec_start, Py_ssize_t rec_end, Py_ssize_t pos, int field,
+                       int64_t line) noexcept nogil:
         """Record the bad record that the format's loop stops on, for error()."""
         self.bad_code = code
         self.rec_start = rec_start
