@@ -52,7 +52,6 @@ class PartTask:
     on_duplicate: str
     out_path: str
     file_paths: tuple[str, ...]
-    parent_pid: int | None = None  # unused; goes once the build stops passing it
 
 
 @dataclass(frozen=True)
