@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from rodata._keys import INT64_MAX, INT64_MIN
 from rodata.catalog import Catalog
 from rodata.dataset import Dataset
 from rodata.server import render
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _LOOKUP_FIELDS = frozenset(("keys", "columns", "format"))
 _NPZ = b"application/x-npz"
 _METRICS_TYPE = CONTENT_TYPE.encode("latin-1")
@@ -104,7 +104,7 @@ def parse_key(ds: Dataset, text: str, what: str = "key") -> Any:
     if not _INT_RE.fullmatch(text):
         raise HTTPError(422, "bad_key", f"{what} {text[:80]!r} is not a decimal int64 (the key column is int64)")
     value = int(text)
-    if not _INT64_MIN <= value <= _INT64_MAX:
+    if not INT64_MIN <= value <= INT64_MAX:
         raise HTTPError(422, "bad_key", f"{what} {text[:80]} is outside the int64 range")
     return value
 

@@ -21,10 +21,11 @@ import numpy as np
 import orjson
 
 from rodata import sizes
+from rodata._keys import coerce_keys
 from rodata.batch import Batch
 from rodata.dataset import Dataset
 from rodata.encode import JSON_OPTIONS, column_json, converter, dumps, fix_rows, json_default
-from rodata.errors import KeyTypeError, SchemaError
+from rodata.errors import SchemaError
 from rodata.schema import Schema
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "scan_page",
 ]
 
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _TOO_LARGE = "response_too_large"
 
 
@@ -106,34 +106,12 @@ def row_json(ds: Dataset, key: Any, columns: Sequence[str] | None = None) -> byt
     return orjson.dumps(row, default=json_default, option=JSON_OPTIONS)  # dumps(), one call less
 
 
-def check_keys(ds: Dataset, keys: Sequence[Any]) -> None:
-    """Raise :class:`KeyTypeError` unless every key has the dataset key column's type."""
-    if ds.schema.key_column.type == "string":
-        if not set(map(type, keys)) <= {str}:
-            bad = next(k for k in keys if not isinstance(k, str))
-            raise KeyTypeError(f"key {bad!r:.80} is not a string (the key column is string)")
-        return
-    if not set(map(type, keys)) <= {int}:
-        bad = next(k for k in keys if type(k) is not int)
-        raise KeyTypeError(f"key {bad!r:.80} is not an integer (the key column is int64)")
-    if keys and not (min(keys) >= _INT64_MIN and max(keys) <= _INT64_MAX):
-        bad = next(k for k in keys if not _INT64_MIN <= k <= _INT64_MAX)
-        raise KeyTypeError(f"key {bad} is outside the int64 range")
-
-
-def _int_keys(ds: Dataset, keys: Sequence[Any]) -> Any:
-    check_keys(ds, keys)
-    if ds.schema.key_column.type == "string":
-        return keys
-    return np.array(keys, dtype=np.int64)
-
-
 def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None = None, *,
                 max_bytes: int | None = None) -> bytes:
     """``{"rows": [row or null, ...]}`` aligned with `keys`; :class:`~rodata.sizes.AnswerTooLarge`
     (nothing built) when its size bound is over `max_bytes`."""
     plan = _plan(ds, columns)
-    batch = ds.get_many(_int_keys(ds, keys), columns)
+    batch = ds.get_many(coerce_keys(ds.schema, keys), columns)
     if max_bytes is not None:
         sizes.lookup_tally(batch, plan.shape).check(max_bytes, f"the answer to {len(keys)} keys", _TOO_LARGE)
     return dumps({"rows": _batch_rows(batch, plan)})
@@ -157,7 +135,7 @@ def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None =
     fixed-width column (0 where absent or null) and ``valid/<column>`` for nullable ones;
     :class:`~rodata.sizes.AnswerTooLarge` (nothing built) when its size is over `max_bytes`."""
     names = npz_columns(ds, columns)
-    int_keys = _int_keys(ds, keys)
+    int_keys = coerce_keys(ds.schema, keys)
     if max_bytes is not None:
         members = [("found", 1)]
         for name in names:
