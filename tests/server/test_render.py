@@ -1,4 +1,4 @@
-"""``rodata.render``: the answers' bytes as functions of a dataset (no HTTP involved)."""
+"""``rodata.server.render``: the answers' bytes as functions of a dataset (no HTTP involved)."""
 
 from __future__ import annotations
 
