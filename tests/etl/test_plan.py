@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from rodata.etl.plan import count_spans, prefix_states, split_points
 from rodata.etl.runs import read_run
 from rodata.etl.sources import detect_sources
+from rodata.etl.tokenspec import TokenizerSpec
 from rodata.etl.workers import ChunkTask, count_range, parse_chunk
 
 from .conftest import write
@@ -49,7 +50,8 @@ def parse_file(path: Path, chunk: int, tmp_path: Path, quote: bytes = b'"') -> l
     rows = []
     for i, bounds in enumerate(prefix_states(points, counts, 2)):
         task = ChunkTask(i, source, bounds.start, bounds.end, bounds.known_start, bounds.in_quote, bounds.line,
-                         columns=(("k", "int64", 1, False, False, True), ("v", "string", 1, False, False, False)),
+                         columns=(TokenizerSpec("k", "int64", 1, False, False, True),
+                                  TokenizerSpec("v", "string", 1, False, False, False)),
                          field_map=(0, 1), null_values=(b"",), delimiter=b",", quote=quote, key_index=0,
                          max_bad=0, spill_dir=str(spill), memory_budget=1 << 20, parent_pid=os.getpid())
         result = parse_chunk(task)

@@ -14,11 +14,12 @@ import pytest
 from rodata.errors import BadInputError, RodataError
 from rodata.etl.runs import read_run
 from rodata.etl.sources import detect_sources
+from rodata.etl.tokenspec import TokenizerSpec
 from rodata.etl.workers import ChunkTask, parse_chunk
 
 from .conftest import write
 
-COLUMNS = (("k", "int64", 1, False, False, True), ("v", "string", 1, False, False, False))
+COLUMNS = (TokenizerSpec("k", "int64", 1, False, False, True), TokenizerSpec("v", "string", 1, False, False, False))
 
 
 def chunk(tmp_path: Path, path: Path, *, start: int = 0, end: int | None = None, max_bad: int = 0,
@@ -83,7 +84,7 @@ def test_corrupt_gzip_is_bad_input(tmp_path: Path) -> None:
 
 def test_widening_and_new_fields_ask_for_another_pass(tmp_path: Path) -> None:
     path = write(tmp_path, "in.csv", "k,v\n1,2\n2,x\n")
-    columns = (("k", "int64", 1, False, False, True), ("v", "int64", 1, True, False, False))
+    columns = (TokenizerSpec("k", "int64", 1, False, False, True), TokenizerSpec("v", "int64", 1, True, False, False))
     result = parse_chunk(chunk(tmp_path, path, start=4, columns=columns))
     assert result.needs_another_pass and result.runs == []
     path = write(tmp_path, "in.jsonl", '{"k": 1, "v": "a", "w": 2}\n')

@@ -52,10 +52,6 @@ class ChunkTask:
     names: tuple[str, ...] = ()  # the columns' names in the dataset, for messages (default: as in `columns`)
     progress_path: str = ""  # a stream: where to keep the compressed bytes read so far (progress.StreamProgress)
 
-    def __post_init__(self) -> None:
-        if not all(type(c) is TokenizerSpec for c in self.columns):  # plain 6-tuples are named here
-            object.__setattr__(self, "columns", tuple(TokenizerSpec(*c) for c in self.columns))
-
 
 @dataclass(frozen=True)
 class RunInfo:

@@ -14,6 +14,7 @@ import orjson
 
 from rodata._help import add_command, add_data_root
 from rodata.etl.cliargs import STDIN, parse_delimiter, parse_size
+from rodata.etl.sources import FORMATS
 
 if TYPE_CHECKING:
     from rodata.etl.arguments import BuildArguments
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dataset", required=True, metavar="NAME", help="dataset name")
     p.add_argument("--key", required=True, metavar="COLUMN", help="the key column (int64 or string, unique)")
     add_data_root(p)
-    p.add_argument("--format", choices=("csv", "jsonl", "parquet"),
+    p.add_argument("--format", choices=FORMATS,
                    help="input format (default: from the file names; for - from the content)")
     p.add_argument("--schema", metavar="FILE", help="JSON or TOML file: column types, nullable, rename, drop")
     p.add_argument("--delimiter", metavar="C", type=parse_delimiter,

@@ -20,6 +20,7 @@ from rodata._help import add_command
 from rodata.etl import guards
 from rodata.etl.cliargs import STDIN, parse_delimiter
 from rodata.etl.infer import ColumnPlan
+from rodata.etl.sources import FORMATS
 
 __all__ = ["InferredColumn", "infer_schema", "register", "schema_file_text"]
 
@@ -103,7 +104,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="input files, as for rodata build (- reads standard input)")
     p.add_argument("--key", metavar="COLUMN", help="the key column the build will use (default: the first column)")
-    p.add_argument("--format", choices=("csv", "jsonl", "parquet"), help="input format (default: from the names)")
+    p.add_argument("--format", choices=FORMATS, help="input format (default: from the names)")
     p.add_argument("--delimiter", metavar="C", type=parse_delimiter,
                    help="CSV field separator, one character (\\t for tab; default: , or tab for .tsv)")
     p.add_argument("--schema", metavar="FILE", help="a schema file to start from (its declared types are kept)")
