@@ -227,6 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise SystemExit("wrk is not installable")
     tmp = Path(tempfile.mkdtemp(prefix="rodata-http-bench-"))
     bench = Bench(args, tmp)
+    load_before = os.getloadavg()
     try:
         data = flights.write(tmp)
         server = peers(bench, data)
@@ -255,6 +256,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
     results["targets"] = report.targets(results)
     results["setup"] = setup(args, data.rows, data.columns)
+    # How shared the machine was: the 1-minute load average when the run started and when it ended.
+    results["setup"]["load_average"] = [round(load_before[0], 2), round(os.getloadavg()[0], 2)]
     return results
 
 
@@ -305,11 +308,16 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=0,
                         help="measure 1 .. N independent rodata servers, one core each, load on the other cores")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--report", type=Path, default=None, metavar="RESULTS_JSON",
+                        help="print the tables of an earlier run's results and exit")
     parser.add_argument("--ready-only", action="store_true",
                         help="only the time to ready for a --big-gib version (needs no wrk); prints it, writes nothing")
     args = parser.parse_args()
     if args.warmup is None:
         args.warmup = 1 if args.quick else 2
+    if args.report is not None:
+        print_report(json.loads(args.report.read_text()))
+        return 0
     if args.ready_only:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(measure_ready(Path(tmp), args.big_gib, args.port, args.server_core), indent=1))
