@@ -36,8 +36,6 @@ cdef class Segment:
     cdef _bind_sections(self)
     cdef str _where(self, int kind, Py_ssize_t column)
     cdef _raise_status(self, int status, str what, Py_ssize_t col, Py_ssize_t item)
-    cdef ColumnDesc *_column(self, Py_ssize_t col) except NULL
-    cdef int _check_row(self, Py_ssize_t row) except -1
     cdef int _check_rows(self, const int64_t[::1] rows) except -1
     cdef int _check_columns(self, tuple cols) except -1
     cdef int _probe_int(self, int64_t key, Py_ssize_t *row) noexcept nogil

@@ -2,6 +2,23 @@
 # once here, at open, with overflow-safe comparisons; after that the lookups
 # run nogil over pointers that are known to lie inside the mapping.
 
+
+# The checks of column and row numbers: every method taking one from outside checks it with
+# these, once; what runs after (value reads, prefetches, dicts) indexes without checking.
+cdef inline ColumnDesc *_column(Segment seg, Py_ssize_t col) except NULL:
+    """The descriptor of column number `col`: the one check of a column number."""
+    if RD_UNLIKELY(<size_t>col >= <size_t>seg.ncols):  # one comparison: a negative col is huge unsigned
+        raise IndexError(f"column {col} out of range")
+    return &seg.cols[col]
+
+
+cdef inline int _check_row(Segment seg, Py_ssize_t row) except -1:
+    """The one check of a row number."""
+    if not (0 <= row < seg.nrows):
+        raise IndexError(f"row {row} out of range")
+    return 0
+
+
 cdef class Segment:
     """A mapped, validated segment file.  Private: rodata.Dataset is the public face."""
 
@@ -416,35 +433,22 @@ cdef class Segment:
 
     def value(self, Py_ssize_t col, Py_ssize_t row):
         """One value as a Python object (None for null)."""
-        self._column(col)
-        self._check_row(row)
+        _column(self, col)
+        _check_row(self, row)
         return self._value(col, row)
 
-    # -- the checks of column and row numbers: every method taking one from outside checks it
-    # here, once; what runs after (value reads, prefetches, dicts) indexes without checking.
-
-    cdef ColumnDesc *_column(self, Py_ssize_t col) except NULL:
-        """The descriptor of column number `col`: the one check of a column number."""
-        if not (0 <= col < self.ncols):
-            raise IndexError(f"column {col} out of range")
-        return &self.cols[col]
-
-    cdef int _check_row(self, Py_ssize_t row) except -1:
-        """The one check of a row number."""
-        if not (0 <= row < self.nrows):
-            raise IndexError(f"row {row} out of range")
-        return 0
+    # -- checks of many column and row numbers (one of each: _column, _check_row) -----------
 
     cdef int _check_rows(self, const int64_t[::1] rows) except -1:
         """Row numbers where a negative one means none (-1: a key not found): the others are rows."""
         cdef Py_ssize_t bad = _first_past(rows, self.nrows)
-        return 0 if bad < 0 else self._check_row(rows[bad])
+        return 0 if bad < 0 else _check_row(self, rows[bad])
 
     cdef int _check_columns(self, tuple cols) except -1:
         """A tuple of column numbers."""
         cdef Py_ssize_t i
         for i in range(PyTuple_GET_SIZE(cols)):
-            self._column(PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(cols, i)))
+            _column(self, PyLong_AsSsize_t(<object>PyTuple_GET_ITEM(cols, i)))
         return 0
 
     cdef dict _row_dict(self, Py_ssize_t row, tuple cols):
@@ -459,7 +463,7 @@ cdef class Segment:
 
     def row(self, Py_ssize_t row, tuple cols not None):
         """Row `row` as a dict of the columns numbered in `cols`."""
-        self._check_row(row)
+        _check_row(self, row)
         self._check_columns(cols)
         return self._row_dict(row, cols)
 
@@ -506,7 +510,7 @@ cdef class Segment:
     def take_objects(self, Py_ssize_t col, const int64_t[::1] rows):
         """A list with the value of column `col` at each row (None where the row is negative)."""
         cdef Py_ssize_t i, r, n = rows.shape[0]
-        self._column(col)
+        _column(self, col)
         self._check_rows(rows)
         out = [None] * n
         for i in range(n):
@@ -518,7 +522,7 @@ cdef class Segment:
     def valid_rows(self, Py_ssize_t col, const int64_t[::1] rows):
         """Bool array: True where rows[i] is a row (>= 0) whose value in `col` is not null."""
         cdef Py_ssize_t i, r, n = rows.shape[0]
-        cdef const uint8_t *bits = self._column(col).validity
+        cdef const uint8_t *bits = _column(self, col).validity
         self._check_rows(rows)
         out = np.empty(n, dtype=np.bool_)
         cdef uint8_t[::1] o = out.view(np.uint8)
@@ -529,7 +533,7 @@ cdef class Segment:
 
     def key_at(self, Py_ssize_t row):
         """The key of row `row`."""
-        self._check_row(row)
+        _check_row(self, row)
         return self._value(self.key_index, row)
 
     def lower_bound(self, key):
@@ -540,7 +544,7 @@ cdef class Segment:
 
     def column_view(self, Py_ssize_t col):
         """A read-only numpy view of a fixed-width column's values (nulls read as 0)."""
-        cdef ColumnDesc *c = self._column(col)
+        cdef ColumnDesc *c = _column(self, col)
         view = self._views.get(col)
         if view is not None:
             return view
@@ -555,7 +559,7 @@ cdef class Segment:
 
     def validity_view(self, Py_ssize_t col):
         """Bool array (True = present) for a column with nulls, else None."""
-        cdef ColumnDesc *c = self._column(col)
+        cdef ColumnDesc *c = _column(self, col)
         if c.validity == NULL:
             return None
         bits = np.frombuffer(self.mapping, np.uint8, (self.nrows + 7) // 8,
@@ -564,7 +568,7 @@ cdef class Segment:
 
     def offsets_view(self, Py_ssize_t col):
         """The (nrows + 1) uint64 offsets and the data bytes of a string/bytes column."""
-        cdef ColumnDesc *c = self._column(col)
+        cdef ColumnDesc *c = _column(self, col)
         if c.offsets == NULL:
             raise TypeError(f"column {self.names[col]!r} is fixed-width")
         offsets = np.frombuffer(self.mapping, np.uint64, self.nrows + 1,
