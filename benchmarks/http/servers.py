@@ -148,7 +148,11 @@ def redis(port: int, core: int, commands: Path, tmp: Path) -> Proc:
     """redis-server (no persistence) loaded with ``redis-cli --pipe`` from `commands`."""
     proc = Proc("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                           "--appendonly", "no", "--dir", str(tmp)], port, core)
-    proc.wait_port()
-    with open(commands, "rb") as feed:
-        subprocess.run(["redis-cli", "-p", str(port), "--pipe"], stdin=feed, check=True, capture_output=True)
+    try:
+        proc.wait_port()
+        with open(commands, "rb") as feed:
+            subprocess.run(["redis-cli", "-p", str(port), "--pipe"], stdin=feed, check=True, capture_output=True)
+    except BaseException:
+        proc.stop()
+        raise
     return proc
