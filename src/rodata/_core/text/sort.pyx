@@ -278,7 +278,7 @@ def search_strings(const uint64_t[::1] offsets not None, const uint8_t[::1] data
             mid = lo + (hi - lo) // 2
             a = offsets[mid]
             b = offsets[mid + 1]
-            if b < a or b > offsets[n]:
+            if not range_ok(offsets[n], a, b):
                 break
             m = b - a if b - a < klen else klen
             r = memcmp(dp + a, k, m) if m else 0
