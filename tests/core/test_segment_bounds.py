@@ -150,3 +150,27 @@ def test_a_key_with_a_lone_surrogate_is_absent(data_root: Path) -> None:
         assert ds.get("\ud800") is None
         batch = ds.get_many(["b", "\ud800", "c"])
         assert batch.found.tolist() == [True, False, True] and batch["x"].tolist() == [2, 0, 3]
+
+
+def test_every_accessor_checks_its_column_and_row_numbers(data_root: Path) -> None:
+    """One check of a column number and one of a row number, the same message from every method."""
+    seg = Segment(_part(data_root, {"k": np.arange(4), "s": ["a", "b", None, "d"]}, "k"))
+    rows = np.array([0, -1, 3], dtype=np.int64)
+    by_column = [lambda c: seg.value(c, 0), lambda c: seg.take_objects(c, rows), lambda c: seg.valid_rows(c, rows),
+                 seg.column_view, seg.validity_view, seg.offsets_view]
+    for col in (2, -1, 1 << 40):
+        for read in by_column:
+            with pytest.raises(IndexError, match=f"^column {col} out of range$"):
+                read(col)
+    past = np.array([0, 4], dtype=np.int64)
+    by_row = [lambda r: seg.value(0, r), seg.key_at, lambda r: seg.row(r, (0,))]
+    for row in (4, -1):
+        for read in by_row:
+            with pytest.raises(IndexError, match=f"^row {row} out of range$"):
+                read(row)
+    for read_rows in (lambda: seg.rows(past, (0,)), lambda: seg.take_objects(1, past), lambda: seg.valid_rows(1, past)):
+        with pytest.raises(IndexError, match=r"^row 4 out of range$"):
+            read_rows()
+    assert seg.take_objects(1, rows) == ["a", None, "d"]
+    assert seg.valid_rows(1, np.array([0, -1, 2], dtype=np.int64)).tolist() == [True, False, False]
+    assert seg.rows(rows, (0,)) == [{"k": 0}, None, {"k": 3}]
