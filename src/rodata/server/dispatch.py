@@ -17,29 +17,34 @@ from rodata.server.errors import HTTPError, Reply
 from rodata.server.handlers import Context
 from rodata.server.routes import Route
 
-__all__ = ["Invoke", "Router", "decode_segment", "handler_of", "invoker"]
+__all__ = ["Invoke", "Router", "decode_name", "decode_segment", "handler_of", "invoker"]
 
 
-_DECODED: dict[bytes | str, str] = {}
+_NAMES: dict[bytes | str, str] = {}
 
 
 def decode_segment(raw: bytes | str) -> str:
     """A matched path segment, percent-decoded, as text (a str is the raw path read as latin-1);
     422 ``bad_path`` when it is not UTF-8 after percent-decoding."""
-    text = _DECODED.get(raw)  # the same few dataset and column names come in every request
-    if text is not None:
-        return text
     data = raw.encode("latin-1") if isinstance(raw, str) else raw
     if b"%" in data:
         data = unquote_to_bytes(data)
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise HTTPError(422, "bad_path", "a path segment is not valid UTF-8 after percent-decoding") from None
-    if len(raw) <= 64:  # bounded: keys come and go, and a long one is rare
-        if len(_DECODED) >= 4096:
-            _DECODED.clear()
-        _DECODED[raw] = text
+
+
+def decode_name(raw: bytes | str) -> str:
+    """:func:`decode_segment` of a ``{name}`` segment, remembered: such a segment names a thing
+    (a dataset), and the same few come in every request; a ``{name:path}`` tail may be a key, and
+    is decoded afresh."""
+    text = _NAMES.get(raw)
+    if text is None:
+        text = decode_segment(raw)
+        if len(_NAMES) >= 1024:  # names that match nothing must not grow it without end
+            _NAMES.clear()
+        _NAMES[raw] = text
     return text
 
 
@@ -61,30 +66,31 @@ def invoker(route: Route) -> Invoke:
     allowed = route.query_names
     body = route.body
 
+    decoders = tuple(decode_segment if s.tail else decode_name for s in route.segments if s.param)
+
     def values(raw: Sequence[bytes | str], query: bytes) -> list[str]:
         try:
-            return [decode_segment(value) for value in raw]
+            return [decode(value) for decode, value in zip(decoders, raw, strict=True)]
         except HTTPError:
             handlers.parse_query(query, allowed)
             raise
 
-    # One function per shape of call, without a loop for the usual one or two parameters.
-    if body or len(route.params) > 2:
+    # One function per shape of call, without a loop for the usual route of two parameters.
+    if body or len(decoders) != 2:
         def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, data: bytes | None) -> Reply:
             if body:
                 return fn(ctx, *values(raw, query), data, query)  # type: ignore[no-any-return]
             return fn(ctx, *values(raw, query), query)  # type: ignore[no-any-return]
-    elif len(route.params) == 2:
+    else:
+        decode_first, decode_second = decoders
+
         def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, data: bytes | None) -> Reply:
             try:
-                first, second = decode_segment(raw[0]), decode_segment(raw[1])
+                first, second = decode_first(raw[0]), decode_second(raw[1])
             except HTTPError:
                 handlers.parse_query(query, allowed)
                 raise
             return fn(ctx, first, second, query)  # type: ignore[no-any-return]
-    else:
-        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, data: bytes | None) -> Reply:
-            return fn(ctx, *values(raw, query), query)  # type: ignore[no-any-return]
 
     return invoke
 
@@ -126,6 +132,8 @@ class Router:
         self._shapes: dict[int, tuple[_Shape, ...]] = {}
         for route in routes:
             self._add(route)
+        # The usual case, one shape per segment count, without a loop.
+        self._single = {count: shapes[0] for count, shapes in self._shapes.items() if len(shapes) == 1}
 
     def _add(self, route: Route) -> None:
         count = len(route.segments) + 1  # the empty text before the leading slash
@@ -151,11 +159,10 @@ class Router:
         """The route `raw_path` (as sent, still percent-encoded) and `method` ask for, how to
         answer it, and its raw parameter segments; None when no route of this router matches."""
         parts = raw_path.split(b"/")
-        for shape in self._shapes.get(len(parts), ()):
+        shape = self._single.get(len(parts))
+        if shape is not None:  # _match inlined: this runs for every request
             methods = shape.table.get(shape.literals(parts))
-            if methods is None:
-                continue
-            entry = methods.get(method)
+            entry = None if methods is None else methods.get(method)
             if entry is None:
                 return None
             params = shape.params(parts)
@@ -163,4 +170,22 @@ class Router:
                 if not params[i]:
                     return None
             return entry[0], entry[1], params
+        for shape in self._shapes.get(len(parts), ()):
+            found = _match(shape, parts, method)
+            if found is not None:
+                return found
         return None
+
+
+def _match(shape: _Shape, parts: list[bytes], method: str) -> tuple[Route, Invoke, tuple[bytes, ...]] | None:
+    methods = shape.table.get(shape.literals(parts))
+    if methods is None:
+        return None
+    entry = methods.get(method)
+    if entry is None:
+        return None
+    params = shape.params(parts)
+    for i in entry[2]:
+        if not params[i]:
+            return None
+    return entry[0], entry[1], params
