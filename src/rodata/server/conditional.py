@@ -55,10 +55,11 @@ def etag(ds: Dataset, *request: object) -> bytes | None:
     return _prefix(version) + b'~%x"' % zlib.crc32(orjson.dumps(request), _SEED)
 
 
-def row_etag(ds: Dataset, key: bytes | str, columns: str | None) -> bytes | None:
-    """:func:`etag` of a row answer, for the hot route, from the key's raw path segment (the path
-    as sent) and the ``columns`` parameter.  A plain key (ASCII letters and digits, as most are)
-    is written as it is, ``"<version>.<key>"``; any other is a CRC, ``"<version>.~<hex>"``.
+def row_etag(ds: Dataset, key: str, columns: str | None) -> bytes | None:
+    """:func:`etag` of a row answer, for the hot route, from the key as the handler has it (the
+    path segment percent-decoded, so that two spellings of one key share a tag) and the
+    ``columns`` parameter.  A plain key (ASCII letters and digits, as most are) is written as it
+    is, ``"<version>.<key>"``; any other is a CRC, ``"<version>.~<hex>"``.
 
     The dataset's name is not needed: a version name belongs to one published version (a
     sequence number and a random token), and a copy of a dataset holds the same rows."""
@@ -68,7 +69,7 @@ def row_etag(ds: Dataset, key: bytes | str, columns: str | None) -> bytes | None
         if version is None:
             return None
         prefix = _prefix(version)
-    raw = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else key
+    raw = key.encode("utf-8", "surrogateescape")
     if columns is None and len(raw) <= 40 and raw.isalnum():
         return prefix + raw + b'"'
     crc = zlib.crc32(raw, _SEED)

@@ -4,7 +4,9 @@ Each :class:`Route` says its methods, its path pattern, the handler that answers
 of :mod:`rodata.server.handlers`, by name), whether it is hot (answered below the web framework),
 the query parameters it takes and its OpenAPI description.  From this one table are made:
 
-- the hot-route dispatcher (:class:`rodata.server.dispatch.Router`, a dict lookup per request),
+- the hot-route dispatcher (:class:`rodata.server.dispatch.Router`, a dict lookup per request;
+  a compiled HTTP protocol reads :data:`HOT` the same way: each route's `methods`, its
+  `segments` and whether it takes a `body`),
 - the FastAPI routes (:func:`rodata.server.app.create_app`), and so ``/openapi.json`` and ``/docs``,
 - each route's set of query parameters (any other is 422 ``unknown_parameter``),
 - the route labels of the metrics.
