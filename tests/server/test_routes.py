@@ -131,6 +131,16 @@ def test_path_segments_are_decoded_once() -> None:
         assert (info.value.status, info.value.code) == (422, "bad_path")
 
 
+def test_names_are_remembered_within_a_bound_and_faults_never() -> None:
+    for i in range(3000):
+        assert dispatch.decode_name(b"n%d" % i) == f"n{i}"
+    assert len(dispatch._NAMES) <= 1024
+    for _ in range(2):  # a name that does not decode is refused each time, never remembered
+        with pytest.raises(HTTPError):
+            dispatch.decode_name(b"%ff")
+    assert b"%ff" not in dispatch._NAMES
+
+
 # -- both paths ------------------------------------------------------------------------------------
 
 
