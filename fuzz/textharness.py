@@ -29,9 +29,9 @@ import numpy as np
 from fuzz.feedback import bucket, tag
 from fuzz.outcome import Finding
 from rodata._core import _text
+from rodata.schema import MAX_DATE_DAYS, MIN_DATE_DAYS
 
 ColumnSpec = tuple[str, str, int, bool, bool, bool]
-_MIN_DAY, _MAX_DAY = -719162, 2932896
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _column_values(spec: ColumnSpec, doc: dict[str, Any], n: int) -> list[Any]:
         raise Finding("bad-output", f"column {name!r}: a bool byte that is not 0 or 1")
     if type_ == "date":
         days = arr.view(np.int64)[present]
-        if days.size and (int(days.min()) < _MIN_DAY or int(days.max()) > _MAX_DAY):
+        if days.size and (int(days.min()) < MIN_DATE_DAYS or int(days.max()) > MAX_DATE_DAYS):
             raise Finding("bad-output", f"column {name!r}: a date outside years 1-9999")
     raw = arr.view(np.uint8).reshape(n, -1) if n else arr
     return [raw[i].tobytes() if present[i] else None for i in range(n)]

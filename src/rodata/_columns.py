@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from rodata._core import _text
+from rodata._core import take_varwidth
 from rodata.errors import SchemaError
 from rodata.schema import Column, parse_type
 
@@ -50,9 +50,9 @@ class ColumnData:
         if self.values is not None:
             return ColumnData(values=np.take(self.values, order, axis=0), valid=valid)
         assert self.offsets is not None and self.data is not None
-        offsets, data = _text.gather_strings(np.ascontiguousarray(self.offsets, dtype=np.uint64),
-                                             np.ascontiguousarray(self.data, dtype=np.uint8),
-                                             np.ascontiguousarray(order, dtype=np.int64))
+        offsets, data = take_varwidth(np.ascontiguousarray(self.offsets, dtype=np.uint64),
+                                      np.ascontiguousarray(self.data, dtype=np.uint8),
+                                      np.ascontiguousarray(order, dtype=np.int64))
         return ColumnData(offsets=offsets, data=data, valid=valid)
 
     def slice(self, lo: int, hi: int) -> ColumnData:

@@ -22,7 +22,7 @@ from rodata._core import (
 )
 from rodata.errors import FormatError, SchemaError
 from rodata.manifest import PartEntry
-from rodata.schema import Schema
+from rodata.schema import MAX_DATE, MIN_DATE, Schema
 
 __all__ = ["SegmentInfo", "check_written", "write_segment"]
 
@@ -31,7 +31,6 @@ TRAILER_MAGIC = b"RODATEND"
 ALIGN = FORMAT_CONSTANTS["ALIGN"]
 NO_COLUMN = FORMAT_CONSTANTS["NO_COLUMN"]
 _ZEROS = bytes(ALIGN)
-_MIN_DATE, _MAX_DATE = np.datetime64("0001-01-01", "D"), np.datetime64("9999-12-31", "D")
 
 
 #: Transitional name of :class:`rodata.manifest.PartEntry` (what the manifest records of a part),
@@ -101,7 +100,7 @@ def write_segment(path: str | os.PathLike[str], schema: Schema, columns: Sequenc
     for column, col in zip(schema.columns, columns, strict=True):
         if column.type == "date" and col.values is not None and col.values.size:
             values = col.values if col.valid is None else col.values[col.valid]
-            if values.size and (values.min() < _MIN_DATE or values.max() > _MAX_DATE):
+            if values.size and (values.min() < MIN_DATE or values.max() > MAX_DATE):
                 raise SchemaError(f"column {column.name!r}: dates must lie in years 1 to 9999")
     if len(columns) > FORMAT_CONSTANTS["MAX_COLUMNS"]:
         raise SchemaError(f"{len(columns)} columns: a segment holds at most {FORMAT_CONSTANTS['MAX_COLUMNS']}")

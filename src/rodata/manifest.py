@@ -9,6 +9,7 @@ fingerprint for every part, the version named as its directory).  Anything wrong
 
 from __future__ import annotations
 
+import datetime as _dt
 import platform
 import re
 from collections.abc import Mapping, Sequence
@@ -90,7 +91,12 @@ def check_part_order(parts: Sequence[PartEntry]) -> None:
             previous_max = part.max_key
 
 
-def new_manifest(schema: Schema, parts: Sequence[PartEntry], *, created_at: str,
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC string (a manifest's ``created_at``)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def new_manifest(schema: Schema, parts: Sequence[PartEntry], *, created_at: str | None = None,
                  build: Mapping[str, Any] | None = None, seconds: float | None = None) -> dict[str, Any]:
     """The manifest document of a new version made of `parts` (written and verified, in key
     order), without the fields that publishing fills in (``format``, ``dataset``, ``version``).
@@ -98,7 +104,7 @@ def new_manifest(schema: Schema, parts: Sequence[PartEntry], *, created_at: str,
     check_part_order(parts)
     return {
         "format_version": list(FORMAT_VERSION),
-        "created_at": created_at,
+        "created_at": created_at or utc_now(),
         "key": schema.key,
         "schema": schema.to_json(),
         "rows": sum(p.rows for p in parts),

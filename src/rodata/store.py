@@ -6,7 +6,6 @@ file of it was written, fsynced and verified (docs/FORMAT.md, "Versions and the 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import fcntl
 import os
 import re
@@ -368,9 +367,3 @@ def numbered_before(versions: list[str], live: str | None) -> str | None:
 def _seq(name: str) -> int:
     match = _VERSION_RE.fullmatch(name)
     return int(match.group(1)) if match else -1
-
-
-def utc_now() -> str:
-    """The current time as an ISO 8601 UTC string (for manifests)."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-

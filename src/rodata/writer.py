@@ -18,7 +18,7 @@ from rodata.keyorder import OnDuplicate
 from rodata.manifest import PartEntry, new_manifest
 from rodata.parts_writer import order_rows, write_rows
 from rodata.schema import KEY_WIDENING_TYPES, Column, Schema
-from rodata.store import Version, publish, staging_dir, utc_now
+from rodata.store import Version, publish, staging_dir
 
 __all__ = ["OnDuplicate", "publish_parts", "write"]
 
@@ -108,6 +108,6 @@ def publish_parts(
     and verified itself: checks that the parts' key ranges follow each other, writes the
     manifest (rodata.manifest.new_manifest) and makes the version live (rodata.store.publish)."""
     seconds = round(time.time() - started, 3) if started is not None else None
-    manifest = new_manifest(schema, infos, created_at=utc_now(), build=build, seconds=seconds)
+    manifest = new_manifest(schema, infos, build=build, seconds=seconds)
     return publish(staging, dataset, manifest, keep_versions=keep_versions,
                    allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)

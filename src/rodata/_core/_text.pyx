@@ -45,7 +45,3 @@ include "text/json_scan.pyx"
 include "text/jsonl.pyx"
 include "text/scan.pyx"
 include "text/sort.pyx"
-include "columns.pyx"
-
-# The ETL's name of the gather (columns.pyx, shared with _codec): one implementation.
-gather_strings = take_varwidth
