@@ -75,7 +75,8 @@ def _ms(value: float) -> str:
 def jobs_table(results: dict[str, Any], group: str) -> str:
     """The markdown table of one group of jobs ("single": the peers, "rodata": rodata's other routes)."""
     single = group == "single"
-    head = ("| server | req/s | p50 | p99 | server CPU µs / request |\n|---|---:|---:|---:|---:|" if single else
+    head = ("| server | req/s | p50 | p99 | server CPU µs / request | server core busy |\n"
+            "|---|---:|---:|---:|---:|---:|" if single else
             "| route | req/s | keys/s or MB/s | p50 | p99 | server CPU µs / request |\n|---|---:|---:|---:|---:|---:|")
     lines = [head]
     for name, entry in results["jobs"].items():
@@ -83,7 +84,7 @@ def jobs_table(results: dict[str, Any], group: str) -> str:
             continue
         label = entry["label"]
         if entry.get("skipped"):
-            lines.append(f"| {label} | {entry['skipped']} |" + " |" * (3 if single else 4))
+            lines.append(f"| {label} | {entry['skipped']} |" + " |" * 4)
             continue
         m = entry["median"]
         cells = [f"{m['req_s']:,.0f}"]
@@ -92,6 +93,10 @@ def jobs_table(results: dict[str, Any], group: str) -> str:
                     f"{m['mb_s']:,.0f} MB/s" if "mb_s" in m else "")
             cells.append(rate)
         cells += [_ms(m["p50_ms"]), _ms(m["p99_ms"]), f"{m['cpu_us_per_req']:.1f}"]
+        if single:
+            # req/s x CPU per request: how much of its core the server used; under 100 % the load
+            # generator or other work on the machine, not the server, set the pace.
+            cells.append(f"{m['req_s'] * m['cpu_us_per_req'] / 1e4:.0f} %")
         if name.startswith("rodata_row"):
             label = f"**{label}**"
             cells = [f"**{c}**" if c else c for c in cells]
