@@ -11,12 +11,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rodata import keyorder
+from rodata._columns import ColumnData
 from rodata._core import _text
 from rodata._process import pid_alive
 from rodata.errors import RodataError
-from rodata.etl import keys
 from rodata.etl.badrecords import MAX_RECORD_BYTES, BadRecord, describe
-from rodata.etl.runs import RunColumn, write_run
+from rodata.etl.runs import write_run
 from rodata.etl.sources import Source
 from rodata.etl.tokenspec import TokenizerSpec
 
@@ -179,18 +180,18 @@ class ChunkState:
             self._note_schema_changes()
             return
         # (dropped JSON fields come last, as columns of nothing)
-        cols = [RunColumn(values=c.get("values"), offsets=c.get("offsets"), data=c.get("data"), valid=c["valid"])
+        cols = [ColumnData(values=c.get("values"), offsets=c.get("offsets"), data=c.get("data"), valid=c["valid"])
                 for c in columns if c is not None]
         self.add_run(cols, lines)
 
-    def add_run(self, cols: list[RunColumn], lines: np.ndarray[Any, Any]) -> None:
+    def add_run(self, cols: list[ColumnData], lines: np.ndarray[Any, Any]) -> None:
         """Sort parsed rows (their input lines in `lines`) by key and spill them as a run."""
         t = self.task
         n = int(lines.shape[0])
         t0 = time.perf_counter()
-        order = keys.sort_order(cols[t.key_index])
+        order = keyorder.sort_order(cols[t.key_index])
         if order is not None:
-            cols = [keys.take(c, order) for c in cols]
+            cols = [c.take(order) for c in cols]
             lines = np.take(lines, order)
         t0 = self._took("sort", t0)
         path = os.path.join(t.spill_dir, f"run-{t.seq:06d}-{len(self.result.runs):04d}.bin")
@@ -199,7 +200,7 @@ class ChunkState:
         for i, c in enumerate(cols):
             if c.valid is not None and not bool(c.valid.all()):
                 self.result.nulls[i] = True
-        self.samples.append(keys.sample_keys(cols[t.key_index]))
+        self.samples.append(keyorder.sample_keys(cols[t.key_index]))
         self.result.runs.append(RunInfo(path, n, _data_bytes(cols), t.source.index))
         self.result.rows += n
 
@@ -236,7 +237,7 @@ class ChunkState:
             raise RodataError("the build process is gone")
 
 
-def _data_bytes(cols: list[RunColumn]) -> int:
+def _data_bytes(cols: list[ColumnData]) -> int:
     total = 0
     for c in cols:
         if c.values is not None:

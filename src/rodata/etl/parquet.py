@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from rodata._columns import ColumnData
 from rodata.errors import BadInputError, SchemaError
-from rodata.etl.runs import RunColumn
 from rodata.schema import MAX_DATE, MIN_DATE
 
 __all__ = ["import_pyarrow", "parquet_fields", "row_group_ranges", "to_run_column"]
@@ -109,7 +109,7 @@ def row_group_ranges(path: str, target_bytes: int) -> list[tuple[int, int]]:
     return ranges
 
 
-def to_run_column(arr: Any, type_: str, dim: int, name: str, path: str) -> RunColumn:
+def to_run_column(arr: Any, type_: str, dim: int, name: str, path: str) -> ColumnData:
     """An Arrow array as a typed run column (values or offsets + data, and validity)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -128,30 +128,30 @@ def to_run_column(arr: Any, type_: str, dim: int, name: str, path: str) -> RunCo
             offsets = np.frombuffer(bufs[1], dtype=np.int64, count=n + 1, offset=arr.offset * 8)
             data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.empty(0, np.uint8)
             first, last = int(offsets[0]), int(offsets[-1])
-            return RunColumn(offsets=(offsets - first).astype(np.uint64), data=np.array(data[first:last]),
+            return ColumnData(offsets=(offsets - first).astype(np.uint64), data=np.array(data[first:last]),
                              valid=valid)
         if type_ == "vector":
             return _vector(arr, dim, valid, name, path)
         if type_ == "timestamp":
             ts = arr.cast(pa.timestamp("ns", tz=arr.type.tz if pa.types.is_timestamp(arr.type) else None))
             values = pc.fill_null(ts.cast(pa.int64()), 0).to_numpy(zero_copy_only=False).view("<M8[ns]")
-            return RunColumn(values=np.ascontiguousarray(values), valid=valid)
+            return ColumnData(values=np.ascontiguousarray(values), valid=valid)
         if type_ == "date":
             days = pc.fill_null(arr.cast(pa.date32()).cast(pa.int32()), 0).to_numpy(zero_copy_only=False)
             values = days.astype(np.int64).view("<M8[D]")
             if values.size and (values.min() < MIN_DATE or values.max() > MAX_DATE):
                 raise BadInputError(f"column {name!r}: dates must lie in years 1 to 9999", path=path)
-            return RunColumn(values=values, valid=valid)
+            return ColumnData(values=values, valid=valid)
         arrow_type = {"bool": pa.bool_(), "float32": pa.float32(), "float64": pa.float64()}.get(
             type_) or getattr(pa, type_)()
         zero = False if type_ == "bool" else 0
         values = pc.fill_null(arr.cast(arrow_type), pa.scalar(zero, arrow_type)).to_numpy(zero_copy_only=False)
-        return RunColumn(values=np.ascontiguousarray(values), valid=valid)
+        return ColumnData(values=np.ascontiguousarray(values), valid=valid)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         raise BadInputError(f"column {name!r}: cannot convert to {type_}: {exc}", path=path) from None
 
 
-def _vector(arr: Any, dim: int, valid: Any, name: str, path: str) -> RunColumn:
+def _vector(arr: Any, dim: int, valid: Any, name: str, path: str) -> ColumnData:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -161,7 +161,7 @@ def _vector(arr: Any, dim: int, valid: Any, name: str, path: str) -> RunColumn:
         flat = arr.flatten().cast(pa.float32())
         if flat.null_count:
             raise BadInputError(f"column {name!r}: a vector holds a null", path=path)
-        return RunColumn(values=flat.to_numpy(zero_copy_only=False).reshape(n, dim), valid=None)
+        return ColumnData(values=flat.to_numpy(zero_copy_only=False).reshape(n, dim), valid=None)
     lengths = pc.fill_null(pc.list_value_length(arr), dim).to_numpy(zero_copy_only=False)
     if (lengths != dim).any():
         row = int(np.flatnonzero(lengths != dim)[0])
@@ -172,4 +172,4 @@ def _vector(arr: Any, dim: int, valid: Any, name: str, path: str) -> RunColumn:
     if flat.null_count:
         raise BadInputError(f"column {name!r}: a vector holds a null", path=path)
     out[present] = flat.to_numpy(zero_copy_only=False).reshape(len(present), dim)
-    return RunColumn(values=out, valid=valid)
+    return ColumnData(values=out, valid=valid)

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from rodata._columns import ColumnData
 from rodata.errors import BadInputError, SchemaError
-from rodata.etl import infer, keys
+from rodata.etl import infer
 from rodata.etl.badrecords import BadRecord
 from rodata.etl.chunk import ChunkResult, ChunkState, ChunkTask
 from rodata.etl.formats.base import Dialect, FormatReader, InputPlan, PlannedInput, ProgressPath
 from rodata.etl.parquet import import_pyarrow, parquet_fields, row_group_ranges, to_run_column
-from rodata.etl.runs import RunColumn
 from rodata.etl.schemafile import SchemaFile
 from rodata.etl.sources import Source
 from rodata.etl.tokenspec import TokenizerSpec
@@ -93,14 +93,14 @@ class ParquetReader(FormatReader):
             mask = np.ones(n, dtype=bool)
             mask[list(bad)] = False
             keep = np.flatnonzero(mask)
-            cols = [keys.take(c, keep) for c in cols]
+            cols = [c.take(keep) for c in cols]
             lines = lines[keep]
         if len(lines):
             state.add_run(cols, lines)
         return state.finish()
 
 
-def _bad_rows(task: ChunkTask, cols: list[RunColumn]) -> dict[int, tuple[int, str]]:
+def _bad_rows(task: ChunkTask, cols: list[ColumnData]) -> dict[int, tuple[int, str]]:
     """{row: (column index, reason)} of the rows that are bad records, the first fault of each."""
     from rodata._core import _text
 
