@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rodata._segment import SegmentInfo
 from rodata.errors import BadInputError, PublishGuardError, RodataError, SchemaError
 from rodata.etl import guards, infer, interrupts, widening
 from rodata.etl.arguments import BuildArguments, check_build_arguments
@@ -37,6 +36,7 @@ from rodata.etl.resources import available_cpus, default_memory_limit
 from rodata.etl.schemafile import SchemaFile
 from rodata.etl.sources import Source
 from rodata.etl.workers import ChunkResult, ChunkTask, count_mapped_batch, parse_chunk
+from rodata.manifest import PartEntry
 from rodata.schema import Schema
 from rodata.store import staging_dir
 from rodata.writer import publish_parts
@@ -370,7 +370,7 @@ class _Build:
 
     # -- merge ------------------------------------------------------------------------------
 
-    def merge(self, staging: Path) -> list[SegmentInfo]:
+    def merge(self, staging: Path) -> list[PartEntry]:
         """Merge the runs into parts, one key range per part, in parallel."""
         t = time.perf_counter()
         if not any(r.rows for r in self.results):  # no values at all: an inferred column holds only nulls
@@ -416,9 +416,9 @@ class _Build:
         return infos
 
     @staticmethod
-    def _number_parts(staging: Path, results: Sequence[PartResult]) -> list[SegmentInfo]:
+    def _number_parts(staging: Path, results: Sequence[PartResult]) -> list[PartEntry]:
         """Name the non-empty parts part-00000, part-00001, ... in key order."""
-        infos: list[SegmentInfo] = []
+        infos: list[PartEntry] = []
         for result in sorted(results, key=lambda r: r.index):
             if result.info is None:
                 continue
@@ -454,7 +454,7 @@ class _Build:
             "work": {k: round(v, 3) for k, v in self.work.items()},
         }
 
-    def report(self, dataset: str, version: str, path: str, infos: Sequence[SegmentInfo],
+    def report(self, dataset: str, version: str, path: str, infos: Sequence[PartEntry],
                rejects: str | os.PathLike[str] | None) -> BuildReport:
         assert self.schema is not None
         schema = []

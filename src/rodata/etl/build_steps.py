@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Protocol
 
 from rodata._columns import ColumnData
-from rodata._segment import SegmentInfo, write_segment
+from rodata._segment import write_segment
 from rodata.etl import guards
 from rodata.etl.report import BuildReport
 from rodata.etl.workers import count_range
+from rodata.manifest import PartEntry
 from rodata.schema import Schema
 
 
@@ -23,13 +24,13 @@ class _Job(Protocol):
     schema: Schema | None
     seconds: dict[str, float]
 
-    def report(self, dataset: str, version: str, path: str, infos: Sequence[SegmentInfo],
+    def report(self, dataset: str, version: str, path: str, infos: Sequence[PartEntry],
                rejects: str | os.PathLike[str] | None) -> BuildReport: ...
 
 __all__ = ["count_span", "dry_run_report", "empty_part"]
 
 
-def dry_run_report(job: _Job, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[SegmentInfo],
+def dry_run_report(job: _Job, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[PartEntry],
                    rejects: str | os.PathLike[str] | None, allow_schema_change: bool, allow_shrink: bool,
                    t0: float) -> BuildReport:
     """What a build would publish, once the publish guard has said it would let it through."""
@@ -47,6 +48,6 @@ def count_span(span: tuple[str, int, int, bytes]) -> tuple[int, int]:
     return count_range(*span)
 
 
-def empty_part(staging: Path, schema: Schema) -> SegmentInfo:
+def empty_part(staging: Path, schema: Schema) -> PartEntry:
     """A version with no rows still has one (empty) part."""
     return write_segment(staging / "part-00000.seg", schema, [ColumnData.empty(col) for col in schema.columns])
