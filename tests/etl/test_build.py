@@ -369,3 +369,28 @@ def test_schema_errors(tmp_path: Path, root: Path) -> None:
         rodata.build(path, dataset="d", key="id", data_root=root, schema={"id": "float64"})
     with pytest.raises(SchemaError, match="mix formats"):
         rodata.build([path, write(tmp_path, "x.jsonl", "{}")], dataset="d", key="id", data_root=root)
+
+
+def test_a_build_keeps_its_state_in_what_it_starts_with(tmp_path: Path) -> None:
+    """Every phase fills attributes the build object had from the start (no state appears later
+    to be read back with getattr): here a JSON Lines plan with a dropped field and a widening pass."""
+    from rodata.etl.build import _Build
+    from rodata.etl.guards import schema_file
+    from rodata.etl.pool import WorkerPool
+    from rodata.etl.progress import make_progress
+    from rodata.etl.sources import detect_sources
+
+    early = "".join(f'{{"id": {i}, "v": {i}, "junk": [{i}]}}\n' for i in range(40000))  # past the sample
+    path = write(tmp_path, "in.jsonl", early + '{"id": -1, "v": "x", "late": true}\n')
+    job = _Build(detect_sources([path]), schema_file({"junk": {"drop": True}}), "id", 1, 64 << 20, "error", 0,
+                 make_progress(False), None, None)
+    started = set(vars(job))
+    job.spill = tmp_path / "spill"
+    job.spill.mkdir()
+    with WorkerPool(1, processes=False) as pool:
+        job.pool = pool
+        job.plan()
+        job.read()
+    assert set(vars(job)) == started
+    assert job.skipped == ("junk",) and job.passes == 2
+    assert [(c.name, c.type) for c in job.columns] == [("id", "int64"), ("v", "string"), ("late", "bool")]
