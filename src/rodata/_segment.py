@@ -24,18 +24,13 @@ from rodata.errors import FormatError, SchemaError
 from rodata.manifest import PartEntry
 from rodata.schema import MAX_DATE, MIN_DATE, Schema
 
-__all__ = ["SegmentInfo", "check_written", "write_segment"]
+__all__ = ["check_written", "write_segment"]
 
 HEADER_MAGIC = b"\x89RODATA\n"
 TRAILER_MAGIC = b"RODATEND"
 ALIGN = FORMAT_CONSTANTS["ALIGN"]
 NO_COLUMN = FORMAT_CONSTANTS["NO_COLUMN"]
 _ZEROS = bytes(ALIGN)
-
-
-#: Transitional name of :class:`rodata.manifest.PartEntry` (what the manifest records of a part),
-#: kept until the build says PartEntry.
-SegmentInfo = PartEntry
 
 
 class _SectionWriter:

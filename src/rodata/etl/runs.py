@@ -21,14 +21,10 @@ import numpy as np
 from rodata._columns import ColumnData
 from rodata.errors import FormatError
 
-__all__ = ["Run", "RunColumn", "read_run", "write_run"]
+__all__ = ["Run", "read_run", "write_run"]
 
 _MAGIC = b"RDRUN\x00\x01\n"
 _ALIGN = 64
-
-
-#: Transitional name of the one column container, kept until the readers say ColumnData.
-RunColumn = ColumnData
 
 
 @dataclass
