@@ -4,16 +4,16 @@ serving, the workers go with it, and the next build leaves no temporary files be
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 import rodata
+from rodata._process import pid_alive
+from tests.waiting import wait_until
 
 from .conftest import ROOT, all_rows, write
 
@@ -59,14 +59,10 @@ def run_and_stop(tmp_path: Path, root: Path, signame: str) -> tuple[subprocess.C
 
 
 def gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
-    return False
+    try:
+        return wait_until(lambda: not pid_alive(pid), f"process {pid} to exit", timeout)
+    except AssertionError:
+        return False
 
 
 def old_version(tmp_path: Path, root: Path) -> str:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from rodata._exit import EXIT_OK, EXIT_USAGE
 from rodata._help import add_command, add_data_root
 from rodata.etl.cliargs import STDIN, parse_delimiter, parse_size
 from rodata.etl.sources import FORMATS
@@ -20,8 +21,6 @@ if TYPE_CHECKING:
     from rodata.etl.arguments import BuildArguments
 
 __all__ = ["parse_delimiter", "parse_size", "register"]
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def register(subparsers: Any) -> None:

@@ -10,7 +10,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import Any
 
-from rodata.errors import BadInputError, RodataError
+from rodata.errors import BadInputError, RodataError, UsageError
 from rodata.etl.schemafile import SchemaFile, load_schema, schema_from_mapping
 from rodata.store import current_version, dataset_path, guard, load_version
 
@@ -30,7 +30,7 @@ def schema_file(schema: str | os.PathLike[str] | Mapping[str, Any] | None,
     if delimiter is None:
         return parsed
     if len(delimiter.encode("utf-8")) != 1 or delimiter in ('"', "\n", "\r"):
-        raise ValueError(f"delimiter must be one ASCII character, not {delimiter!r}")
+        raise UsageError(f"delimiter must be one ASCII character, not {delimiter!r}")
     return replace(parsed, delimiter=delimiter)
 
 

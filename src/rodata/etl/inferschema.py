@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from rodata._exit import EXIT_USAGE
 from rodata._help import add_command
 from rodata.etl import guards
 from rodata.etl.cliargs import STDIN, parse_delimiter
@@ -117,7 +118,7 @@ def run_infer(args: argparse.Namespace) -> int:
     for path in args.inputs:
         if path != STDIN and not os.path.isfile(path):
             print(f"rodata infer: error: no such input file: {path}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     if STDIN not in args.inputs:
         return _infer(args, args.inputs)
     from rodata.etl.stdin import spooled_stdin

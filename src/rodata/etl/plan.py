@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rodata.errors import UsageError
+
 __all__ = ["ChunkBounds", "count_spans", "prefix_states", "split_points"]
 
 
@@ -33,7 +35,7 @@ class ChunkBounds:
 def split_points(data_start: int, size: int, chunk_bytes: int) -> list[int]:
     """Boundaries ``[data_start, ..., size]`` about `chunk_bytes` apart (at least one chunk)."""
     if chunk_bytes < 1:
-        raise ValueError("chunk_bytes must be positive")
+        raise UsageError("chunk_bytes must be positive")
     span = max(size - data_start, 0)
     count = max(1, -(-span // chunk_bytes))
     points = [data_start + (span * i) // count for i in range(count)]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from rodata.errors import BadInputError
+from rodata.errors import BadInputError, UsageError
 
 __all__ = ["FORMATS", "Source", "detect_sources", "open_bytes", "read_head"]
 
@@ -44,7 +44,7 @@ def detect_sources(paths: Sequence[str | os.PathLike[str]], format: str | None =
 
     Raises FileNotFoundError for a missing input and ValueError when a format cannot be told."""
     if format is not None and format not in FORMATS:
-        raise ValueError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}")
+        raise UsageError(f"unknown format {format!r}: expected one of {', '.join(FORMATS)}")
     sources = []
     for index, raw in enumerate(paths):
         path = os.fspath(raw)
@@ -58,9 +58,9 @@ def detect_sources(paths: Sequence[str | os.PathLike[str]], format: str | None =
         ext = os.path.splitext(name)[1]
         fmt = format or _EXTENSIONS.get(ext)
         if fmt is None:
-            raise ValueError(f"{path}: cannot tell the format from the name; give --format csv|jsonl|parquet")
+            raise UsageError(f"{path}: cannot tell the format from the name; give --format csv|jsonl|parquet")
         if fmt == "parquet" and compressed:
-            raise ValueError(f"{path}: a gzip-compressed Parquet file is not supported (Parquet compresses itself)")
+            raise UsageError(f"{path}: a gzip-compressed Parquet file is not supported (Parquet compresses itself)")
         sources.append(Source(index, path, fmt, compressed, st.st_size, tab_separated=ext == ".tsv"))
     return sources
 
