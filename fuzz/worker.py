@@ -19,7 +19,7 @@ from typing import Any
 # Modules whose Python code the harnesses drive: imported inside the instrumentation so that
 # atheris sees their branches (the compiled core is not Python bytecode: see docs/fuzzing.md).
 _PYTHON_MODULES = (
-    "rodata", "rodata.schema", "rodata.store", "rodata.dataset", "rodata.batch", "rodata.render",
+    "rodata", "rodata.schema", "rodata.store", "rodata.dataset", "rodata.batch", "rodata.server.render",
     "rodata.catalog", "rodata.admin", "rodata.server.handlers", "rodata.etl.build", "rodata.etl.workers",
     "rodata.etl.infer", "rodata.etl.schemafile", "rodata.etl.merge", "rodata.manifest",
 )

@@ -9,11 +9,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tests.waiting import wait_until
 
 #: How long a test waits for the server to come up (a bound on waiting, not a speed check).
 STARTUP_WAIT = 60.0
@@ -92,15 +93,15 @@ class Server:
         self.client = Client(self.port)
 
     def _wait_for_port(self) -> int:
-        deadline = time.monotonic() + STARTUP_WAIT
-        while time.monotonic() < deadline:
+        def listening() -> int | None:
             for line in self.logs():
                 if line.get("event") == "listening":
                     return int(line["port"])
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited with {self.proc.returncode}: {self.log_path.read_text()}")
-            time.sleep(0.05)
-        raise AssertionError("server did not start listening")
+            return None
+
+        return wait_until(listening, "the server to listen", STARTUP_WAIT)
 
     def logs(self) -> list[dict[str, Any]]:
         out = []
@@ -113,16 +114,8 @@ class Server:
 
     def wait_until(self, predicate: Any, what: str, timeout: float = STARTUP_WAIT) -> Any:
         """Poll `predicate()` until it returns something true (a bound on waiting, not a speed check)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                value = predicate()
-            except (ConnectionError, OSError):
-                value = None
-            if value:
-                return value
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; log: {self.log_path.read_text()[-4000:]}")
+        return wait_until(predicate, what, timeout, ignore=(OSError,),
+                          detail=lambda: f"log: {self.log_path.read_text()[-4000:]}")
 
     def wait_ready(self) -> None:
         self.wait_until(lambda: self.client.get("/healthz").status == 200, "/healthz 200")

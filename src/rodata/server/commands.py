@@ -7,12 +7,11 @@ import os
 import sys
 from typing import Any
 
+from rodata._exit import EXIT_USAGE
 from rodata._help import add_command, add_data_root
-from rodata.errors import RodataError
+from rodata.errors import RodataError, UsageError
 
 __all__ = ["register"]
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
 def _env_port(default: int) -> int:
@@ -113,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
             prefault=args.prefault, access_log=args.access_log,
             log_level=args.log_level, drain_seconds=args.drain_seconds,
             fast_path=False if args.no_fast_path else None)
-    except ValueError as exc:
+    except UsageError as exc:
         return _usage(str(exc))
     from rodata.server.app import create_app
     from rodata.server.runner import run

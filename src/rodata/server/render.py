@@ -25,7 +25,7 @@ from rodata._keys import coerce_keys
 from rodata.batch import Batch
 from rodata.dataset import Dataset
 from rodata.encode import JSON_OPTIONS, column_json, converter, dumps, fix_rows, json_default
-from rodata.errors import SchemaError
+from rodata.errors import SchemaError, UsageError
 from rodata.schema import Schema
 
 __all__ = [
@@ -192,7 +192,7 @@ def scan_page(
     :class:`~rodata.sizes.AnswerTooLarge` (nothing built) when the page's size bound is
     over `max_bytes`."""
     if limit < 1:
-        raise ValueError("limit must be positive")
+        raise UsageError("limit must be positive")
     plan = _plan(ds, columns)
     batches: list[Batch] = []
     taken = 0
@@ -277,7 +277,7 @@ def slice_rows(ds: Dataset, offset: int, limit: int | None) -> int:
     """How many rows a slice from `offset` holds (a limit past the end is clipped); ValueError for
     a negative offset or limit, IndexError for an offset past the end."""
     if offset < 0 or (limit is not None and limit < 0):
-        raise ValueError("offset and limit must not be negative")
+        raise UsageError("offset and limit must not be negative")
     total = len(ds)
     if offset > total:
         raise IndexError(f"offset {offset} is past the end of the column ({total} rows)")
@@ -297,7 +297,7 @@ def column_slice(ds: Dataset, name: str, offset: int = 0, limit: int | None = No
     column = ds.schema[name]
     rows = slice_rows(ds, offset, limit)
     if fmt not in ("raw", "npy", "json"):
-        raise ValueError(f"unknown format {fmt!r}: expected raw, npy or json")
+        raise UsageError(f"unknown format {fmt!r}: expected raw, npy or json")
     if fmt == "json" or not column.fixed_width:
         if max_bytes is not None:
             sizes.column_slice_tally(ds, name, offset, rows).check(

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from rodata.errors import UsageError
+
 __all__ = ["Settings"]
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -54,11 +56,11 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-                raise ValueError(f"setting {f.name} must be positive, not {value!r}")
+                raise UsageError(f"setting {f.name} must be positive, not {value!r}")
         if self.default_scan_rows > self.max_scan_rows:
             object.__setattr__(self, "default_scan_rows", self.max_scan_rows)
         if self.log_level.lower() not in ("critical", "error", "warning", "info", "debug"):
-            raise ValueError(f"unknown log level {self.log_level!r}")
+            raise UsageError(f"unknown log level {self.log_level!r}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -80,15 +82,15 @@ def _parse(name: str, raw: str, kind: type) -> Any:
             return True
         if raw.lower() in _FALSE:
             return False
-        raise ValueError(f"{env}={raw!r}: expected true or false")
+        raise UsageError(f"{env}={raw!r}: expected true or false")
     if kind is int:
         try:
             return int(raw.replace("_", ""))
         except ValueError:
-            raise ValueError(f"{env}={raw!r}: expected an integer") from None
+            raise UsageError(f"{env}={raw!r}: expected an integer") from None
     if kind is float:
         try:
             return float(raw)
         except ValueError:
-            raise ValueError(f"{env}={raw!r}: expected a number") from None
+            raise UsageError(f"{env}={raw!r}: expected a number") from None
     return raw
