@@ -160,16 +160,8 @@ class Router:
         answer it, and its raw parameter segments; None when no route of this router matches."""
         parts = raw_path.split(b"/")
         shape = self._single.get(len(parts))
-        if shape is not None:  # _match inlined: this runs for every request
-            methods = shape.table.get(shape.literals(parts))
-            entry = None if methods is None else methods.get(method)
-            if entry is None:
-                return None
-            params = shape.params(parts)
-            for i in entry[2]:
-                if not params[i]:
-                    return None
-            return entry[0], entry[1], params
+        if shape is not None:  # one shape of this many segments: the common case
+            return _match(shape, parts, method)
         for shape in self._shapes.get(len(parts), ()):
             found = _match(shape, parts, method)
             if found is not None:
