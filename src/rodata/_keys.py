@@ -1,10 +1,11 @@
 """Lookup keys checked once, at the public edge, against the type of a dataset's key column.
 
-Every way in (``Dataset.get_many``, the server's batch routes) passes its keys through
-:func:`coerce_keys`; what comes out is what the compiled probes take without asking again:
-a list of ``str`` for a string key column, a contiguous int64 array for an int64 one.
-A single key is checked by :func:`check_key` where it is routed between parts; within one
-part, the compiled ``Segment.get`` is the one check of its key (it is the hot path).
+Every batch (``Dataset.get_many``, the server's lookups) passes through :func:`coerce_keys`, once;
+what comes out is what the compiled probes take: a contiguous int64 array for an int64 key column,
+checked here, or a list for a string one, whose keys the compiled probe checks as it takes each
+one's UTF-8 form (a per-key check here would cost as much as the probe itself).  A single key is
+checked by :func:`check_key` where it is routed between parts; within one part, the compiled
+``Segment.get`` is the one check of its key (it is the hot path).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from rodata.errors import KeyTypeError
 from rodata.schema import Schema
 
-__all__ = ["INT64_MAX", "INT64_MIN", "check_key", "coerce_keys"]
+__all__ = ["INT64_MAX", "INT64_MIN", "check_key", "coerce_keys", "first_non_string"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -46,9 +47,10 @@ def check_key(key_is_string: bool, key: Any) -> None:
 def coerce_keys(schema: Schema, keys: Iterable[Any]) -> list[str] | np.ndarray[Any, Any]:
     """`keys` in the form the compiled probes take, or :class:`KeyTypeError` naming the first bad key.
 
-    A string key column takes ``str`` keys (a list is returned); an int64 one takes Python or numpy
-    integers within the int64 range, or an integer numpy array (a contiguous int64 array is returned).
-    Floats and bools are refused rather than rounded or counted as 0 and 1.
+    A string key column takes ``str`` keys (a list is returned; a key that is not a ``str`` is
+    refused by the lookup that receives the list, with the same :class:`KeyTypeError`); an int64 one
+    takes Python or numpy integers within the int64 range, or an integer numpy array (a contiguous
+    int64 array is returned).  Floats and bools are refused rather than rounded or counted as 0 and 1.
     """
     if schema.key_column.type == "string":
         return _string_keys(keys)
@@ -58,12 +60,12 @@ def coerce_keys(schema: Schema, keys: Iterable[Any]) -> list[str] | np.ndarray[A
 def _string_keys(keys: Iterable[Any]) -> list[str]:
     if isinstance(keys, np.ndarray):
         keys = keys.tolist()
-    out = keys if isinstance(keys, list) else list(keys)
-    if not set(map(type, out)) <= {str}:  # one pass in C for the common case
-        for key in out:
-            if not isinstance(key, str):
-                raise _not_a_string(key)
-    return out
+    return keys if isinstance(keys, list) else list(keys)
+
+
+def first_non_string(keys: Iterable[Any]) -> KeyTypeError:
+    """The error for the first key of `keys` that is not a ``str`` (for a caller that met one)."""
+    return _not_a_string(next((k for k in keys if not isinstance(k, str)), None))
 
 
 def _int64_keys(keys: Iterable[Any]) -> np.ndarray[Any, Any]:

@@ -14,7 +14,7 @@ import numpy as np
 from rodata import frames
 from rodata._core import Segment, deep_validate
 from rodata._files import confined
-from rodata._keys import INT64_MAX, check_key, coerce_keys
+from rodata._keys import INT64_MAX, check_key, coerce_keys, first_non_string
 from rodata.batch import Batch, Piece
 from rodata.errors import DatasetNotFoundError, FormatError, KeyTypeError, RodataError, UsageError
 from rodata.manifest import Manifest, PartEntry
@@ -204,8 +204,11 @@ class Dataset:
         if isinstance(keys, np.ndarray):
             where = np.searchsorted(np.array(self._max_keys, dtype=np.int64), keys, side="left")
         else:
-            where = np.fromiter((bisect.bisect_left(self._max_keys, k) for k in keys), dtype=np.int64,
-                                count=len(keys))
+            try:
+                where = np.fromiter((bisect.bisect_left(self._max_keys, k) for k in keys), dtype=np.int64,
+                                    count=len(keys))
+            except TypeError:  # a key that is not a str met the parts' string bounds
+                raise first_non_string(keys) from None
         return [(seg, np.flatnonzero(where == i)) for i, seg in enumerate(self._nonempty)]
 
     def column(self, name: str, offset: int = 0, limit: int | None = None) -> Any:

@@ -78,7 +78,7 @@ cdef find_many_str(Segment seg, keys):
                 ptrs[i] = NULL
                 lens[i] = -1
             except TypeError:  # not a str
-                raise KeyTypeError(f"key {key!r:.80} at position {i} is not a string") from None
+                raise KeyTypeError(f"key {key!r:.80} is not a string (the key column is string)") from None
         with nogil:
             i = 0
             while i < n and st >= 0:

@@ -111,7 +111,7 @@ def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None 
     """``{"rows": [row or null, ...]}`` aligned with `keys`; :class:`~rodata.sizes.AnswerTooLarge`
     (nothing built) when its size bound is over `max_bytes`."""
     plan = _plan(ds, columns)
-    batch = ds.get_many(coerce_keys(ds.schema, keys), columns)
+    batch = ds.get_many(keys, columns)  # which checks the keys (rodata._keys)
     if max_bytes is not None:
         sizes.lookup_tally(batch, plan.shape).check(max_bytes, f"the answer to {len(keys)} keys", _TOO_LARGE)
     return dumps({"rows": _batch_rows(batch, plan)})
