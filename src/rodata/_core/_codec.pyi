@@ -1,5 +1,6 @@
 """Type stubs of the compiled core (rodata._core._codec)."""
 
+from collections.abc import Sequence
 from os import PathLike
 from typing import Any, Literal, TypedDict
 
@@ -76,3 +77,20 @@ class Segment:
     def size(self) -> int: ...
     def __len__(self) -> int: ...
 
+
+class JsonPlan:
+    """A projection for the compiled row renderer: column numbers and each name's JSON text."""
+
+    columns: tuple[int, ...]
+    def __init__(self, columns: tuple[int, ...], keys: Sequence[bytes]) -> None: ...
+
+def row_json(seg: Segment, row: int, plan: JsonPlan) -> bytes: ...
+def get_json(seg: Segment, key: Any, plan: JsonPlan) -> bytes | None: ...
+def rows_json(
+    segs: tuple[Segment, ...],
+    which: npt.NDArray[np.int32],
+    rows: npt.NDArray[np.int64],
+    plan: JsonPlan,
+    head: bytes,
+    tail: bytes,
+) -> bytes: ...

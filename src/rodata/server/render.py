@@ -21,10 +21,11 @@ import numpy as np
 import orjson
 
 from rodata import sizes
+from rodata._core import JsonPlan, get_json, rows_json
 from rodata._keys import coerce_keys
 from rodata.batch import Batch
 from rodata.dataset import Dataset
-from rodata.encode import JSON_OPTIONS, column_json, converter, dumps, fix_rows, json_default
+from rodata.encode import column_json, converter, dumps, fix_rows
 from rodata.errors import SchemaError, UsageError
 from rodata.schema import Schema
 
@@ -46,9 +47,10 @@ _TOO_LARGE = "response_too_large"
 
 
 class _Plan:
-    """For one projection: the converters its rows need (``(name, converter)``) and its size shape."""
+    """For one projection: the compiled renderer's plan of its rows (``json``), the converters
+    its scan rows need (``(name, converter)``) and its size shape."""
 
-    __slots__ = ("_shape", "fixes", "float32", "proj", "schema")
+    __slots__ = ("_shape", "fixes", "float32", "json", "proj", "schema")
 
     def __init__(self, schema: Schema, proj: tuple[int, ...]) -> None:
         self.schema = schema
@@ -61,6 +63,8 @@ class _Plan:
                 fixes.append((column.name, convert))
         self.fixes = tuple(fixes)
         self.float32 = tuple(schema.columns[i].name for i in proj if schema.columns[i].type == "float32")
+        # Each name's JSON text as orjson writes a dict key: the rows' keys, written once here.
+        self.json = JsonPlan(proj, [orjson.dumps(schema.columns[i].name) for i in proj])
         self._shape: sizes.RowShape | None = None
 
     @property
@@ -95,15 +99,12 @@ def _plan(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
 
 
 def row_json(ds: Dataset, key: Any, columns: Sequence[str] | None = None) -> bytes | None:
-    """The row with `key` as a JSON object, or None when there is no such row."""
-    row = ds.get(key, columns)
-    if row is None:
-        return None
-    for name, convert in _plan(ds, columns).fixes:
-        value = row[name]
-        if value is not None:
-            row[name] = convert(value)
-    return orjson.dumps(row, default=json_default, option=JSON_OPTIONS)  # dumps(), one call less
+    """The row with `key` as a JSON object, or None when there is no such row: written by the
+    compiled renderer from the mapped columns (no Python object per value), as ``Dataset.get``'s
+    row encoded by :mod:`rodata.encode` would be."""
+    plan = _plan(ds, columns)  # which checks the column names, as Dataset.get does
+    seg = ds._part_for(key)  # which checks a key routed between parts
+    return None if seg is None else get_json(seg, key, plan.json)
 
 
 def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None = None, *,
@@ -114,7 +115,25 @@ def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None 
     batch = ds.get_many(keys, columns)  # which checks the keys (rodata._keys)
     if max_bytes is not None:
         sizes.lookup_tally(batch, plan.shape).check(max_bytes, f"the answer to {len(keys)} keys", _TOO_LARGE)
-    return dumps({"rows": _batch_rows(batch, plan)})
+    return _lookup_rows(batch, plan)
+
+
+def _lookup_rows(batch: Batch, plan: _Plan) -> bytes:
+    """``{"rows": [...]}`` of a lookup's batch, written by the compiled renderer: each position's
+    part (``which``) and row (-1: not found, ``null``)."""
+    pieces = batch._pieces
+    n = len(batch)
+    which = np.zeros(n, dtype=np.int32)
+    if len(pieces) == 1 and pieces[0][1] is None:
+        seg, _, rows = pieces[0]
+        assert isinstance(rows, np.ndarray)  # a lookup's rows (a scan's are a slice)
+        return rows_json((seg,), which, np.ascontiguousarray(rows, dtype=np.int64), plan.json, b'{"rows":', b"}")
+    where = np.full(n, -1, dtype=np.int64)
+    for k, (_, pos, rows) in enumerate(pieces):
+        assert isinstance(rows, np.ndarray)
+        where[pos] = rows
+        which[pos] = k
+    return rows_json(tuple(p[0] for p in pieces), which, where, plan.json, b'{"rows":', b"}")
 
 
 def npz_columns(ds: Dataset, columns: Sequence[str] | None) -> list[str]:
