@@ -4,6 +4,7 @@
 #ifndef RODATA_JSON_H
 #define RODATA_JSON_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "rodata_c.h"
+#include "rodata_pow10.h"
 
 /* ---- the output buffer: starts in caller storage, grows on the heap ------------------------- */
 
@@ -139,33 +141,17 @@ static int rd_shortest(double v, int single, char *dig, int *exp10) {
     return 0;
 }
 
-static const double rd_pow10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-                                    1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* The fast path of rd_shortest for the values most data holds (2.0, 227.5, 0.1469): v (positive,
- * normal) as r / 10^k for an integer r of at most DBL_DIG (FLT_DIG) digits.  Such an r that reads
- * back as v is the shortest text (the uniqueness above).  For a float64 the test is exact: IEEE
- * division rounds r / 10^k (both exact) as strtod rounds the decimal.  For a float32 the double
- * quotient must lie inside the rounding interval of v by a margin far above its error, so that the
- * decimal itself reads back as v.  0 when no such r is found (rd_shortest then decides). */
-static int rd_short_decimal(double v, int single, char *dig, int *exp10) {
-    double lim = single ? 1e6 : 1e15;
+/* The fast path of rd_shortest for the float64 values most data holds (2.0, 227.5, 0.1469): v
+ * (positive, normal) as r / 10^k for an integer r of at most DBL_DIG digits.  Such an r that reads
+ * back as v is the shortest text (the uniqueness above).  The test is exact: IEEE division rounds
+ * r / 10^k (both exact) as strtod rounds the decimal.  0 when no such r is found. */
+static int rd_short_decimal(double v, char *dig, int *exp10) {
     for (int k = 0; k <= 22; k++) {
         double m = v * rd_pow10[k];
-        if (m >= lim) return 0;
+        if (m >= 1e15) return 0;
         if (m < 0.5) continue;
         double r = (double)(uint64_t)(m + 0.5);
-        double d = r / rd_pow10[k];
-        int ok;
-        if (!single) {
-            ok = d == v;
-        } else {
-            float f = (float)v;
-            double margin = 0.5 - 1.0 / 1048576.0;
-            ok = d >= v ? d - v < margin * ((double)nextafterf(f, INFINITY) - v)
-                        : v - d < margin * (v - (double)nextafterf(f, 0.0f));
-        }
-        if (!ok) continue;
+        if (r / rd_pow10[k] != v) continue;
         int n = (int)rd_json_u64(dig, (uint64_t)r);
         *exp10 = n - 1 - k;
         while (n > 1 && dig[n - 1] == '0') n--;
@@ -174,26 +160,9 @@ static int rd_short_decimal(double v, int single, char *dig, int *exp10) {
     return 0;
 }
 
-/* 10^s for s in -64..64, each the double nearest to it (rd_p10x[s + 64]). */
-static const double rd_p10x[129] = {
-    1e-64, 1e-63, 1e-62, 1e-61, 1e-60, 1e-59, 1e-58, 1e-57, 1e-56, 1e-55,
-    1e-54, 1e-53, 1e-52, 1e-51, 1e-50, 1e-49, 1e-48, 1e-47, 1e-46, 1e-45,
-    1e-44, 1e-43, 1e-42, 1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35,
-    1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29, 1e-28, 1e-27, 1e-26, 1e-25,
-    1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16, 1e-15,
-    1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5,
-    1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5,
-    1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-    1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25,
-    1e26, 1e27, 1e28, 1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35,
-    1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44, 1e45,
-    1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55,
-    1e56, 1e57, 1e58, 1e59, 1e60, 1e61, 1e62, 1e63, 1e64,
-};
-
-/* Whether a p-digit decimal reads back as float32 v, by arithmetic in double, whose errors (2^-51
- * of the scaled value: a power of ten rounded, a product rounded) are far below float32's rounding interval (2^-25 of it): the integer r
- * nearest to v * 10^s (and r + 1 at a power of two, where the interval [v - down, v + up] is
+/* Whether a p-digit decimal reads back as float32 v, by arithmetic in double, whose errors
+ * (2^-51 of the scaled value: a power of ten rounded, a product rounded) are far below float32's
+ * rounding interval (2^-25 of it): the integer r nearest to v * 10^s (and r + 1 at a power of two, where the interval [v - down, v + up] is
  * lopsided) is tested against the interval.  1: inside (*r, *s set), -1: no p-digit decimal is
  * inside, 0: a comparison fell within a tolerance of its edge (a tie, a candidate on the boundary),
  * left to rd_shortest.  *e is the decimal exponent of v's first digit, corrected here. */
@@ -266,6 +235,76 @@ static int rd_short_f32(float f, char *dig, int *exp10) {
     return n;
 }
 
+/* rd_f32_digits' test for a float64, in long double (x87: 64-bit mantissas, errors 2^-62 of the
+ * scaled value against a rounding interval of 2^-55 of it at least).  Where long double is no
+ * wider than double, the tolerance covers every interval and everything is left to rd_shortest. */
+static int rd_f64_digits(double v, long double up, long double down, int p, int *e, uint64_t *r, int *s) {
+    int sc = p - 1 - *e;
+    if (sc < -329 || sc > 329) return 0;
+    long double m = (long double)v * rd_p10l[sc + 330];
+    if (m < rd_pow10[p - 1]) { *e -= 1; sc += 1; m = (long double)v * rd_p10l[sc + 330]; }
+    else if (m >= rd_pow10[p]) { *e += 1; sc -= 1; m = (long double)v * rd_p10l[sc + 330]; }
+    if (m < rd_pow10[p - 1] || m >= rd_pow10[p]) return 0;
+    long double tol = m * (LDBL_EPSILON * 16);
+    long double fl = (long double)(uint64_t)m;  /* floor: m is positive and below 10^17 */
+    if (fabsl(m - fl - 0.5L) <= tol) return 0;
+    long double cand = (long double)(uint64_t)(m + 0.5L);
+    for (int tries = 0; tries < 2; tries++) {
+        long double diff = cand - m;
+        long double edge = (diff >= 0 ? up : down) * rd_p10l[sc + 330];
+        long double dist = fabsl(diff);
+        if (fabsl(dist - edge) <= tol) return 0;
+        if (dist < edge) {
+            *r = (uint64_t)cand;
+            *s = sc;
+            return 1;
+        }
+        if (diff >= 0) break;
+        cand += 1;
+    }
+    return -1;
+}
+
+/* The shortest text of a normal float64 (rd_shortest's contract), or 0 to leave it to
+ * rd_shortest: 16 digits, then 17 if no 16-digit decimal is inside, or 15 if one is (at 15 a
+ * decimal inside is the shortest: DBL_DIG). */
+static int rd_short_f64(double v, char *dig, int *exp10) {
+    uint64_t bits, nb;
+    double next, prev;
+    memcpy(&bits, &v, 8);
+    nb = bits + 1;
+    memcpy(&next, &nb, 8);
+    nb = bits - 1;
+    memcpy(&prev, &nb, 8);
+    long double down = ((long double)v - (long double)prev) / 2;
+    long double up = isinf(next) ? down : ((long double)next - (long double)v) / 2;
+    int bexp = (int)((bits >> 52) & 0x7FF) - 1023;
+    int e = (int)(bexp * 0.30102999566398120);
+    if (bexp < 0) e -= 1;
+    uint64_t r = 0, best_r;
+    int sc = 0, best_s;
+    int st = rd_f64_digits(v, up, down, 16, &e, &r, &sc);
+    if (st == 0) return 0;
+    if (st < 0) {
+        if (rd_f64_digits(v, up, down, 17, &e, &r, &sc) != 1) return 0;
+        best_r = r;
+        best_s = sc;
+    } else {
+        best_r = r;
+        best_s = sc;
+        st = rd_f64_digits(v, up, down, 15, &e, &r, &sc);
+        if (st == 0) return 0;
+        if (st > 0) {
+            best_r = r;
+            best_s = sc;
+        }
+    }
+    int n = (int)rd_json_u64(dig, best_r);
+    *exp10 = n - 1 - best_s;
+    while (n > 1 && dig[n - 1] == '0') n--;
+    return n;
+}
+
 /* A float as orjson writes it: shortest round trip, "1.0" for integers, "0.00001" above the
  * low threshold, "1e-7" / "1.5e+16" outside; NaN and infinities as null.  `single` selects
  * float32's thresholds (decimal for 1e-6 <= |v| < 1e13) over float64's (1e-5 <= |v| < 1e16).
@@ -287,8 +326,10 @@ static size_t rd_json_float(char *out, double v, int single) {
     }
     int e10 = 0;
     int n = 0;
-    if (!single) n = rd_short_decimal(v, 0, dig, &e10);
-    else if (v >= 1.17549435e-38) n = rd_short_f32((float)v, dig, &e10);  /* a normal float32 */
+    if (!single) {
+        n = rd_short_decimal(v, dig, &e10);
+        if (n == 0 && v >= 2.2250738585072014e-308) n = rd_short_f64(v, dig, &e10);  /* a normal float64 */
+    } else if (v >= 1.17549435e-38) n = rd_short_f32((float)v, dig, &e10);  /* a normal float32 */
     if (n == 0) n = rd_shortest(v, single, dig, &e10);
     if (n <= 0) { /* cannot happen for a finite double; write it in full rather than nothing */
         return (size_t)(o - out) + (size_t)snprintf(o, 30, "%.17g", v);
