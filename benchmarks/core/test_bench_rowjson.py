@@ -147,7 +147,7 @@ def embeddings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rodata.Data
 
 
 @pytest.mark.benchmark(group="row JSON (random vector[768])")
-def test_vector_row_json_rodata_compiled(benchmark: Any, embeddings: rodata.Dataset) -> None:
+def test_vector_row_json_rodata(benchmark: Any, embeddings: rodata.Dataset) -> None:
     row_json = render.row_json
     benchmark(lambda: [row_json(embeddings, k) for k in range(200)])
     _record(benchmark, 200, "rows")

@@ -21,7 +21,10 @@ NaN, +-Infinity    ``null`` (JSON has no such numbers), in floats and vectors al
 =================  ==================================================================
 
 :func:`value_json` is the definition: the text of one value as the library reads
-it (``Dataset.get``).  Rows, lookups and scans convert each library value with
+it (``Dataset.get``).  Rows and lookups are written by the compiled renderer
+(``_core/rowjson.pyx`` over ``includes/rodata_json.h``) straight from the mapped
+columns, byte for byte this text (``tests/core/test_rowjson.py`` compares them);
+scans, and rows that are mostly long vectors, convert each library value with
 :func:`converter` and let orjson write the document; column slices are encoded a
 whole array at a time by :func:`column_json`, which writes the same text
 (checked value by value by the test suite).  :func:`max_value_bytes` bounds the

@@ -249,3 +249,23 @@ def test_a_repeated_bytes_column_is_one_key_of_the_row(datasets: dict[str, rodat
         assert text == ref_row(ds, key, ["bytes", "id", "bytes?", "bytes"])
         assert text is not None and list(orjson.loads(text)) == ["bytes", "id", "bytes?"]
     assert render.lookup_json(ds, keys, ["bytes", "bytes"]) == ref_lookup(ds, keys, ["bytes", "bytes"])
+
+
+def test_long_vector_rows_take_the_orjson_path_with_the_same_text(tmp_path: Path) -> None:
+    # Rows that are mostly long vectors are written by orjson (faster there); both writers agree.
+    rng = np.random.default_rng(5)
+    n = 40
+    cols = {"id": np.arange(n, dtype=np.int64), "emb": rng.standard_normal((n, 300)).astype(np.float32),
+            "small": rng.standard_normal((n, 3)).astype(np.float32), "name": [f"n{i}" for i in range(n)],
+            "b": [bytes([i]) for i in range(n)]}
+    rodata.write(tmp_path, "v", cols, key="id")
+    with rodata.open(tmp_path / "v") as ds:
+        for columns in (None, ["emb", "name"], ["small", "b", "b"]):
+            plan = render._plan(ds, columns)
+            assert plan.compiled == (columns is not None and "emb" not in columns)
+            seg = ds._part_for(7)
+            assert seg is not None
+            compiled = get_json(seg, 7, plan.json)
+            assert render.row_json(ds, 7, columns) == compiled == ref_row(ds, 7, columns)
+            keys = [3, 99, 7, 3]
+            assert render.lookup_json(ds, keys, columns) == ref_lookup(ds, keys, columns)

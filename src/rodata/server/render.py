@@ -41,6 +41,8 @@ __all__ = [
 ]
 
 _TOO_LARGE = "response_too_large"
+#: Vector values per row from which a row is written by orjson rather than the compiled renderer.
+_VECTOR_FLOATS_VIA_ORJSON = 256
 
 
 # -- what a projection needs, computed once per dataset schema and column list --------------------
@@ -50,13 +52,13 @@ class _Plan:
     """For one projection: the compiled renderer's plan of its rows (``json``), the converters
     its scan rows need (``(name, converter)``) and its size shape."""
 
-    __slots__ = ("_shape", "fixes", "float32", "json", "proj", "schema")
+    __slots__ = ("_shape", "compiled", "fixes", "float32", "json", "proj", "schema")
 
     def __init__(self, schema: Schema, proj: tuple[int, ...]) -> None:
         self.schema = schema
         self.proj = proj
         fixes: list[tuple[str, Callable[[Any], Any]]] = []
-        for index in proj:
+        for index in dict.fromkeys(proj):  # a column named twice is one key of the row: convert it once
             column = schema.columns[index]
             convert = converter(column)
             if convert is not None:
@@ -65,6 +67,11 @@ class _Plan:
         self.float32 = tuple(schema.columns[i].name for i in proj if schema.columns[i].type == "float32")
         # Each name's JSON text as orjson writes a dict key: the rows' keys, written once here.
         self.json = JsonPlan(proj, [orjson.dumps(schema.columns[i].name) for i in proj])
+        # The compiled renderer writes a full-precision float32 in ~50 ns where orjson takes ~30: rows
+        # that are mostly long vectors (embeddings) stay faster through orjson, everything else is
+        # several times faster compiled (docs/benchmarks.md, "Row JSON").
+        floats = sum(schema.columns[i].dim for i in dict.fromkeys(proj) if schema.columns[i].type == "vector")
+        self.compiled = floats < _VECTOR_FLOATS_VIA_ORJSON
         self._shape: sizes.RowShape | None = None
 
     @property
@@ -103,8 +110,20 @@ def row_json(ds: Dataset, key: Any, columns: Sequence[str] | None = None) -> byt
     compiled renderer from the mapped columns (no Python object per value), as ``Dataset.get``'s
     row encoded by :mod:`rodata.encode` would be."""
     plan = _plan(ds, columns)  # which checks the column names, as Dataset.get does
+    if not plan.compiled:
+        row = ds.get(key, columns)
+        return None if row is None else dumps(_fixed(row, plan))
     seg = ds._part_for(key)  # which checks a key routed between parts
     return None if seg is None else get_json(seg, key, plan.json)
+
+
+def _fixed(row: dict[str, Any], plan: _Plan) -> dict[str, Any]:
+    """A library row with each value as orjson writes the one encoding of its type."""
+    for name, convert in plan.fixes:
+        value = row[name]
+        if value is not None:
+            row[name] = convert(value)
+    return row
 
 
 def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None = None, *,
@@ -115,6 +134,8 @@ def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None 
     batch = ds.get_many(keys, columns)  # which checks the keys (rodata._keys)
     if max_bytes is not None:
         sizes.lookup_tally(batch, plan.shape).check(max_bytes, f"the answer to {len(keys)} keys", _TOO_LARGE)
+    if not plan.compiled:
+        return dumps({"rows": _batch_rows(batch, plan)})
     return _lookup_rows(batch, plan)
 
 
