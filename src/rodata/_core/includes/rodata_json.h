@@ -378,17 +378,22 @@ static inline char *rd_json_digits(char *o, int v, int width) {
     return o + width;
 }
 
-/* "YYYY-MM-DD" (quoted) of a day number in 0001-01-01..9999-12-31: 12 bytes. */
-static inline size_t rd_json_date(char *out, int64_t days) {
+/* YYYY-MM-DD (unquoted) of a day number in 0001-01-01..9999-12-31: 10 bytes. */
+static inline char *rd_json_ymd(char *o, int64_t days) {
     int y, m, d;
     rd_civil_from_days(days, &y, &m, &d);
-    char *o = out;
-    *o++ = '"';
     o = rd_json_digits(o, y, 4);
     *o++ = '-';
     o = rd_json_digits(o, m, 2);
     *o++ = '-';
-    o = rd_json_digits(o, d, 2);
+    return rd_json_digits(o, d, 2);
+}
+
+/* "YYYY-MM-DD" (quoted): 12 bytes. */
+static inline size_t rd_json_date(char *out, int64_t days) {
+    char *o = out;
+    *o++ = '"';
+    o = rd_json_ymd(o, days);
     *o++ = '"';
     return (size_t)(o - out);
 }
@@ -405,15 +410,9 @@ static inline size_t rd_json_timestamp(char *out, int64_t ns) {
     int64_t us = rd_floordiv(ns, 1000);
     int64_t days = rd_floordiv(us, 86400000000LL);
     int64_t rest = us - days * 86400000000LL;
-    int y, m, d;
-    rd_civil_from_days(days, &y, &m, &d);
     char *o = out;
     *o++ = '"';
-    o = rd_json_digits(o, y, 4);
-    *o++ = '-';
-    o = rd_json_digits(o, m, 2);
-    *o++ = '-';
-    o = rd_json_digits(o, d, 2);
+    o = rd_json_ymd(o, days);
     *o++ = 'T';
     o = rd_json_digits(o, (int)(rest / 3600000000LL), 2);
     *o++ = ':';
