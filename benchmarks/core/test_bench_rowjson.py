@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import rodata
+from rodata._core import get_json
 from rodata.encode import converter, dumps, fix_rows
 from rodata.server import render
 
@@ -156,4 +157,17 @@ def test_vector_row_json_rodata(benchmark: Any, embeddings: rodata.Dataset) -> N
 @pytest.mark.benchmark(group="row JSON (random vector[768])")
 def test_vector_row_json_baseline_orjson(benchmark: Any, embeddings: rodata.Dataset) -> None:
     benchmark(lambda: [orjson_row(embeddings, k) for k in range(200)])
+    _record(benchmark, 200, "rows")
+
+
+@pytest.mark.benchmark(group="row JSON (random vector[768])")
+def test_vector_row_json_compiled_renderer(benchmark: Any, embeddings: rodata.Dataset) -> None:
+    # What render.row_json would cost if it kept such rows on the compiled renderer (it does not:
+    # from 256 vector values a row goes to orjson; this row shows why).
+    plan = render._plan(embeddings, None)
+    assert not plan.compiled
+    seg = embeddings.part_for(0)
+    assert seg is not None
+    assert get_json(seg, 0, plan.json) == orjson_row(embeddings, 0)
+    benchmark(lambda: [get_json(seg, k, plan.json) for k in range(200)])
     _record(benchmark, 200, "rows")

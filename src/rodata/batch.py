@@ -115,6 +115,20 @@ class Batch:
                 out[pos] = got
         return out
 
+    def locations(self) -> tuple[tuple[Segment, ...], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Where each position's row is: the parts, and per position the index of its part (int32)
+        and its row in that part (int64, -1 where the key was not found), for a caller that reads
+        the parts itself (the compiled lookup renderer)."""
+        pieces = self._pieces
+        which = np.zeros(self._n, dtype=np.int32)
+        if len(pieces) == 1 and pieces[0][1] is None:
+            return (pieces[0][0],), which, np.ascontiguousarray(_rows_array(pieces[0][2]), dtype=np.int64)
+        rows = np.full(self._n, -1, dtype=np.int64)
+        for k, (_, pos, part_rows) in enumerate(pieces):
+            rows[pos] = _rows_array(part_rows)
+            which[pos] = k
+        return tuple(p[0] for p in pieces), which, rows
+
     def to_arrow(self) -> Any:
         """A pyarrow Table of this batch's columns, aligned with it; absent rows and nulls are
         Arrow nulls (needs pyarrow: ``pip install 'rodata[arrow]'``)."""

@@ -162,7 +162,10 @@ class Dataset:
                 self._projections[key] = proj
         return proj
 
-    def _part_for(self, key: Any) -> Segment | None:
+    def part_for(self, key: Any) -> Segment | None:
+        """The part that holds `key` if any part does (None: no part can), for a caller that reads
+        the part itself (the compiled row renderer).  A key routed between parts is checked here;
+        within the one part of a single-part version, the part's own lookup checks it."""
         parts = self._segments()
         if len(parts) == 1:
             return parts[0]
@@ -176,7 +179,7 @@ class Dataset:
         parts = self._parts
         if parts is not None and len(parts) == 1:  # the common case, kept short: it is the hot path
             return parts[0].get(key, proj)
-        seg = self._part_for(key)
+        seg = self.part_for(key)
         return None if seg is None else seg.get(key, proj)
 
     def get_many(self, keys: Any, columns: Sequence[str] | None = None) -> Batch:

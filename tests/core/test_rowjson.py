@@ -263,7 +263,7 @@ def test_long_vector_rows_take_the_orjson_path_with_the_same_text(tmp_path: Path
         for columns in (None, ["emb", "name"], ["small", "b", "b"]):
             plan = render._plan(ds, columns)
             assert plan.compiled == (columns is not None and "emb" not in columns)
-            seg = ds._part_for(7)
+            seg = ds.part_for(7)
             assert seg is not None
             compiled = get_json(seg, 7, plan.json)
             assert render.row_json(ds, 7, columns) == compiled == ref_row(ds, 7, columns)

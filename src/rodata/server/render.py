@@ -67,9 +67,9 @@ class _Plan:
         self.float32 = tuple(schema.columns[i].name for i in proj if schema.columns[i].type == "float32")
         # Each name's JSON text as orjson writes a dict key: the rows' keys, written once here.
         self.json = JsonPlan(proj, [orjson.dumps(schema.columns[i].name) for i in proj])
-        # The compiled renderer writes a full-precision float32 in ~50 ns where orjson takes ~30: rows
-        # that are mostly long vectors (embeddings) stay faster through orjson, everything else is
-        # several times faster compiled (docs/benchmarks.md, "Row JSON").
+        # The compiled renderer writes a full-precision float32 at about half orjson's speed: rows that
+        # are mostly long vectors (embeddings) stay faster through orjson, everything else is several
+        # times faster compiled (docs/benchmarks.md, "Row JSON").
         floats = sum(schema.columns[i].dim for i in dict.fromkeys(proj) if schema.columns[i].type == "vector")
         self.compiled = floats < _VECTOR_FLOATS_VIA_ORJSON
         self._shape: sizes.RowShape | None = None
@@ -113,7 +113,7 @@ def row_json(ds: Dataset, key: Any, columns: Sequence[str] | None = None) -> byt
     if not plan.compiled:
         row = ds.get(key, columns)
         return None if row is None else dumps(_fixed(row, plan))
-    seg = ds._part_for(key)  # which checks a key routed between parts
+    seg = ds.part_for(key)  # which checks a key routed between parts
     return None if seg is None else get_json(seg, key, plan.json)
 
 
@@ -142,19 +142,8 @@ def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None 
 def _lookup_rows(batch: Batch, plan: _Plan) -> bytes:
     """``{"rows": [...]}`` of a lookup's batch, written by the compiled renderer: each position's
     part (``which``) and row (-1: not found, ``null``)."""
-    pieces = batch._pieces
-    n = len(batch)
-    which = np.zeros(n, dtype=np.int32)
-    if len(pieces) == 1 and pieces[0][1] is None:
-        seg, _, rows = pieces[0]
-        assert isinstance(rows, np.ndarray)  # a lookup's rows (a scan's are a slice)
-        return rows_json((seg,), which, np.ascontiguousarray(rows, dtype=np.int64), plan.json, b'{"rows":', b"}")
-    where = np.full(n, -1, dtype=np.int64)
-    for k, (_, pos, rows) in enumerate(pieces):
-        assert isinstance(rows, np.ndarray)
-        where[pos] = rows
-        which[pos] = k
-    return rows_json(tuple(p[0] for p in pieces), which, where, plan.json, b'{"rows":', b"}")
+    parts, which, rows = batch.locations()
+    return rows_json(parts, which, rows, plan.json, b'{"rows":', b"}")
 
 
 def npz_columns(ds: Dataset, columns: Sequence[str] | None) -> list[str]:
@@ -175,7 +164,7 @@ def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None =
     fixed-width column (0 where absent or null) and ``valid/<column>`` for nullable ones;
     :class:`~rodata.sizes.AnswerTooLarge` (nothing built) when its size is over `max_bytes`."""
     names = npz_columns(ds, columns)
-    int_keys = coerce_keys(ds.schema, keys)
+    checked = coerce_keys(ds.schema, keys)  # a bad key is 422 before the size bound is 413
     if max_bytes is not None:
         members = [("found", 1)]
         for name in names:
@@ -188,7 +177,7 @@ def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None =
             raise sizes.AnswerTooLarge(f"the answer to {len(keys)} keys would take up to {bound} bytes; the limit "
                                        f"is {max_bytes} (ask for fewer keys or columns)", bound=bound,
                                        limit=max_bytes, code=_TOO_LARGE)
-    batch = ds.get_many(int_keys, names)
+    batch = ds.get_many(checked, names)
     arrays: list[tuple[str, np.ndarray[Any, Any]]] = [("found", batch.found)]
     for name in names:
         arrays.append((f"values/{name}", batch[name]))
