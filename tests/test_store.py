@@ -70,19 +70,16 @@ def test_publish_refuses_keep_versions_below_one(data_root: Path) -> None:
         store.publish(_stage_copy_of_live(data_root), "d", _manifest_doc(data_root), keep_versions=0)
 
 
-def test_a_version_that_cannot_be_moved_into_place_is_a_publish_error(data_root: Path) -> None:
+def test_a_version_that_cannot_be_moved_into_place_is_a_publish_error(data_root: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     live = _write(data_root)
     staging = _stage_copy_of_live(data_root)
     doc = _manifest_doc(data_root)
     # The next version's name is taken by a file (not a version, so it is not counted): the rename fails.
-    original = store.secrets.token_hex
-    try:
-        store.secrets.token_hex = lambda n=4: "deadbeef"  # type: ignore[assignment]
-        (data_root / "d" / "v000002-deadbeef").write_text("occupied")
-        with pytest.raises(PublishError, match="cannot move the new version into place"):
-            store.publish(staging, "d", doc)
-    finally:
-        store.secrets.token_hex = original  # type: ignore[assignment]
+    monkeypatch.setattr(store.secrets, "token_hex", lambda n=4: "deadbeef")
+    (data_root / "d" / "v000002-deadbeef").write_text("occupied")
+    with pytest.raises(PublishError, match="cannot move the new version into place"):
+        store.publish(staging, "d", doc)
     assert store.current_version(data_root / "d") == live.name
 
 
