@@ -18,7 +18,7 @@ import numpy as np
 from rodata.errors import KeyTypeError
 from rodata.schema import Schema
 
-__all__ = ["INT64_MAX", "INT64_MIN", "check_key", "coerce_keys", "first_non_string"]
+__all__ = ["INT64_MAX", "INT64_MIN", "check_key", "coerce_keys", "first_non_string", "int64_keys"]
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
@@ -55,6 +55,12 @@ def coerce_keys(schema: Schema, keys: Iterable[Any]) -> list[str] | np.ndarray[A
     if schema.key_column.type == "string":
         return _string_keys(keys)
     return _int64_keys(keys)
+
+
+def int64_keys(data: bytes | memoryview) -> np.ndarray[Any, Any]:
+    """Binary keys (little-endian int64, 8 bytes each) as an int64 array viewing `data`: no copy,
+    and no object per key (a length that is not a multiple of 8 is ValueError)."""
+    return np.frombuffer(data, dtype="<i8")
 
 
 def _string_keys(keys: Iterable[Any]) -> list[str]:

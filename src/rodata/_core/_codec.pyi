@@ -94,3 +94,8 @@ def rows_json(
     head: bytes,
     tail: bytes,
 ) -> bytes: ...
+def parse_lookup_body(
+    body: bytes, string_keys: bool, max_keys: int
+) -> tuple[npt.NDArray[np.int64] | list[str], list[str] | None, str] | None:
+    """``(keys, columns, format)`` of a lookup body of the plain shape (at most `max_keys` keys),
+    or None: the general JSON reader reads any other body."""

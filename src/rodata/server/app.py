@@ -213,12 +213,17 @@ def _endpoint(route: Route, ctx: Context, settings: Settings) -> Any:
             return ReplyResponse(error_reply(404, "not_found", "no such route"))
         query: bytes = request.scope["query_string"]
         body = None
+        content_type = b""
         if route.body:
             try:
                 body = await read_body(request.scope, request.receive, settings.max_body_bytes)
             except HTTPError as exc:
                 return ReplyResponse(exc.reply())
-        reply = handlers.guarded(invoke, ctx, [raw[p] for p in route.params], query, body)
+            for name, value in request.scope["headers"]:  # a lookup's body is JSON or binary keys
+                if name == b"content-type":
+                    content_type = value
+                    break
+        reply = handlers.guarded(invoke, ctx, [raw[p] for p in route.params], query, body, content_type)
         if reply.etag is not None:
             reply = revalidated(reply, request.scope["headers"])
         return ReplyResponse(reply)

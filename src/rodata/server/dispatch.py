@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 from rodata.server import handlers
@@ -53,38 +53,47 @@ def handler_of(route: Route) -> Any:
     return getattr(handlers, route.handler)
 
 
-#: ``invoke(ctx, raw path parameters, query, body)``: a route's handler called the one way.
-Invoke = Callable[[Context, Sequence[bytes | str], bytes, "bytes | None"], Reply]
+class Invoke(Protocol):
+    """``invoke(ctx, raw path parameters, query, body, content_type=b"")``: a route's handler called
+    the one way (`content_type`: the request's raw ``content-type`` value, ``b""`` when absent;
+    only routes with a body read it)."""
+
+    def __call__(self, ctx: Context, raw: Sequence[bytes | str], query: bytes, body: bytes | None,
+                 content_type: bytes = b"") -> Reply: ...
 
 
 def invoker(route: Route) -> Invoke:
     """How `route` is answered: its raw path parameters percent-decoded (:func:`decode_segment`),
-    then ``handler(ctx, *values, [body,] query)``, the same way for every route and whichever
-    path matched it.  A fault of the query string is told before a path segment that does not
-    decode: a parameter the route does not take is always 422 ``unknown_parameter``."""
+    then ``handler(ctx, *values, [body, content_type,] query)``, the same way for every route and
+    whichever path matched it.  A fault of the query string is told before a path segment that
+    does not decode: a parameter the request does not take is always 422 ``unknown_parameter``."""
     fn = handler_of(route)
     allowed = route.query_names
-    body = route.body
+    has_body = route.body
 
     decoders = tuple(decode_segment if s.tail else decode_name for s in route.segments if s.param)
 
-    def values(raw: Sequence[bytes | str], query: bytes) -> list[str]:
+    def values(raw: Sequence[bytes | str], query: bytes, content_type: bytes) -> list[str]:
         try:
             return [decode(value) for decode, value in zip(decoders, raw, strict=True)]
         except HTTPError:
-            handlers.parse_query(query, allowed)
+            handlers.parse_query(query, handlers.query_names(route, content_type))
             raise
 
     # One function per shape of call, without a loop for the usual route of two parameters.
-    if body or len(decoders) != 2:
-        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, data: bytes | None) -> Reply:
-            if body:
-                return fn(ctx, *values(raw, query), data, query)  # type: ignore[no-any-return]
-            return fn(ctx, *values(raw, query), query)  # type: ignore[no-any-return]
+    if has_body:
+        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, body: bytes | None,
+                   content_type: bytes = b"") -> Reply:
+            return fn(ctx, *values(raw, query, content_type), body, content_type, query)  # type: ignore[no-any-return]
+    elif len(decoders) != 2:
+        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, body: bytes | None,
+                   content_type: bytes = b"") -> Reply:
+            return fn(ctx, *values(raw, query, content_type), query)  # type: ignore[no-any-return]
     else:
         decode_first, decode_second = decoders
 
-        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, data: bytes | None) -> Reply:
+        def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, body: bytes | None,
+                   content_type: bytes = b"") -> Reply:
             try:
                 first, second = decode_first(raw[0]), decode_second(raw[1])
             except HTTPError:

@@ -132,9 +132,19 @@ class FastPath:
             return mapped if mapped is not None else internal_error(exc)
 
     async def with_body(self, invoke: Invoke, params: tuple[bytes, ...], scope: Scope, receive: Receive) -> Reply:
-        """The reply to a matched request with a body, a lookup (never raises)."""
+        """The reply to a matched request with a body, a lookup (never raises); the handler is
+        given the request's content type (a lookup's body is JSON or binary keys)."""
         try:
             body = await read_body(scope, receive, self.ctx.settings.max_body_bytes)
         except HTTPError as exc:
             return exc.reply()
-        return self.answer(invoke, params, scope, body)
+        content_type = b""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value
+                break
+        try:
+            return invoke(self.ctx, params, scope["query_string"], body, content_type)
+        except Exception as exc:  # as answer() maps them
+            mapped = reply_for_exception(exc)
+            return mapped if mapped is not None else internal_error(exc)

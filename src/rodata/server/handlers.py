@@ -1,8 +1,8 @@
 """The routes' logic, independent of the web framework: decoded inputs (path parameters as text,
 the raw query string, the body) in, a complete :class:`Reply` out.
 
-Every handler is called the same way, ``handler(ctx, *path values, [body,] query)`` (see
-:func:`rodata.server.dispatch.call`), by the raw-ASGI fast path and by the FastAPI routes
+Every handler is called the same way, ``handler(ctx, *path values, [body, content type,] query)``
+(see :func:`rodata.server.dispatch.invoker`), by the raw-ASGI fast path and by the FastAPI routes
 alike, so each route gives the same answer whichever of them served it.  The query parameters
 each route takes are those of its entry in the route table (:mod:`rodata.server.routes`)."""
 
@@ -15,18 +15,20 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from rodata._keys import INT64_MAX, INT64_MIN
+from rodata._core._codec import parse_lookup_body
+from rodata._keys import INT64_MAX, INT64_MIN, int64_keys
 from rodata.catalog import Catalog
 from rodata.dataset import Dataset
 from rodata.server import render
 from rodata.server.conditional import etag, row_etag
 from rodata.server.errors import JSON, HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.metrics import CONTENT_TYPE, Metrics
-from rodata.server.routes import BY_NAME
+from rodata.server.routes import BY_NAME, Route
 from rodata.server.settings import Settings
 
 __all__ = [
     "Context",
+    "binary_keys",
     "check_no_parameters",
     "column",
     "dataset_detail",
@@ -37,6 +39,7 @@ __all__ = [
     "lookup",
     "metrics",
     "parse_key",
+    "query_names",
     "row",
     "scan",
 ]
@@ -44,12 +47,14 @@ __all__ = [
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
 _LOOKUP_FIELDS = frozenset(("keys", "columns", "format"))
 _NPZ = b"application/x-npz"
+_OCTETS = b"application/octet-stream"
 _METRICS_TYPE = CONTENT_TYPE.encode("latin-1")
 
 # The query parameters each route takes (from the route table); any other name is 422 unknown_parameter.
 _ROW_PARAMETERS = BY_NAME["row"].query_names
 _SCAN_PARAMETERS = BY_NAME["scan"].query_names
 _COLUMN_PARAMETERS = BY_NAME["column"].query_names
+_LOOKUP_PARAMETERS = BY_NAME["lookup"].query_names  # with binary keys; with JSON keys, none
 NO_PARAMETERS: frozenset[str] = frozenset()
 
 
@@ -194,11 +199,35 @@ def row(ctx: Context, name: str, key: str, query: bytes) -> Reply:
                                 _version_header(ds), (b"etag", tag)], tag)
 
 
-def lookup(ctx: Context, name: str, body: bytes, query: bytes) -> Reply:
-    """``POST /v1/datasets/{name}/lookup``."""
+def lookup(ctx: Context, name: str, body: bytes, content_type: bytes = b"", query: bytes = b"") -> Reply:
+    """``POST /v1/datasets/{name}/lookup``: JSON keys (``{"keys": [...], ...}``, and no query
+    parameters), or with ``content-type: application/octet-stream`` binary keys (little-endian
+    int64) and ``?columns=&format=``."""
+    if binary_keys(content_type):
+        return _binary_lookup(ctx, name, body, query)
     check_no_parameters(query)
     ds = dataset_or_error(ctx, name)
-    keys, columns, fmt = _lookup_request(ctx.settings, body)
+    keys, columns, fmt = _lookup_request(ctx.settings, body, ds.schema.key_column.type == "string")
+    return _lookup_answer(ctx, ds, keys, columns, fmt)
+
+
+def binary_keys(content_type: bytes) -> bool:
+    """Whether a lookup's body holds binary keys: its media type (parameters after ';' aside,
+    in any case) is ``application/octet-stream``; any other body is read as JSON."""
+    if content_type == _OCTETS:
+        return True
+    return bool(content_type) and content_type.partition(b";")[0].strip().lower() == _OCTETS
+
+
+def query_names(route: Route, content_type: bytes) -> frozenset[str]:
+    """The query parameters a request of `route` with this content type takes: a lookup with
+    JSON keys takes none (its options are fields of the body); otherwise the route table's."""
+    if route.body and not binary_keys(content_type):
+        return NO_PARAMETERS
+    return route.query_names
+
+
+def _lookup_answer(ctx: Context, ds: Dataset, keys: Any, columns: list[str] | None, fmt: str) -> Reply:
     _check_columns(ds, columns)
     limit = ctx.settings.max_response_bytes
     if fmt == "npz":
@@ -208,9 +237,50 @@ def lookup(ctx: Context, name: str, body: bytes, query: bytes) -> Reply:
     return Reply.json(200, render.lookup_json(ds, keys, columns, max_bytes=limit), [_version_header(ds)])
 
 
-def _lookup_request(settings: Settings, body: bytes) -> tuple[list[Any], list[str] | None, str]:
+def _binary_lookup(ctx: Context, name: str, body: bytes, query: bytes) -> Reply:
+    """A lookup of binary keys: the body as an int64 view (no object per key), checked in the
+    order of the JSON lookup's checks (parameters, dataset, body, key count, columns)."""
+    params = parse_query(query, _LOOKUP_PARAMETERS)
+    ds = dataset_or_error(ctx, name)
+    settings = ctx.settings
+    if ds.schema.key_column.type != "int64":
+        raise HTTPError(415, "unsupported_media_type", f"binary keys (application/octet-stream) are int64: the "
+                        f"key column of {name[:200]!r} is {ds.schema.key_column.type} (send JSON keys)")
     if len(body) > settings.max_body_bytes:
         raise body_too_large(settings)
+    if len(body) % 8:
+        raise HTTPError(400, "malformed_keys", f"the body is {len(body)} bytes: binary keys are little-endian "
+                        "int64, 8 bytes each")
+    count = len(body) // 8
+    if count > settings.max_lookup_keys:
+        raise too_many_keys(count, settings)
+    columns = parse_columns(params)
+    fmt = params.get("format", "json")
+    if fmt not in ("json", "npz"):
+        raise HTTPError(422, "bad_parameter", f"format must be json or npz, not {fmt[:40]!r}")
+    return _lookup_answer(ctx, ds, int64_keys(body), columns, fmt)
+
+
+def too_many_keys(count: int, settings: Settings) -> HTTPError:
+    """The 413 for a lookup of more keys than the limit."""
+    return HTTPError(413, "too_many_keys", f"{count} keys in one lookup; the limit is {settings.max_lookup_keys}")
+
+
+def _lookup_request(settings: Settings, body: bytes, string_keys: bool) -> tuple[Any, list[str] | None, str]:
+    """The keys, columns and format of a JSON lookup body: read by the compiled reader when the
+    body has the plain shape (an int64 array for int64 keys), else by orjson, which then says
+    what is wrong with it (so the answers and the errors are the same whichever read it)."""
+    if len(body) > settings.max_body_bytes:
+        raise body_too_large(settings)
+    if type(body) is bytes:
+        plain = parse_lookup_body(body, string_keys, settings.max_lookup_keys)
+        if plain is not None:
+            return plain
+    return _lookup_document(settings, body)
+
+
+def _lookup_document(settings: Settings, body: bytes) -> tuple[list[Any], list[str] | None, str]:
+    """A JSON lookup body read by orjson, with every error it can have."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -224,8 +294,7 @@ def _lookup_request(settings: Settings, body: bytes) -> tuple[list[Any], list[st
     if not isinstance(keys, list):
         raise HTTPError(422, "bad_request", '"keys" must be a list of keys')
     if len(keys) > settings.max_lookup_keys:
-        raise HTTPError(413, "too_many_keys",
-                        f"{len(keys)} keys in one lookup; the limit is {settings.max_lookup_keys}")
+        raise too_many_keys(len(keys), settings)
     columns = doc.get("columns")
     if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
         raise HTTPError(422, "bad_request", '"columns" must be a list of column names')

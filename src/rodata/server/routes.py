@@ -137,6 +137,18 @@ _LOOKUP_BODY = {
     },
 }
 
+_LOOKUP_BODIES = ("JSON keys (application/json, or any content type but application/octet-stream): an object "
+                  "with keys, columns and format, and no query parameters. Binary keys "
+                  "(application/octet-stream): little-endian int64 keys, 8 bytes each, for datasets keyed by "
+                  "int64 (otherwise 415; a length that is not a multiple of 8 is 400 malformed_keys), with "
+                  "columns and format as query parameters.")
+_LOOKUP_QUERY = (
+    Param("columns", "With binary keys only (JSON keys give them in the body): comma-separated column names to "
+                     "return (all when absent; with npz, every fixed-width column); an unknown one is 422"),
+    Param("format", "With binary keys only: json (default) or npz (a NumPy archive with found, values/<column> "
+                    "and valid/<column>; fixed-width columns only)", {"type": "string", "enum": ["json", "npz"]}),
+)
+
 #: Every route, in the order the documentation lists them.
 ROUTES: tuple[Route, ...] = (
     Route("livez", ("GET",), "/livez", "livez", "Liveness: 200 while the event loop runs", tag="operations"),
@@ -151,8 +163,15 @@ ROUTES: tuple[Route, ...] = (
     Route("row", ("GET",), "/v1/datasets/{name}/rows/{key:path}", "row", "One row by key", hot=True,
           query=(_COLUMNS,), etag=True, errors=(404, 422, 503), ok=_JSON_OBJECT),
     Route("lookup", ("POST",), "/v1/datasets/{name}/lookup", "lookup", "Many rows by key", hot=True, body=True,
-          errors=(400, 404, 413, 422, 503), model="LookupRows",
-          openapi={"requestBody": {"required": True, "content": {"application/json": {"schema": _LOOKUP_BODY}}},
+          errors=(400, 404, 413, 422, 503), model="LookupRows", query=_LOOKUP_QUERY,
+          responses={415: {"description": "Binary keys for a dataset whose key column is not int64",
+                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}},
+          openapi={"requestBody": {"required": True, "description": _LOOKUP_BODIES, "content": {
+                       "application/json": {"schema": _LOOKUP_BODY},
+                       "application/octet-stream": {"schema": {
+                           "type": "string", "format": "binary", "maxLength": Setting("max_body_bytes"),
+                           "description": "Keys as little-endian int64, 8 bytes each (at most {max_lookup_keys} "
+                                          "keys)"}}}},
                    "responses": {"200": {"content": {"application/x-npz": _BINARY}}}}),
     Route("scan", ("GET",), "/v1/datasets/{name}/scan", "scan", "Rows in key order, page by page", etag=True,
           errors=(404, 422, 503), model="ScanPage", query=(
