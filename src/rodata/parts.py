@@ -160,7 +160,9 @@ def commit(staging: Staging, *, keep_versions: int = 3, allow_schema_change: boo
     parts = _ordered_parts(path, schema)
     final = [replace(info, file=f"part-{i:05d}.seg") for i, (_, info) in enumerate(parts)]
     d = path.parent
-    draft = new_manifest(schema, final, build=build)
+    # the guard runs before anything is moved, so that a refusal leaves the staging as it was
+    empty_part = PartEntry("part-00000.seg", 0, 128, None, None, "0" * 16)
+    draft = new_manifest(schema, final or [empty_part], build=build)
     doc = dict(draft, version="v000000-00000000", format=MANIFEST_FORMAT, dataset=staging.dataset)
     guard(d, parse_manifest(orjson.dumps(doc), source=str(path)), allow_schema_change=allow_schema_change,
           allow_shrink=allow_shrink)
