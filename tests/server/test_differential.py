@@ -312,6 +312,39 @@ def test_limits_are_alike(limited: Pair, meta: Any) -> None:
         limited.get_and_head(f"/v1/datasets/ints/scan?{query}")
 
 
+
+def test_request_forms_and_header_spellings_are_alike(pair: Pair, meta: Any) -> None:
+    key = meta["ints"][0][2]
+    row = f"/v1/datasets/ints/rows/{key}"
+    for target in (f"http://test{row}", f"{row}?", f"{row}?&", f"{row}%3F", f"{row}/", f"/{row}",
+                   f"/v1/datasets/./ints/rows/{key}", f"/v1/datasets/ints/rows/+{key}",
+                   f"/v1/datasets/%69nts/rows/{key}", "/v1/datasets/ints/columns/%69nt8", "*",
+                   "/v1/datasets/ints/columns/int8?limit=2#x"):
+        pair.get_and_head(target)
+    tag = pair.get(row).header("etag")
+    assert tag is not None
+    for headers in ([("HOST", "x"), ("If-None-Match", tag)], [("if-none-match", f" {tag} ")],
+                    [("if-none-match", tag), ("if-none-match", '"other"')], [("connection", "close")],
+                    [("connection", "keep-alive")], [("accept", "application/vnd.apache.arrow.stream")],
+                    [("transfer-encoding", "chunked")], [("content-length", "0")]):
+        end = b"0\r\n\r\n" if headers[0][0] == "transfer-encoding" else b""  # an empty chunked body
+        pair.both(request("GET", row, headers=headers) + end)
+    for version in ("HTTP/1.0", "HTTP/1.1"):
+        pair.both(request("GET", row, version=version))
+        pair.both(request("GET", "/v1/datasets/ints/columns/int8?limit=3", version=version))
+    body = json.dumps({"keys": meta["ints"][0][:3]}).encode()
+    target = "/v1/datasets/ints/lookup"
+    for content_type in ("APPLICATION/JSON", "application/json;charset=UTF-8", "Application/Octet-Stream"):
+        pair.post(target, body, content_type)
+    pair.post(target, body, "application/json", [("content-type", "text/plain")])
+    pair.both(request("POST", target, body, [("content-type", "application/json"), ("content-length", "3")],
+                      length=False))  # the rest of the body is then read as the next request
+    pair.reset()
+    pair.both(request("POST", target, body, [("content-type", "application/json"), ("transfer-encoding", "chunked")],
+                      length=True))  # both framings: refused
+    pair.reset()
+
+
 # -- generated ---------------------------------------------------------------------------------------------
 
 

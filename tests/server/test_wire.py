@@ -217,7 +217,8 @@ def test_connection_close_ends_the_pipeline_after_its_answer(either: Server) -> 
                                   "/v1/datasets/items/rows/1", "/v1/datasets/items/columns/emb?limit=9",
                                   "/v1/datasets/items/columns/ts?limit=9&format=npy",
                                   "/v1/datasets/items/columns/name?limit=9",
-                                  "/v1/datasets/items/scan?limit=3", "/v1/datasets/items/scan?limit=100000"])
+                                  "/v1/datasets/items/scan?limit=3", "/v1/datasets/items/scan?limit=100000",
+                                  "/v1/datasets/items", "/healthz", "/nowhere", "/docs/static/swagger-ui.css"])
 def test_head_has_the_headers_of_get_and_no_body_and_the_next_answer_is_intact(either: Server, path: str) -> None:
     with Wire(either.port) as wire:
         wire.send(request("HEAD", path) + request("GET", path) + request("GET", "/livez"))
