@@ -136,7 +136,7 @@ def start_pair(root: Path, logs: Path, *args: str) -> Pair:
 
 @pytest.fixture(scope="module")
 def pair(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    both = start_pair(root, tmp_path_factory.mktemp("logs"))
+    both = start_pair(root, tmp_path_factory.mktemp("logs"), "--access-log")
     yield both
     both.close()
 
@@ -271,6 +271,7 @@ def test_lookups_json_and_npz_are_alike(pair: Pair, meta: Any, name: str) -> Non
     pair.post(target + "?columns=id", doc)
     pair.post(target, np.array([0, 1, -5], dtype="<i8").tobytes(), "application/octet-stream")
     pair.post("/v1/datasets/nope/lookup", doc)
+    pair.post(target, json.dumps({"keys": list(range(100_001))}).encode())  # over the default limit
     # A chunked body, and Expect: 100-continue (answered by both: the same final answer).
     pair.both(request("POST", target, headers=[("content-type", "application/json"),
                                                ("transfer-encoding", "chunked")]) + chunked(doc, [5]))
@@ -420,3 +421,63 @@ def test_generated_scans_are_alike(pair: Pair, meta: Any) -> None:
 
     check()
 
+
+
+# -- what the servers count and log ------------------------------------------------------------------------
+
+#: The fields of an access log line that must be equal (not its time or duration).
+ACCESS_FIELDS = ("logger", "level", "event", "method", "path", "query", "status", "bytes", "client", "message")
+
+
+def _counters(srv: Server) -> dict[str, float]:
+    """The request counters and latency counts of `srv`'s /metrics, by series."""
+    with Wire(srv.port) as wire:
+        wire.send(request("GET", "/metrics"))
+        text = wire.final().body.decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(("rodata_requests_total{", "rodata_request_duration_seconds_count{")):
+            series, value = line.rsplit(" ", 1)
+            out[series] = float(value)
+    return out
+
+
+def _access(srv: Server, marker: str) -> list[tuple[Any, ...]]:
+    """The access log lines after the request to `marker`, up to the next /metrics scrape."""
+    lines = [d for d in srv.logs() if d.get("event") == "access"]
+    at = max(i for i, d in enumerate(lines) if d["path"] == marker)
+    out = []
+    for doc in lines[at + 1 :]:
+        if doc["path"] == "/metrics":
+            break
+        out.append(tuple(doc.get(k) for k in ACCESS_FIELDS))
+    return out
+
+
+def test_metrics_and_access_log_count_the_same_requests_alike(pair: Pair, meta: Any) -> None:
+    keys = meta["ints"][0]
+    before = [_counters(srv) for srv in pair.servers]
+    marker = f"/marker-{id(before)}"
+    pair.get(marker)
+    sent = [request("GET", f"/v1/datasets/ints/rows/{keys[0]}"), request("GET", "/v1/datasets/ints/rows/1"),
+            request("GET", "/v1/datasets/ints/rows/x"), request("HEAD", f"/v1/datasets/ints/rows/{keys[1]}"),
+            request("GET", "/v1/datasets/ints/columns/int8?limit=4"), request("GET", "/v1/datasets/ints/columns/no"),
+            request("POST", "/v1/datasets/ints/lookup", json.dumps({"keys": keys[:4]}).encode(),
+                    [("content-type", "application/json")]),
+            request("POST", "/v1/datasets/ints/lookup", b"{bad", [("content-type", "application/json")]),
+            request("GET", "/v1/datasets/ints/scan?limit=2"), request("GET", "/v1/datasets/ints"),
+            request("GET", "/healthz"), request("GET", "/nowhere")]
+    for data in sent:
+        pair.both(data, data.startswith(b"HEAD"))
+    tag = pair.get(f"/v1/datasets/ints/rows/{keys[0]}").header("etag")
+    assert tag is not None
+    pair.get(f"/v1/datasets/ints/rows/{keys[0]}", headers=[("if-none-match", tag)])
+    after = [_counters(srv) for srv in pair.servers]
+    deltas = [{k: v - old.get(k, 0.0) for k, v in new.items() if v != old.get(k, 0.0)}
+              for old, new in zip(before, after, strict=True)]
+    assert deltas[0] == deltas[1]
+    assert deltas[0]['rodata_requests_total{route="row",status="200"}'] == 3  # GET, HEAD, GET for the tag
+    assert deltas[0]['rodata_requests_total{route="row",status="304"}'] == 1
+    logged = [_access(srv, marker) for srv in pair.servers]
+    assert logged[0] == logged[1]
+    assert len(logged[0]) == len(sent) + 2, logged[0]
