@@ -102,6 +102,11 @@ def _plan(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
     return plan
 
 
+def plan_for(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
+    """The rendering plan of `ds`'s rows with `columns` (all when None), cached; checks the names."""
+    return _plan(ds, columns)
+
+
 # -- rows and lookups -------------------------------------------------------------------
 
 
@@ -179,11 +184,52 @@ def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None =
                                        limit=max_bytes, code=_TOO_LARGE)
     batch = ds.get_many(checked, names)
     arrays: list[tuple[str, np.ndarray[Any, Any]]] = [("found", batch.found)]
+    take = _Gather(batch)
     for name in names:
-        arrays.append((f"values/{name}", batch[name]))
-        if ds.schema[name].nullable:
+        index = ds.schema.index(name)
+        arrays.append((f"values/{name}", take.values(index)))
+        if ds.schema.columns[index].nullable:
             arrays.append((f"valid/{name}", batch.valid(name)))
     return write_npz(arrays)
+
+
+class _Gather:
+    """A lookup's fixed-width columns aligned with its keys (0 where a key was not found), as
+    ``Batch[name]`` gives them: where each position's row is, worked out once for all the
+    columns, then each column taken from the mapping by ``ndarray.take`` (a fancy index of the
+    view and another of the answer cost several times more)."""
+
+    __slots__ = ("groups", "missing", "n", "schema", "single")
+
+    def __init__(self, batch: Batch) -> None:
+        self.schema = batch.schema
+        parts, which, rows = batch.locations()
+        found = rows >= 0
+        self.n = len(rows)
+        self.missing = None if found.all() else ~found
+        self.single: tuple[Any, np.ndarray[Any, Any]] | None = None
+        self.groups: list[tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]] = []
+        if len(parts) == 1:  # row 0 stands in for the keys not found, zeroed after
+            self.single = (parts[0], rows if self.missing is None else np.where(found, rows, 0))
+        else:
+            for k, seg in enumerate(parts):
+                pos = np.flatnonzero(found & (which == k))
+                if len(pos):
+                    self.groups.append((seg, pos, rows[pos]))
+
+    def values(self, index: int) -> np.ndarray[Any, Any]:
+        """Column `index` aligned with the keys."""
+        column = self.schema.columns[index]
+        if self.single is not None:
+            seg, rows = self.single
+            out: np.ndarray[Any, Any] = seg.column_view(index).take(rows, axis=0)
+            if self.missing is not None:
+                out[self.missing] = 0
+            return out
+        out = np.zeros((self.n, column.dim) if column.type == "vector" else (self.n,), dtype=column.dtype)
+        for seg, pos, rows in self.groups:
+            out[pos] = seg.column_view(index).take(rows, axis=0)
+        return out
 
 
 def write_npz(arrays: Sequence[tuple[str, np.ndarray[Any, Any]]]) -> bytes:
