@@ -67,6 +67,9 @@ MIXED: list[tuple[str, bytes]] = [
     ("HEAD", request("HEAD", "/v1/datasets/items/columns/qty?limit=9")),
     ("HEAD", request("HEAD", "/v1/datasets/items/scan?limit=2")),
     ("DELETE", request("DELETE", "/v1/datasets/items/rows/-597")),  # 405
+    ("POST", request("POST", "/v1/datasets/items/lookup", headers=[("content-type", "application/json"),
+                                                                 ("transfer-encoding", "chunked")])
+     + chunked(b'{"keys": [-597, 1, -594], "columns": ["name"]}', [5])),
 ]
 
 
@@ -88,6 +91,20 @@ def test_pipelined_answers_come_in_request_order_each_as_if_sent_alone(either: S
         check_alike(wire.final(), expected[MIXED[0][1]], "after the pipeline")
     for i, (answer, (_, data)) in enumerate(zip(got, sent, strict=True)):
         check_alike(answer, expected[data], (i, data[:80]))
+
+
+def test_quick_answers_wait_for_a_slow_one_before_them(either: Server) -> None:
+    # A scan of every row (answered by the web framework, slowly) then hot requests answered at
+    # once: their answers must still come after the scan's.
+    slow = request("GET", "/v1/datasets/items/scan?limit=5000")
+    quick = [request("GET", "/v1/datasets/items/rows/-597"), request("GET", "/v1/datasets/items/columns/qty?limit=3"),
+             post_json("/v1/datasets/items/lookup", {"keys": [-597]}), request("GET", "/livez")]
+    expected = [alone(either.port, data) for data in [slow, *quick]]
+    with Wire(either.port) as wire:
+        wire.send(slow + b"".join(quick) + slow + b"".join(quick))
+        got = wire.answers([False] * (2 * len(expected)))
+    for i, answer in enumerate(got):
+        check_alike(answer, expected[i % len(expected)], i)
 
 
 def test_a_request_arriving_one_byte_at_a_time_is_answered_as_if_whole(either: Server) -> None:
