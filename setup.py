@@ -1,6 +1,7 @@
-"""Build the compiled core: two extensions made of small ``.pyx`` parts, ``rodata._core._codec`` (the
-segment reader, index and validation) and ``rodata._core._text`` (the ETL's text readers, value
-parsers and key sorts); both include the C headers and the column-type table of ``_core/includes``."""
+"""Build the compiled parts: ``rodata._core._codec`` (the segment reader, index and validation) and
+``rodata._core._text`` (the ETL's text readers, value parsers and key sorts), made of small ``.pyx``
+parts that include the C headers and the column-type table of ``_core/includes``; and
+``rodata.server._http``, the HTTP/1.1 protocol (``server/wire/*.pyx``)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ extensions = [
         [os.path.join(CORE, "_text.pyx")],
         include_dirs=[np.get_include(), os.path.join(CORE, "includes")],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=extra_compile_args,
+    ),
+    # The HTTP/1.1 protocol that answers the hot routes on the connection (over httptools).
+    Extension(
+        "rodata.server._http",
+        [os.path.join("src", "rodata", "server", "_http.pyx")],
         extra_compile_args=extra_compile_args,
     ),
 ]

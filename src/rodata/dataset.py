@@ -162,6 +162,12 @@ class Dataset:
                 self._projections[key] = proj
         return proj
 
+    @property
+    def single_part(self) -> Segment | None:
+        """The one part of a version made of one part (where every key is), else None."""
+        parts = self._segments()
+        return parts[0] if len(parts) == 1 else None
+
     def part_for(self, key: Any) -> Segment | None:
         """The part that holds `key` if any part does (None: no part can), for a caller that reads
         the part itself (the compiled row renderer).  A key routed between parts is checked here;

@@ -48,7 +48,8 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--max-response-bytes", metavar="BYTES", type=int, default=None,
                        help="bytes per lookup answer or scan page (env RODATA_MAX_RESPONSE_BYTES, 64 MiB)")
     serve.add_argument("--no-fast-path", action="store_true",
-                       help="answer every route through FastAPI, the reference the fast path must equal "
+                       help="answer every route through the ASGI application (FastAPI), the reference the "
+                            "compiled fast path must equal "
                             "(env RODATA_FAST_PATH=0)")
     serve.add_argument("--prefault", action="store_true", default=None,
                        help="read each version into the page cache before serving it (env RODATA_PREFAULT)")
@@ -56,6 +57,9 @@ def register(subparsers: Any) -> None:
                        help="log every request (env RODATA_ACCESS_LOG; off by default)")
     serve.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"], metavar="LEVEL",
                        help="debug, info, warning or error (env RODATA_LOG_LEVEL, info)")
+    serve.add_argument("--keep-alive-timeout", metavar="SECONDS", type=float, default=None,
+                       help="close a keep-alive connection idle this long; set it above the load balancer's "
+                            "idle timeout (env RODATA_KEEP_ALIVE_TIMEOUT, 5)")
     serve.add_argument("--drain-seconds", metavar="SECONDS", type=float, default=None,
                        help="how long SIGTERM waits for requests in flight (env RODATA_DRAIN_SECONDS, 20)")
     serve.add_argument("--workers", metavar="N", type=int, default=None,
@@ -111,6 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_column_bytes=args.max_column_bytes, max_response_bytes=args.max_response_bytes,
             prefault=args.prefault, access_log=args.access_log,
             log_level=args.log_level, drain_seconds=args.drain_seconds,
+            keep_alive_timeout=args.keep_alive_timeout,
             fast_path=False if args.no_fast_path else None)
     except UsageError as exc:
         return _usage(str(exc))

@@ -1,13 +1,14 @@
 """Prometheus metrics: requests by route and status, a latency histogram per route, and the state
 of every dataset (version, rows, bytes, swaps, refused versions).
 
-Requests are counted with plain integers on the event loop's thread (a counter
-from a metrics library costs a lock and a label lookup per request, a sizeable
-share of a fast-path answer); the exposition is built at scrape time."""
+Requests are counted in C arrays on the event loop's thread
+(:class:`rodata.server._http.Counters`: the compiled protocol counts there without a Python
+call, the ASGI path through :meth:`Metrics.observe`; a counter from a metrics library costs a
+lock and a label lookup per request, a sizeable share of a hot answer); prometheus-client builds
+the exposition from them at scrape time."""
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from rodata.catalog import Catalog
 from rodata.server import routes
+from rodata.server._http import Counters
 
 __all__ = ["CONTENT_TYPE", "ROUTES", "Metrics"]
 
@@ -27,33 +29,24 @@ ROUTES = (*(route.name for route in routes.ROUTES), "docs", "other")
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-class _Latency:
-    __slots__ = ("counts", "total")
-
-    def __init__(self) -> None:
-        self.counts = [0] * (len(BUCKETS) + 1)
-        self.total = 0.0
-
-
 class Metrics:
-    """The server's metrics; :meth:`observe` is called once per request."""
+    """The server's metrics; :meth:`observe` is called once per request the ASGI path answers."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self.requests: dict[tuple[str, int], int] = {}
-        self.latency = {route: _Latency() for route in ROUTES}
+        self.counters = Counters(ROUTES, BUCKETS)
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(self))
         ProcessCollector(registry=self.registry)
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         """Count one request on `route` answered with `status` after `seconds`."""
-        key = (route, status)
-        requests = self.requests
-        requests[key] = requests.get(key, 0) + 1
-        latency = self.latency[route]
-        latency.counts[bisect.bisect_left(BUCKETS, seconds)] += 1
-        latency.total += seconds
+        self.counters.observe(route, status, seconds)
+
+    @property
+    def requests(self) -> dict[tuple[str, int], int]:
+        """Requests counted so far, by (route, status)."""
+        return self.counters.requests()
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""
@@ -71,17 +64,18 @@ class _Collector:
         m = self.metrics
         requests = CounterMetricFamily("rodata_requests", "HTTP requests answered, by route and status",
                                        labels=["route", "status"])
-        for (route, status), count in sorted(m.requests.items()):
+        for (route, status), count in sorted(m.counters.requests().items()):
             requests.add_metric([route, str(status)], count)
         yield requests
         latency = HistogramMetricFamily("rodata_request_duration_seconds", "Time to answer a request, by route",
                                         labels=["route"])
-        for route, hist in m.latency.items():
+        for route in ROUTES:
+            counts, total = m.counters.latency(route)
             running, buckets = 0, []
-            for bound, count in zip((*BUCKETS, float("inf")), hist.counts, strict=True):
+            for bound, count in zip((*BUCKETS, float("inf")), counts, strict=True):
                 running += count
                 buckets.append(("+Inf" if bound == float("inf") else repr(bound), running))
-            latency.add_metric([route], buckets, hist.total)
+            latency.add_metric([route], buckets, total)
         yield latency
         yield from _dataset_metrics(m.catalog)
 

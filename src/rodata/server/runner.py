@@ -1,4 +1,6 @@
-"""Running the server: one uvicorn process, one event loop (uvloop + httptools), one core.
+"""Running the server: one uvicorn process, one event loop (uvloop), one core, and rodata's own
+HTTP/1.1 protocol (:mod:`rodata.server._http`, compiled, over httptools): the hot routes are
+answered on the connection, every other request by the ASGI application.
 
 Capacity grows by adding replicas, never workers: a second worker would map the
 same files again and compete for the same core."""
@@ -13,16 +15,20 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-import orjson
+from typing import Any
+
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from rodata.errors import RodataError
+from rodata.server._http import Wire
 from rodata.server.app import RodataAPI
+from rodata.server import rowtargets
+from rodata.server.dispatch import Router
 from rodata.server.logs import configure, log_config
+from rodata.server.routes import HOT
 from rodata.server.threads import limit_native_threads
 
-__all__ = ["MultipleWorkersError", "Protocol", "bind", "check_single_worker", "run"]
+__all__ = ["MultipleWorkersError", "bind", "check_single_worker", "run", "wire_for"]
 
 log = logging.getLogger("rodata.server")
 
@@ -43,18 +49,11 @@ def check_single_worker(workers: int | None) -> None:
         raise MultipleWorkersError(f"WEB_CONCURRENCY={env} refused: {SCALE_MESSAGE}")
 
 
-class Protocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, except that a request it cannot parse is answered with the one
-    error shape (a 400 JSON body) before the connection is closed, as it says."""
-
-    def send_400_response(self, msg: str) -> None:
-        body = orjson.dumps({"error": {"code": "malformed_request", "message": msg}})
-        head = [b"HTTP/1.1 400 Bad Request\r\n"]
-        for name, value in self.server_state.default_headers:
-            head.extend([name, b": ", value, b"\r\n"])
-        head.append(b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % len(body))
-        self.transport.write(b"".join(head) + body)
-        self.transport.close()
+def wire_for(app: RodataAPI) -> Wire:
+    """The compiled protocol's shared state for `app` (``http=wire_for(app).protocol``)."""
+    settings = app.ctx.settings
+    return Wire(app, Router(HOT), app.metrics.counters, keep_alive_timeout=settings.keep_alive_timeout,
+                fast=settings.fast_path, row_target=rowtargets.row_target, row_etag=rowtargets.row_etag)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -76,6 +75,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _protocol_class(wire: Wire) -> Any:
+    # uvicorn calls its "protocol class" with keyword arguments only: a factory does.
+    return wire.protocol
+
+
 def run(app: RodataAPI, host: str, port: int, *, on_listen: Callable[[str, int], None] | None = None,
         stop_after: float | None = None) -> int:
     """Serve `app` until SIGTERM or SIGINT (or `stop_after` seconds), then drain requests in flight
@@ -88,7 +92,7 @@ def run(app: RodataAPI, host: str, port: int, *, on_listen: Callable[[str, int],
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http=Protocol,
+        http=_protocol_class(wire_for(app)),
         lifespan="on",
         workers=1,
         access_log=False,  # rodata logs each request itself (rodata.server.logs.log_access)

@@ -33,8 +33,10 @@ class Settings:
     - ``verify`` (on): check every checksum before a version is served.
     - ``prefault`` (off): read each version into the page cache before it is served.
     - ``drain_seconds`` (20 s): how long SIGTERM waits for requests in flight.
+    - ``keep_alive_timeout`` (5 s): an idle keep-alive connection is closed after this long.
     - ``access_log`` (off), ``log_level`` (info).
-    - ``fast_path`` (on): answer row, lookup and column requests with the raw-ASGI fast path.
+    - ``fast_path`` (on): answer row, lookup and column requests on the connection (the compiled
+      protocol), not through the ASGI application.
     """
 
     max_lookup_keys: int = 100_000
@@ -48,6 +50,7 @@ class Settings:
     verify: bool = True
     prefault: bool = False
     drain_seconds: float = 20.0
+    keep_alive_timeout: float = 5.0
     access_log: bool = False
     log_level: str = "info"
     fast_path: bool = True

@@ -1,0 +1,566 @@
+# The protocol: one object per connection, fed by the event loop, parsing with httptools (llhttp).
+#
+# A request for a hot route (row, lookup, column; see rodata.server.routes.HOT) is answered here:
+# its handler is called as the ASGI path calls it and the finished bytes go out in one write.  Any
+# other request becomes the ASGI scope uvicorn would build and runs as uvicorn runs it (its
+# RequestResponseCycle).  Answers leave in request order: a request parsed while an earlier one is
+# still being answered (an ASGI cycle in flight, or a full write buffer) waits in `pending`, and
+# reading pauses until the line is clear.
+
+from rodata.server.conditional import revalidated
+from rodata.server.errors import error_reply, reply_for_exception
+from rodata.server.logs import log_access
+
+#: The most bytes a request head (request line and headers) may have; more is 431.
+HEAD_LIMIT = 64 * 1024
+
+cdef Py_ssize_t _HEAD_LIMIT = HEAD_LIMIT
+cdef object _uvicorn_log = logging.getLogger("uvicorn.error")
+cdef object _log = logging.getLogger("rodata.server")
+cdef dict _HOT_METHODS = {b"GET": "GET", b"HEAD": "HEAD", b"POST": "POST"}
+
+
+class HeadTooLarge(Exception):
+    """Raised inside a parser callback to stop parsing a request head over the limit."""
+
+
+class UnsupportedVersion(Exception):
+    """Raised inside a parser callback to stop parsing a request that is not HTTP/1.0 or 1.1."""
+
+
+cdef bytes _error_answer(int status, str code, str message, bytes defaults):
+    """A complete error answer that closes the connection (the one error shape)."""
+    body = orjson.dumps({"error": {"code": code, "message": message}})
+    return head_and_body(status, defaults, [(b"content-type", b"application/json"),
+                                            (b"content-length", b"%d" % len(body))], True, body)
+
+
+cdef class Wire:
+    """What every connection of one server shares: the application, its hot routes and counters,
+    the settings the protocol applies.  ``http=wire.protocol`` makes uvicorn use it."""
+
+    cdef readonly object app
+    cdef object ctx, router
+    cdef Counters counters
+    cdef dict route_index
+    cdef bint fast, access_log
+    cdef Py_ssize_t max_body
+    cdef readonly double keep_alive_timeout
+    cdef Defaults defaults
+    cdef object body_too_large
+    cdef Rows rows
+    cdef int row_number
+
+    def __init__(self, app, router, Counters counters, *, double keep_alive_timeout, bint fast, row_target,
+                 row_etag):
+        """`app`: the ASGI application (a RodataAPI: ``app.ctx`` is what the handlers take);
+        `router`: the hot routes' :class:`~rodata.server.dispatch.Router`; `counters`: where
+        requests are counted; `fast`: answer the hot routes here (else every request goes to
+        the application); `row_target`, `row_etag`: see :class:`Rows`."""
+        self.app = app
+        self.ctx = app.ctx
+        self.router = router
+        self.counters = counters
+        self.route_index = {name: counters.route_index(name) for name in counters.routes}
+        self.fast = fast
+        settings = app.ctx.settings
+        self.access_log = settings.access_log
+        self.max_body = settings.max_body_bytes
+        self.keep_alive_timeout = keep_alive_timeout
+        self.defaults = Defaults()
+        self.rows = Rows(app.ctx.catalog, row_target, row_etag)
+        self.row_number = counters.route_index("row")
+        self.body_too_large = error_reply(413, "body_too_large",
+                                          f"the request body is larger than {self.max_body} bytes")
+
+    def protocol(self, config, server_state, app_state, _loop=None):
+        """A protocol for one new connection (uvicorn calls this as its protocol class)."""
+        return HttpProtocol(self, config, server_state, app_state, _loop)
+
+
+cdef class _Hot:
+    """A hot request, parsed: what its answer needs when its turn comes."""
+
+    cdef object route, invoke, params
+    cdef int route_number
+    cdef bytes query, path, content_type
+    cdef list headers
+    cdef str method
+    cdef bint head, keep_alive, continue_due, has_inm
+    cdef object body  # None (no body taken), a bytearray while it arrives, then bytes
+    cdef object preset  # an answer decided before the body (413), or None
+    cdef double started
+
+
+cdef class HttpProtocol:
+    """One HTTP/1.1 connection (see the module's documentation)."""
+
+    cdef Wire wire
+    cdef object config, server_state, app_state, loop, app, parser, transport, flow
+    cdef object server, client, scheme, root_path, asgi_version
+    cdef object connections, tasks, pending, running, cycle, idle_timer
+    cdef bint reset_contextvars
+    cdef _Hot hot
+    # The request being parsed.
+    cdef bytes url
+    cdef list headers
+    cdef Py_ssize_t head_size, head_bytes, heads_done
+    cdef bint in_head, in_message, expect_continue, has_inm
+    cdef bytes content_type
+    cdef long long content_length
+    # The connection.
+    cdef bint write_paused, draining, failed
+    cdef double idle_since
+
+    def __init__(self, Wire wire, config, server_state, app_state, _loop=None):
+        if not config.loaded:
+            config.load()
+        self.wire = wire
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.server_state = server_state
+        self.app_state = app_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.root_path = config.root_path
+        self.asgi_version = config.asgi_version
+        self.reset_contextvars = bool(getattr(config, "reset_contextvars", False))
+        self.parser = httptools.HttpRequestParser(self)
+        try:
+            # Answer a request followed by more data after a "connection: close" (as uvicorn).
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        except AttributeError:
+            pass
+        self.pending = collections_deque()
+        self.running = None
+        self.cycle = None
+        self.hot = None
+        self.in_head = True
+        self.idle_since = -1.0
+
+    # -- the transport's calls --------------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.connections.add(self)
+        self.transport = transport
+        self.flow = FlowControl(transport)
+        self.server = get_local_addr(transport)
+        self.client = get_remote_addr(transport)
+        self.scheme = "https" if is_ssl(transport) else "http"
+        self._idle()
+
+    def connection_lost(self, exc):
+        self.connections.discard(self)
+        for cycle in (self.running, self.cycle):
+            if cycle is not None:
+                if not cycle.response_complete:
+                    cycle.disconnected = True
+                cycle.message_event.set()
+        self.pending.clear()
+        self.running = None
+        self.hot = None
+        if self.flow is not None:
+            self.flow.resume_writing()
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+            self.idle_timer = None
+        if exc is None:
+            self.transport.close()
+
+    def eof_received(self):
+        pass
+
+    def data_received(self, data):
+        if self.failed:
+            return
+        cdef bint head_only = self.in_head
+        cdef Py_ssize_t heads_before = self.heads_done
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # no protocol to switch to: the request was answered as a plain one
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, HeadTooLarge):
+                self._fail_with(431, "headers_too_large", f"the request head is larger than {_HEAD_LIMIT} bytes")
+                return
+            if isinstance(exc.__context__, UnsupportedVersion):
+                self._fail_with(400, "malformed_request", "only HTTP/1.0 and HTTP/1.1 requests are answered")
+                return
+            if exc.__context__ is not None:
+                raise  # a fault of this protocol's own callbacks, not of the request
+            msg = "Invalid HTTP request received."
+            _uvicorn_log.warning(msg)
+            self._fail_with(400, "malformed_request", msg)
+            return
+        if self.in_head and not self.failed:
+            # A head arriving in pieces: httptools holds a header until it ends, so count here too
+            # (all of `data` was head when no head ended within it; else start again, lenient).
+            if head_only and self.heads_done == heads_before:
+                self.head_bytes += len(data)
+            else:
+                self.head_bytes = 0
+            if self.head_bytes > _HEAD_LIMIT:
+                self._fail_with(431, "headers_too_large", f"the request head is larger than {_HEAD_LIMIT} bytes")
+
+    def pause_writing(self):
+        """The transport's buffer is over its high-water mark: stop answering and reading."""
+        self.write_paused = True
+        self.flow.pause_writing()
+        self.flow.pause_reading()
+
+    def resume_writing(self):
+        self.write_paused = False
+        self.flow.resume_writing()
+        self._drain()
+
+    def shutdown(self):
+        """Graceful shutdown (SIGTERM): answer what was received, then close."""
+        self.draining = True
+        if self.running is None and not self.pending and not self.in_message:
+            self.transport.close()
+        elif self.running is not None and not self.pending:
+            self.running.keep_alive = False
+
+    # -- the parser's calls -----------------------------------------------------------------
+
+    def on_message_begin(self):
+        self.url = b""
+        self.headers = []
+        self.head_size = 0
+        self.expect_continue = False
+        self.has_inm = False
+        self.content_type = b""
+        self.content_length = -1
+        self.in_message = True
+        self.idle_since = -1.0
+
+    def on_url(self, bytes url):
+        self.url += url
+        self.head_size += len(url)
+        if self.head_size > _HEAD_LIMIT:
+            raise HeadTooLarge()
+
+    def on_header(self, bytes name, bytes value):
+        name = name.lower()
+        self.head_size += len(name) + len(value) + 4
+        if self.head_size > _HEAD_LIMIT:
+            raise HeadTooLarge()
+        if name == b"if-none-match":
+            self.has_inm = True
+        elif name == b"content-type":
+            self.content_type = value
+        elif name == b"content-length":
+            self.content_length = int(value) if value.isdigit() and len(value) < 19 else 1 << 62
+        elif name == b"expect" and value.lower() == b"100-continue":
+            self.expect_continue = True
+        self.headers.append((name, value))
+
+    def on_headers_complete(self):
+        self.in_head = False
+        self.head_bytes = 0
+        self.heads_done += 1
+        cdef bytes url = self.url
+        cdef bytes method = self.parser.get_method()
+        version = self.parser.get_http_version()
+        if version != "1.1" and version != "1.0":
+            raise UnsupportedVersion(version)
+        cdef bint keep_alive = version == "1.1" and self.parser.should_keep_alive()
+        if (keep_alive and not self.has_inm and method == b"GET" and self.wire.fast and self.running is None
+                and not self.pending and not self.write_paused and not self.draining):
+            started = monotonic()
+            answer = self.wire.rows.answer(url, self.wire.defaults.of(self.server_state.default_headers))
+            if answer is not None:  # the row route's common request, answered now
+                self.cycle = None
+                self.hot = None
+                self._answered_row(<bytes>answer, url, started)
+                return
+        if self.wire.fast and self._take_hot(url, method, keep_alive):
+            self.cycle = None
+            return
+        self.hot = None
+        self._to_application(url, method, version, keep_alive)
+
+    def on_body(self, bytes body):
+        cdef _Hot hot = self.hot
+        if hot is not None:
+            if len(hot.body) + len(body) > self.wire.max_body:
+                self._refuse_body(hot)
+            else:
+                hot.body += body
+            return
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return
+        cycle.body += body
+        if len(cycle.body) > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
+
+    def on_message_complete(self):
+        self.in_message = False
+        self.in_head = True
+        cdef _Hot hot = self.hot
+        if hot is not None:
+            self.hot = None
+            hot.body = bytes(hot.body)
+            self._ready(hot)
+        else:
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                cycle.more_body = False
+                cycle.message_event.set()
+        if self.running is None and not self.pending:
+            self._idle()
+
+    # -- hot requests -----------------------------------------------------------------------
+
+    cdef bint _take_hot(self, bytes url, bytes method, bint keep_alive) except -1:
+        """Take the request as a hot one when it is (True), answered now or when its turn comes."""
+        name = _HOT_METHODS.get(method)
+        if name is None or PyBytes_GET_SIZE(url) == 0 or PyBytes_AS_STRING(url)[0] != b'/':
+            return False
+        cdef char* start = PyBytes_AS_STRING(url)
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(url)
+        if memchr(start, b'#', size) != NULL:
+            return False  # a fragment (never sent by a client): the application's way of parsing it
+        cdef char* mark = <char*>memchr(start, b'?', size)
+        cdef bytes path, query
+        if mark == NULL:
+            path, query = url, b""
+        else:
+            path = url[:mark - start]
+            query = url[mark - start + 1:]
+        found = self.wire.router.match(path, name)
+        if found is None:
+            return False
+        cdef _Hot hot = _Hot.__new__(_Hot)
+        hot.started = monotonic()
+        hot.route, hot.invoke, hot.params = found
+        hot.route_number = self.wire.route_index[hot.route.name]
+        hot.method = name
+        hot.head = name == "HEAD"
+        hot.path = path
+        hot.query = query
+        hot.headers = self.headers
+        hot.has_inm = self.has_inm
+        hot.content_type = self.content_type
+        hot.keep_alive = keep_alive
+        if not hot.route.body:
+            self.hot = None
+            self._ready(hot)  # a body sent with it is read and dropped, as the application does
+            return True
+        if self.content_length > self.wire.max_body:
+            self._refuse_body(hot)  # told before the body, which is then read and dropped
+            return True
+        hot.body = bytearray()
+        if self.expect_continue:
+            hot.continue_due = True
+            self._continue_if_due(hot)
+        self.hot = hot
+        return True
+
+    cdef void _refuse_body(self, _Hot hot) except *:
+        """413 now, as the application answers a body over the limit: the rest of it is dropped."""
+        hot.preset = self.wire.body_too_large
+        hot.body = None
+        self.hot = None
+        self._ready(hot)
+
+    cdef void _answered_row(self, bytes answer, bytes url, double started) except *:
+        if not self.transport.is_closing():
+            self.transport.write(answer)
+        self.server_state.total_requests += 1
+        cdef double seconds = monotonic() - started
+        self.wire.counters.count(self.wire.row_number, 200, seconds)
+        if self.wire.access_log:
+            mark = url.find(b"?")
+            path, query = (url, b"") if mark < 0 else (url[:mark], url[mark + 1:])
+            body = answer.partition(b"\r\n\r\n")[2]
+            log_access({"method": "GET", "raw_path": path, "query_string": query, "client": self.client},
+                       200, seconds, len(body))
+
+    cdef void _continue_if_due(self, _Hot hot) except *:
+        """``100 Continue`` for a request that asked for it, once every answer before it is out."""
+        if hot.continue_due and self.running is None and not self.pending and not self.write_paused:
+            hot.continue_due = False
+            if not self.transport.is_closing():
+                self.transport.write(CONTINUE)
+
+    cdef void _ready(self, _Hot hot) except *:
+        if self.running is None and not self.pending and not self.write_paused:
+            self._answer(hot)
+        else:
+            self.pending.append(hot)
+            self.flow.pause_reading()
+
+    cdef object _reply(self, _Hot hot):
+        try:
+            if hot.route.body:
+                return hot.invoke(self.wire.ctx, hot.params, hot.query, hot.body)
+            return hot.invoke(self.wire.ctx, hot.params, hot.query, None)
+        except Exception as exc:  # as the application maps them; a bug must still answer (500)
+            mapped = reply_for_exception(exc)
+            if mapped is not None:
+                return mapped
+            _log.error("internal error: %s", exc, exc_info=exc, extra={"event": "internal_error"})
+            return error_reply(500, "internal", "internal error")
+
+    cdef void _answer(self, _Hot hot) except *:
+        transport = self.transport
+        if transport.is_closing():
+            return
+        reply = hot.preset if hot.preset is not None else self._reply(hot)
+        if hot.has_inm and reply.etag is not None:
+            reply = revalidated(reply, hot.headers)
+        cdef int status = reply.status
+        cdef bint close = not hot.keep_alive or (self.draining and not self.pending and not self.in_message)
+        cdef bytes defaults = self.wire.defaults.of(self.server_state.default_headers)
+        chunks = reply.chunks
+        cdef Py_ssize_t sent = 0
+        if hot.head or status == 304:
+            transport.write(head_and_body(status, defaults, reply.headers, close, None))
+        elif len(chunks) == 1 and type(chunks[0]) is bytes:
+            transport.write(head_and_body(status, defaults, reply.headers, close, chunks[0]))
+            sent = PyBytes_GET_SIZE(<bytes>chunks[0])
+        else:
+            transport.write(head_and_body(status, defaults, reply.headers, close, None))
+            for chunk in chunks:
+                transport.write(chunk)
+            sent = reply.nbytes
+        self.server_state.total_requests += 1
+        cdef double seconds = monotonic() - hot.started
+        self.wire.counters.count(hot.route_number, status, seconds)
+        if self.wire.access_log:
+            log_access({"method": hot.method, "raw_path": hot.path, "query_string": hot.query,
+                        "client": self.client}, status, seconds, sent)
+        if close:
+            transport.close()
+
+    # -- requests for the application ----------------------------------------------------------
+
+    cdef void _to_application(self, bytes url, bytes method, str version, bint keep_alive) except *:
+        parsed = httptools.parse_url(url)
+        raw_path = parsed.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        scope = {
+            "type": "http",
+            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
+            "http_version": version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": self.root_path,
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+            "method": method.decode("ascii"),
+            "path": self.root_path + path,
+            "raw_path": self.root_path.encode("ascii") + raw_path,
+            "query_string": parsed.query or b"",
+        }
+        cycle = RequestResponseCycle(
+            scope=scope,
+            transport=self.transport,
+            flow=self.flow,
+            logger=_uvicorn_log,
+            access_logger=logging.getLogger("uvicorn.access"),
+            access_log=False,  # rodata writes the access log itself (rodata.server.logs)
+            default_headers=self.server_state.default_headers,
+            message_event=asyncio.Event(),
+            expect_100_continue=self.expect_continue,
+            keep_alive=keep_alive,
+            on_response=self._application_done,
+        )
+        self.cycle = cycle
+        if self.running is None and not self.pending and not self.write_paused:
+            self._start(cycle)
+        else:
+            self.pending.append(cycle)
+            self.flow.pause_reading()
+
+    cdef void _start(self, cycle) except *:
+        self.running = cycle
+        if self.draining and not self.pending and not self.in_message:
+            cycle.keep_alive = False
+        if self.reset_contextvars:
+            task = self.loop.create_task(cycle.run_asgi(self.app), context=contextvars.Context())
+        else:
+            task = self.loop.create_task(cycle.run_asgi(self.app))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
+
+    def _application_done(self):
+        """The running ASGI cycle sent its whole answer: the next in line may go."""
+        self.server_state.total_requests += 1
+        self.running = None
+        if self.transport.is_closing():
+            return
+        self._drain()
+
+    # -- the line of answers ----------------------------------------------------------------
+
+    cdef void _drain(self) except *:
+        """Answer what waits, in order, until an ASGI cycle runs or the write buffer fills."""
+        while self.pending and self.running is None and not self.write_paused:
+            item = self.pending.popleft()
+            if type(item) is _Hot:
+                self._answer(<_Hot>item)
+            elif type(item) is bytes:
+                self._write_and_close(<bytes>item)
+                return
+            else:
+                self._start(item)
+        if self.running is not None or self.pending or self.write_paused or self.transport.is_closing():
+            return
+        if self.draining and not self.in_message:
+            self.transport.close()
+            return
+        if self.hot is not None:
+            self._continue_if_due(self.hot)
+        self.flow.resume_reading()
+        if not self.in_message:
+            self._idle()
+
+    cdef void _fail_with(self, int status, str code, str message) except *:
+        self._fail(_error_answer(status, code, message, self.wire.defaults.of(self.server_state.default_headers)))
+
+    cdef void _fail(self, bytes answer) except *:
+        """End the connection with `answer` once every answer before it is out."""
+        self.failed = True
+        self.hot = None
+        if self.running is None and not self.pending:
+            self._write_and_close(answer)
+        else:
+            self.pending.append(answer)
+            self.flow.pause_reading()
+
+    cdef void _write_and_close(self, bytes answer) except *:
+        self.pending.clear()
+        if not self.transport.is_closing():
+            self.transport.write(answer)
+            self.transport.close()
+
+    # -- the idle keep-alive timeout -----------------------------------------------------------
+
+    cdef void _idle(self) except *:
+        """Nothing to answer and no request begun: the keep-alive clock starts.  One timer per
+        connection, re-armed only when it fires (never per request)."""
+        self.idle_since = self.loop.time()
+        if self.idle_timer is None:
+            self.idle_timer = self.loop.call_later(self.wire.keep_alive_timeout, self._idle_check)
+
+    def _idle_check(self):
+        self.idle_timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        timeout = self.wire.keep_alive_timeout
+        if self.idle_since < 0 or self.running is not None or self.pending or self.in_message:
+            self.idle_timer = self.loop.call_later(timeout, self._idle_check)  # busy: look again later
+            return
+        left = self.idle_since + timeout - self.loop.time()
+        if left <= 0:
+            self.transport.close()
+        else:
+            self.idle_timer = self.loop.call_later(left, self._idle_check)
