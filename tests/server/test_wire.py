@@ -280,6 +280,19 @@ def test_a_malformed_request_is_a_4xx_json_error_and_the_server_keeps_serving(ei
     check_alike(alone(either.port, row), want, "after, a new connection")
 
 
+def test_a_malformed_request_in_a_pipeline_is_answered_after_the_ones_before_it(either: Server) -> None:
+    good = [request("GET", "/v1/datasets/items/scan?limit=2000"), request("GET", "/v1/datasets/items/rows/-597"),
+            post_json("/v1/datasets/items/lookup", {"keys": [-597]})]
+    expected = [alone(either.port, data) for data in good]
+    with Wire(either.port) as wire:
+        wire.send(b"".join(good) + MALFORMED["bad header line"] + good[1])
+        for i, want in enumerate(expected):
+            check_alike(wire.final(), want, i)
+        got = wire.final()
+        assert (got.status, got.error_code, got.header("connection")) == (400, "malformed_request", "close")
+        assert wire.closed(), "an answer after the one to the malformed request"
+
+
 def _send_regardless(wire: Wire, data: bytes) -> None:
     """Send `data`; the server may stop reading (and close) once it has answered."""
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
