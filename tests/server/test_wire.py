@@ -111,7 +111,8 @@ def test_a_request_arriving_one_byte_at_a_time_is_answered_as_if_whole(either: S
     cases = [("GET", request("GET", "/v1/datasets/items/rows/-597?columns=name,ts")),
              ("POST", post_json("/v1/datasets/items/lookup", {"keys": [-597, 1, 3], "columns": ["qty", "blob"]})),
              ("GET", request("GET", "/v1/datasets/items/scan?limit=3")),
-             ("HEAD", request("HEAD", "/v1/datasets/items/columns/qty?limit=9"))]
+             ("HEAD", request("HEAD", "/v1/datasets/items/columns/qty?limit=9")),
+             ("POST", MIXED[-1][1])]  # a chunked body
     with Wire(either.port) as wire:
         for method, data in cases:
             wire.send_in_pieces(data, 1, pause=0.001)
