@@ -351,6 +351,15 @@ def test_request_forms_and_header_spellings_are_alike(pair: Pair, meta: Any) -> 
     pair.both(request("POST", target, body, [("content-type", "application/json"), ("transfer-encoding", "chunked")],
                       length=True))  # both framings: refused
     pair.reset()
+    strs = meta["strs"][0]
+    for raw in (f"GET /v1/datasets/strs/rows/{strs[0]} HTTP/1.1\r\nhost: t\r\n\r\n".encode(),  # UTF-8 unencoded
+                f"GET /v1/datasets/strs/rows/{quote(strs[0], safe='').lower()} HTTP/1.1\r\nhost: t\r\n\r\n".encode(),
+                b"GET /v1/datasets/ints/rows/" + b"9" * 10_000 + b" HTTP/1.1\r\nhost: t\r\n\r\n",
+                f"GET {row}?columns={'int8,' * 2000} HTTP/1.1\r\n\r\n".encode(),
+                b"GET /v1/datasets/ints/rows/5?columns=int8+ HTTP/1.1\r\nhost: t\r\n\r\n",
+                request("GET", row, b"xyz"),  # a body on a GET: read and ignored
+                b"get " + row.encode() + b" HTTP/1.1\r\nhost: t\r\n\r\n"):
+        pair.both(raw)
 
 
 # -- generated ---------------------------------------------------------------------------------------------

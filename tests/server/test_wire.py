@@ -294,6 +294,19 @@ def test_a_malformed_request_in_a_pipeline_is_answered_after_the_ones_before_it(
         assert wire.closed(), "an answer after the one to the malformed request"
 
 
+def test_bytes_after_a_body_shorter_than_sent_are_the_next_request_answered_after_it(either: Server) -> None:
+    body = lookup_body([-597, 1])
+    with Wire(either.port) as wire:
+        wire.send(request("POST", "/v1/datasets/items/lookup", body,
+                          [("content-type", "application/json"), ("content-length", "3")], length=False))
+        first = wire.final()  # the lookup of the 3 bytes it was told of
+        assert (first.status, first.error_code) == (400, "malformed_json")
+        assert first.header("connection") is None
+        second = wire.final()  # the rest of the bytes as a request line
+        assert (second.status, second.error_code, second.header("connection")) == (400, "malformed_request", "close")
+        assert wire.closed()
+
+
 def _send_regardless(wire: Wire, data: bytes) -> None:
     """Send `data`; the server may stop reading (and close) once it has answered."""
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
