@@ -275,6 +275,9 @@ _IN_RANGE = st.one_of(st.integers(INT64_MIN, INT64_MIN + 2), st.integers(INT64_M
 _STRINGS = st.one_of(st.text(max_size=8), st.sampled_from(["a\"b\\c", "é日本\U0001f600", "\u2028", "\x00", "k"]))
 _VALUES = st.one_of(_INTS, _STRINGS, st.booleans(), st.none(), st.floats(allow_nan=True),
                     st.lists(_INTS, max_size=2), st.dictionaries(st.text(max_size=3), _INTS, max_size=2))
+_TOKENS = ["01", "-0", "-", "1e5", "1.0", "+1", "00", "-01", "1E2", "0x1", "Infinity", "NaN", "true", "null",
+           "9223372036854775808", "-9223372036854775809", "18446744073709551616", "-18446744073709551617",
+           "99999999999999999999", "0.", ".5", "-9223372036854775808", "9223372036854775807", '"1"']
 _WS = st.sampled_from(["", " ", "\n", "\t", "\r\n  ", "  "])
 
 
@@ -297,13 +300,16 @@ def bodies(draw: st.DrawFn, present: list[Any]) -> bytes:
     fields = draw(st.permutations(fields))
     ascii_only = draw(st.booleans())
     ws = [draw(_WS) for _ in range(4)]
-    parts = [f"{ws[0]}{json.dumps(k)}{ws[1]}:{ws[2]}" + json.dumps(v, ensure_ascii=ascii_only,
-                                                               separators=(draw(st.sampled_from([",", ", ", " ,\n"])),
-                                                                           ":"))
-             for k, v in fields]
+    separators = (draw(st.sampled_from([",", ", ", " ,\n"])), ":")
+    values = [json.dumps(v, ensure_ascii=ascii_only, separators=separators) for _, v in fields]
+    fault = draw(st.integers(0, 12))
+    if 3 <= fault <= 6:  # a number JSON writes otherwise, or not at all, among the keys
+        at = next(i for i, (k, v) in enumerate(fields) if k == "keys" and isinstance(v, list))
+        token = draw(st.sampled_from(_TOKENS))
+        values[at] = f"[{token}]" if values[at] == "[]" else f"[{token}{separators[0]}{values[at][1:]}"
+    parts = [f"{ws[0]}{json.dumps(k)}{ws[1]}:{ws[2]}{v}" for (k, _), v in zip(fields, values, strict=True)]
     text = "{" + ",".join(parts) + ws[3] + "}" + draw(_WS)
     body = text.encode("utf-8", "surrogatepass")
-    fault = draw(st.integers(0, 12))
     if fault == 0 and body:  # cut short
         body = body[: draw(st.integers(0, len(body) - 1))]
     elif fault == 1:  # a byte changed
