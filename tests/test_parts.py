@@ -266,3 +266,13 @@ def test_keep_versions_is_honoured(data_root: Path) -> None:
     assert len(list_versions(data_root / "users")) == 2
     with rodata.open(data_root / "users") as ds:
         assert len(ds) == 13
+
+
+def test_a_guard_refusal_leaves_the_staging_as_it_was(data_root: Path) -> None:
+    rodata.write(data_root, "users", table(range(100)), key="id")
+    staging = parts.begin(data_root, "users", key="id", schema=SCHEMA)
+    parts.write_part(staging, 0, table(range(10)))
+    with pytest.raises(rodata.PublishGuardError, match="fewer than half"):
+        parts.commit(staging)
+    assert len(list_versions(data_root / "users")) == 1
+    assert parts.commit(staging, allow_shrink=True).rows == 10

@@ -155,7 +155,7 @@ def commit(staging: Staging, *, keep_versions: int = 3, allow_schema_change: boo
     path = Path(staging.path)
     schema = staging.schema
     recorded = attach(path)
-    if recorded.schema != schema or recorded.dataset != staging.dataset:
+    if recorded.schema != schema or recorded.dataset != staging.dataset or path.parent.name != staging.dataset:
         raise PublishError(f"{path}: the staging area records another dataset or schema than this handle's")
     parts = _ordered_parts(path, schema)
     final = [replace(info, file=f"part-{i:05d}.seg") for i, (_, info) in enumerate(parts)]
