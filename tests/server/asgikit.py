@@ -1,7 +1,10 @@
-"""Driving the ASGI application in-process, the way uvicorn does, for tests that send many requests.
+"""Driving the server in-process, for tests that send many requests: the ASGI application the way
+uvicorn does (:func:`call_app`), and the compiled protocol fed the request's bytes through a
+transport that keeps what it is given (:func:`call_wire`), which answers the hot routes itself
+and hands the rest to the same application.
 
 An exception that escapes the application is what makes uvicorn close the connection after the
-answer (without ``Connection: close``): :func:`call` reports it as a failure instead of hiding it."""
+answer (without ``Connection: close``): :func:`call_app` reports it as a failure instead of hiding it."""
 
 from __future__ import annotations
 
@@ -12,8 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+from uvicorn.server import ServerState
+
 from rodata.catalog import Catalog
 from rodata.server.app import RodataAPI, create_app
+from rodata.server.runner import wire_for
 from rodata.server.settings import Settings
 
 
@@ -80,8 +87,92 @@ async def call_app(app: Any, method: str, raw_path: bytes, query: bytes = b"", b
     return Answer(start["status"], [(bytes(k), bytes(v)) for k, v in start.get("headers", [])], b"".join(chunks))
 
 
+class _Transport:
+    """What the protocol writes to, kept; a client that never stops reading."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.closed = False
+
+    def write(self, data: Any) -> None:
+        self.out += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8080)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def request_bytes(method: str, raw_path: bytes, query: bytes, body: bytes,
+                  headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The request as a client sends it (the query string after a ``?`` when not empty)."""
+    target = raw_path + (b"?" + query if query else b"")
+    head = [method.encode() + b" " + target + b" HTTP/1.1"] + [name + b": " + value for name, value in headers]
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
+
+
+def parse_answer(data: bytes, method: str) -> tuple[Answer, int] | None:
+    """The first complete answer in `data` and its length, or None while it is incomplete."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = data[:end].split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    headers = [(name.lower(), value) for name, _, value in (line.partition(b": ") for line in lines[1:])]
+    length = next((int(v) for k, v in headers if k == b"content-length"), 0)
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        length = 0
+    if len(data) < end + 4 + length:
+        return None
+    return Answer(status, headers, bytes(data[end + 4:end + 4 + length])), end + 4 + length
+
+
+async def call_wire(wire: Any, method: str, raw_path: bytes, query: bytes = b"", body: bytes = b"",
+                    headers: list[tuple[bytes, bytes]] | None = None,
+                    extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
+    """One request to the compiled protocol on a new connection, and its complete answer (the
+    headers the ASGI path would not send itself, ``connection`` among them, are left out)."""
+    if headers is None:
+        headers = [(b"host", b"test")]
+        if method == "POST":
+            headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    if extra:
+        headers = [*headers, *extra]
+    config = uvicorn.Config(wire.app, http=wire.protocol, lifespan="off", proxy_headers=False)
+    config.load()
+    state = ServerState()
+    protocol = wire.protocol(config=config, server_state=state, app_state={})
+    transport = _Transport()
+    protocol.connection_made(transport)
+    protocol.data_received(request_bytes(method, raw_path, query, body, headers))
+    for _ in range(10_000):  # a bound on the loop turns an answer through the application takes
+        parsed = parse_answer(bytes(transport.out), method)
+        if parsed is not None and not state.tasks:
+            break
+        await asyncio.sleep(0)
+    else:
+        sent = bytes(transport.out)[:300]
+        raise EscapedError(f"{method} {raw_path!r}: no complete answer from the protocol: {sent!r}")
+    protocol.connection_lost(None)
+    answer, _ = parsed
+    answer.headers = [(k, v) for k, v in answer.headers if k != b"connection"]
+    return answer
+
+
 class Apps:
-    """The same catalog behind two applications: with the fast path (``fast``) and without (``slow``)."""
+    """The same catalog behind two applications: ``fast``, answered through the compiled protocol
+    (the hot routes on the connection, the rest by the application), and ``slow``, the ASGI
+    application alone (FastAPI for every route)."""
 
     def __init__(self, root: Path, settings: Settings | None = None) -> None:
         settings = settings or Settings()
@@ -89,6 +180,7 @@ class Apps:
         self.catalog.load()
         self.fast: RodataAPI = create_app(root, settings=replace(settings, fast_path=True), catalog=self.catalog)
         self.slow: RodataAPI = create_app(root, settings=replace(settings, fast_path=False), catalog=self.catalog)
+        self.wire = wire_for(self.fast)
         self.loop = asyncio.new_event_loop()
 
     def call(self, app: Any, method: str, path: str | bytes, body: bytes = b"",
@@ -96,6 +188,8 @@ class Apps:
              extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
         raw = path.encode() if isinstance(path, str) else path
         raw_path, _, query = raw.partition(b"?")
+        if app is self.fast:
+            return self.loop.run_until_complete(call_wire(self.wire, method, raw_path, query, body, headers, extra))
         return self.loop.run_until_complete(call_app(app, method, raw_path, query, body, headers, extra))
 
     def both(self, method: str, path: str | bytes, body: bytes = b"",

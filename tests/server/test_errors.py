@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import rodata
-from rodata.server import render
+from rodata.server import render, rowtargets
 from tests.core.segfile import reseal
 from tests.server.asgikit import apps
 from tests.server.httpkit import Server
@@ -34,6 +34,7 @@ def test_an_internal_error_is_a_500_answer_and_nothing_escapes(tmp_path: Path, m
 
     for name in ("row_json", "lookup_json", "lookup_npz", "scan_page", "column_slice", "describe"):
         monkeypatch.setattr(render, name, broken)
+    monkeypatch.setattr(rowtargets, "row_target", broken)  # the compiled protocol's own row answers
     with apps(tmp_path) as both:
         for method, path, body in ROUTES:
             for app in (both.fast, both.slow):

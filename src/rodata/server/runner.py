@@ -14,15 +14,14 @@ import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
-
 from typing import Any
 
 import uvicorn
 
 from rodata.errors import RodataError
+from rodata.server import rowtargets
 from rodata.server._http import Wire
 from rodata.server.app import RodataAPI
-from rodata.server import rowtargets
 from rodata.server.dispatch import Router
 from rodata.server.logs import configure, log_config
 from rodata.server.routes import HOT

@@ -269,7 +269,10 @@ cdef class HttpProtocol:
         if (keep_alive and not self.has_inm and method == b"GET" and self.wire.fast and self.running is None
                 and not self.pending and not self.write_paused and not self.draining):
             started = monotonic()
-            answer = self.wire.rows.answer(url, self.wire.defaults.of(self.server_state.default_headers))
+            try:
+                answer = self.wire.rows.answer(url, self.wire.defaults.of(self.server_state.default_headers))
+            except Exception:  # a fault (a corrupt part...): the handler meets it again and answers it
+                answer = None
             if answer is not None:  # the row route's common request, answered now
                 self.cycle = None
                 self.hot = None
@@ -397,7 +400,7 @@ cdef class HttpProtocol:
     cdef object _reply(self, _Hot hot):
         try:
             if hot.route.body:
-                return hot.invoke(self.wire.ctx, hot.params, hot.query, hot.body)
+                return hot.invoke(self.wire.ctx, hot.params, hot.query, hot.body, hot.content_type)
             return hot.invoke(self.wire.ctx, hot.params, hot.query, None)
         except Exception as exc:  # as the application maps them; a bug must still answer (500)
             mapped = reply_for_exception(exc)
@@ -530,6 +533,13 @@ cdef class HttpProtocol:
         """End the connection with `answer` once every answer before it is out."""
         self.failed = True
         self.hot = None
+        cycle = self.cycle
+        if cycle is not None and cycle is self.running and cycle.more_body:
+            # The broken request is the one the application is answering: it will never see the
+            # rest of its body, so it is told the client left, and the error goes out now.
+            cycle.disconnected = True
+            cycle.message_event.set()
+            self.running = None
         if self.running is None and not self.pending:
             self._write_and_close(answer)
         else:
