@@ -373,7 +373,27 @@ def big_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("big")
     values = np.arange(BIG_ROWS, dtype=np.float64) * 0.5
     rodata.write(root, "big", {"k": np.arange(BIG_ROWS, dtype=np.int64), "x": values}, key="k")
+    rodata.write(root, "floats", {"k": np.arange(FLOAT_ROWS, dtype=np.int64), "y": float_values()}, key="k")
     return root
+
+
+FLOAT_ROWS = 1_000_000
+JSON_ROWS = 100_000  # the most rows a JSON column slice may have: ~1.9 MB of JSON each
+
+
+def float_values() -> np.ndarray:
+    return np.random.default_rng(5).standard_normal(FLOAT_ROWS) * 1000.0
+
+
+def json_slice_request(i: int) -> bytes:
+    offset = (i * 77_777) % (FLOAT_ROWS - JSON_ROWS)
+    return request("GET", f"/v1/datasets/floats/columns/y?format=json&offset={offset}&limit={JSON_ROWS}")
+
+
+def check_json_slice(got: Answer, i: int, values: np.ndarray) -> None:
+    offset = (i * 77_777) % (FLOAT_ROWS - JSON_ROWS)
+    assert got.status == 200, (i, got.status, got.body[:200])
+    assert np.array_equal(np.array(got.json(), dtype=np.float64), values[offset : offset + JSON_ROWS]), i
 
 
 def slice_request(i: int) -> bytes:
@@ -444,11 +464,36 @@ def test_a_slow_reader_is_held_back_while_others_are_served_and_memory_stays_bou
                 rss = srv.rss_anon_kib()
                 assert rss < 150 * 1024, f"RssAnon {rss} KiB (at start {baseline} KiB)"
             # Reading resumes the writes: every answer arrives, complete and in order.
+            slow.widen()
             for i in range(n):
                 check_slice(slow.final(), i)
                 if i % 8 == 0:
                     assert srv.rss_anon_kib() < 150 * 1024
             slow.send(request("GET", "/v1/datasets/big/rows/7"))
             assert slow.final().json() == {"k": 7, "x": 3.5}
+    finally:
+        assert srv.stop() == 0
+
+
+@FAST_OR_NOT
+def test_a_slow_reader_of_rendered_json_is_held_back_and_memory_stays_bounded(big_root: Path, tmp_path: Path,
+                                                                              fast_path: bool) -> None:
+    # Answers rendered per request (JSON, not views of the mapping): a server that rendered and
+    # queued every pipelined answer would hold ~150 MB for the reader that does not read.
+    srv = serve(big_root, tmp_path / "server.log", fast_path)
+    values = float_values()
+    n = 80  # ~150 MB of JSON if every answer were rendered and queued
+    try:
+        with Wire(srv.port, rcvbuf=4096) as slow, Wire(srv.port) as other:
+            slow.send(b"".join(json_slice_request(i) for i in range(n)))
+            for j in range(10):
+                other.send(json_slice_request(500 + j))
+                check_json_slice(other.final(), 500 + j, values)
+                assert srv.rss_anon_kib() < 150 * 1024
+            slow.widen()
+            for i in range(n):
+                check_json_slice(slow.final(), i, values)
+                if i % 10 == 0:
+                    assert srv.rss_anon_kib() < 150 * 1024
     finally:
         assert srv.stop() == 0

@@ -106,6 +106,10 @@ class Wire:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def widen(self, rcvbuf: int = 4 << 20) -> None:
+        """Let the receive buffer grow again (after a test held it small to stall the server)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)
 
