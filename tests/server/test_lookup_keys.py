@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,14 @@ def test_an_npz_answer_holds_the_librarys_columns_exactly(root: Path, tmp_path: 
                                                                      expected.tobytes()), name
                     if ds.schema[name].nullable:
                         assert arrays[f"valid/{name}"].tolist() == batch.valid(name).tolist()
+
+
+def test_a_column_named_twice_is_one_member_of_an_npz_answer(ctx: Context) -> None:
+    # As a row's JSON object has a column named twice once; an archive with two members of one
+    # name is read differently by different readers.
+    reply = lookup(ctx, "ints", binary(some_keys(ctx)), OCTETS, b"format=npz&columns=int64,uint8,int64")
+    names = zipfile.ZipFile(io.BytesIO(reply.body)).namelist()
+    assert names == ["found.npy", "values/int64.npy", "values/uint8.npy"]
 
 
 @pytest.mark.parametrize("content_type", [b"application/octet-stream", b"Application/Octet-Stream",

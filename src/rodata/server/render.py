@@ -168,7 +168,7 @@ def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None =
     """A ``.npz`` archive aligned with `keys`: ``found`` (bool), ``values/<column>`` for each
     fixed-width column (0 where absent or null) and ``valid/<column>`` for nullable ones;
     :class:`~rodata.sizes.AnswerTooLarge` (nothing built) when its size is over `max_bytes`."""
-    names = npz_columns(ds, columns)
+    names = list(dict.fromkeys(npz_columns(ds, columns)))  # a column named twice is one member, as in JSON
     checked = coerce_keys(ds.schema, keys)  # a bad key is 422 before the size bound is 413
     if max_bytes is not None:
         members = [("found", 1)]
