@@ -35,6 +35,26 @@ cdef bytes _error_answer(int status, str code, str message, bytes defaults):
                                             (b"content-length", b"%d" % len(body))], True, body)
 
 
+cdef inline bint _same_name(bytes name, bytes lower) noexcept:
+    """`name` equals the lower-case `lower` (of the same length) but for case."""
+    cdef const char* a = PyBytes_AS_STRING(name)
+    cdef const char* b = PyBytes_AS_STRING(lower)
+    cdef Py_ssize_t i
+    cdef char c
+    for i in range(PyBytes_GET_SIZE(lower)):
+        c = a[i]
+        if b'A' <= c <= b'Z':
+            c = c + 32
+        if c != b[i]:
+            return False
+    return True
+
+
+cdef list _lowered(list headers):
+    """The headers with lower-case names (as the ASGI scope has them)."""
+    return [(name.lower(), value) for name, value in headers]
+
+
 cdef class Wire:
     """What every connection of one server shares: the application, its hot routes and counters,
     the settings the protocol applies.  ``http=wire.protocol`` makes uvicorn use it."""
@@ -99,6 +119,7 @@ cdef class HttpProtocol:
     cdef object config, server_state, app_state, loop, app, parser, transport, flow
     cdef object server, client, scheme, root_path, asgi_version
     cdef object connections, tasks, pending, running, cycle, idle_timer
+    cdef object _write, _is_closing, _get_method, _get_version, _keep_alive  # bound methods, looked up once
     cdef bint reset_contextvars
     cdef _Hot hot
     # The request being parsed.
@@ -127,6 +148,9 @@ cdef class HttpProtocol:
         self.asgi_version = config.asgi_version
         self.reset_contextvars = bool(getattr(config, "reset_contextvars", False))
         self.parser = httptools.HttpRequestParser(self)
+        self._get_method = self.parser.get_method
+        self._get_version = self.parser.get_http_version
+        self._keep_alive = self.parser.should_keep_alive
         try:
             # Answer a request followed by more data after a "connection: close" (as uvicorn).
             self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
@@ -144,6 +168,8 @@ cdef class HttpProtocol:
     def connection_made(self, transport):
         self.connections.add(self)
         self.transport = transport
+        self._write = transport.write
+        self._is_closing = transport.is_closing
         self.flow = FlowControl(transport)
         self.server = get_local_addr(transport)
         self.client = get_remote_addr(transport)
@@ -242,30 +268,32 @@ cdef class HttpProtocol:
             raise HeadTooLarge()
 
     def on_header(self, bytes name, bytes value):
-        name = name.lower()
-        self.head_size += len(name) + len(value) + 4
+        # Names are kept as sent (lower-cased once, for the application or a revalidation, by
+        # `lowered_headers`): the few a hot route reads are told apart here by length first.
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(name)
+        self.head_size += n + PyBytes_GET_SIZE(value) + 4
         if self.head_size > _HEAD_LIMIT:
             raise HeadTooLarge()
-        if name == b"if-none-match":
-            self.has_inm = True
-        elif name == b"content-type":
-            self.content_type = value
-        elif name == b"content-length":
-            self.content_length = int(value) if value.isdigit() and len(value) < 19 else 1 << 62
-        elif name == b"expect" and value.lower() == b"100-continue":
-            self.expect_continue = True
         self.headers.append((name, value))
+        if n == 13 and _same_name(name, b"if-none-match"):
+            self.has_inm = True
+        elif n == 12 and _same_name(name, b"content-type"):
+            self.content_type = value
+        elif n == 14 and _same_name(name, b"content-length"):
+            self.content_length = int(value) if value.isdigit() and len(value) < 19 else 1 << 62
+        elif n == 6 and _same_name(name, b"expect") and value.lower() == b"100-continue":
+            self.expect_continue = True
 
     def on_headers_complete(self):
         self.in_head = False
         self.head_bytes = 0
         self.heads_done += 1
         cdef bytes url = self.url
-        cdef bytes method = self.parser.get_method()
-        version = self.parser.get_http_version()
+        cdef bytes method = self._get_method()
+        version = self._get_version()
         if version != "1.1" and version != "1.0":
             raise UnsupportedVersion(version)
-        cdef bint keep_alive = version == "1.1" and self.parser.should_keep_alive()
+        cdef bint keep_alive = version == "1.1" and self._keep_alive()
         if (keep_alive and not self.has_inm and method == b"GET" and self.wire.fast and self.running is None
                 and not self.pending and not self.write_paused and not self.draining):
             started = monotonic()
@@ -345,7 +373,7 @@ cdef class HttpProtocol:
         hot.head = name == "HEAD"
         hot.path = path
         hot.query = query
-        hot.headers = self.headers
+        hot.headers = self.headers  # as sent: lower-cased only if a revalidation reads them
         hot.has_inm = self.has_inm
         hot.content_type = self.content_type
         hot.keep_alive = keep_alive
@@ -371,9 +399,8 @@ cdef class HttpProtocol:
         self._ready(hot)
 
     cdef void _answered_row(self, bytes answer, bytes url, double started) except *:
-        if not self.transport.is_closing():
-            self.transport.write(answer)
-        self.server_state.total_requests += 1
+        if not self._is_closing():
+            self._write(answer)
         cdef double seconds = monotonic() - started
         self.wire.counters.count(self.wire.row_number, 200, seconds)
         if self.wire.access_log:
@@ -415,7 +442,7 @@ cdef class HttpProtocol:
             return
         reply = hot.preset if hot.preset is not None else self._reply(hot)
         if hot.has_inm and reply.etag is not None:
-            reply = revalidated(reply, hot.headers)
+            reply = revalidated(reply, _lowered(hot.headers))
         cdef int status = reply.status
         cdef bint close = not hot.keep_alive or (self.draining and not self.pending and not self.in_message)
         cdef bytes defaults = self.wire.defaults.of(self.server_state.default_headers)
@@ -431,7 +458,6 @@ cdef class HttpProtocol:
             for chunk in chunks:
                 transport.write(chunk)
             sent = reply.nbytes
-        self.server_state.total_requests += 1
         cdef double seconds = monotonic() - hot.started
         self.wire.counters.count(hot.route_number, status, seconds)
         if self.wire.access_log:
@@ -456,7 +482,7 @@ cdef class HttpProtocol:
             "client": self.client,
             "scheme": self.scheme,
             "root_path": self.root_path,
-            "headers": self.headers,
+            "headers": _lowered(self.headers),
             "state": self.app_state.copy(),
             "method": method.decode("ascii"),
             "path": self.root_path + path,
@@ -557,7 +583,7 @@ cdef class HttpProtocol:
     cdef void _idle(self) except *:
         """Nothing to answer and no request begun: the keep-alive clock starts.  One timer per
         connection, re-armed only when it fires (never per request)."""
-        self.idle_since = self.loop.time()
+        self.idle_since = monotonic()
         if self.idle_timer is None:
             self.idle_timer = self.loop.call_later(self.wire.keep_alive_timeout, self._idle_check)
 
@@ -569,7 +595,7 @@ cdef class HttpProtocol:
         if self.idle_since < 0 or self.running is not None or self.pending or self.in_message:
             self.idle_timer = self.loop.call_later(timeout, self._idle_check)  # busy: look again later
             return
-        left = self.idle_since + timeout - self.loop.time()
+        left = self.idle_since + timeout - monotonic()
         if left <= 0:
             self.transport.close()
         else:

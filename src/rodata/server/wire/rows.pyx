@@ -29,13 +29,14 @@ cdef class _RowTarget:
 cdef class Rows:
     """The cache of row targets of one server, and the answers made from them."""
 
-    cdef object catalog, make, etag
+    cdef object catalog, make, etag, _serving
     cdef dict targets  # (name, columns text or None) -> _RowTarget
 
     def __cinit__(self, catalog, make, etag):
         """`make(catalog, name, columns)`: a target's parts (rodata.server.rowtargets.row_target);
         `etag(ds, key text, columns text)`: the row handler's ETag."""
         self.catalog = catalog
+        self._serving = catalog.get
         self.make = make
         self.etag = etag
         self.targets = {}
@@ -46,7 +47,7 @@ cdef class Rows:
         cdef object key = (name, columns)
         cdef _RowTarget target = self.targets.get(key)
         if target is not None:
-            if self.catalog.get(target.name) is target.ds:
+            if self._serving(target.name) is target.ds:
                 return target
             del self.targets[key]
         return self._make(key, name, columns)
@@ -115,11 +116,22 @@ cdef class Rows:
             return None
         cdef bytes tag = None
         if target.etag_prefix is not None:
-            if columns is None and PyBytes_GET_SIZE(raw) <= 40 and raw.isalnum():
+            if columns is None and PyBytes_GET_SIZE(raw) <= 40 and _alnum(u + key_start, key_end - key_start):
                 tag = target.etag_prefix + raw + b'"'
             else:
                 tag = self.etag(target.ds, raw.decode("utf-8"), target.columns_text)
         return _row_answer(defaults, target.version_header, tag, <bytes>body)
+
+
+cdef inline bint _alnum(const char* s, Py_ssize_t n) noexcept:
+    """ASCII letters and digits only (``bytes.isalnum``)."""
+    cdef Py_ssize_t i
+    cdef char c
+    for i in range(n):
+        c = s[i]
+        if not (b'0' <= c <= b'9' or b'a' <= c <= b'z' or b'A' <= c <= b'Z'):
+            return False
+    return n > 0
 
 
 cdef object _decimal_int64(const char* s, Py_ssize_t n):
