@@ -1,10 +1,11 @@
 """``create_app``: the FastAPI application with every route of the HTTP contract.
 
-The application object is a :class:`fastapi.FastAPI`; its ``__call__`` sends
-row, lookup and column requests to the raw-ASGI fast path first (see
-:mod:`rodata.server.fastpath`), and everything else through FastAPI.  ``HEAD``
-is answered on every GET route (the GET answer's status and headers, no body),
-on both paths.  The catalog starts with the application's lifespan: ``/livez``
+The application object is a :class:`fastapi.FastAPI` answering every route of the
+table.  Under ``rodata serve`` the hot routes (row, lookup, column) are answered
+before ASGI, by the compiled protocol (:mod:`rodata.server.runner`), and only the
+rest reaches the application; with the fast path off (and in-process), every
+route is answered here.  ``HEAD`` is answered on every GET route (the GET
+answer's status and headers, no body), on both paths.  The catalog starts with the application's lifespan: ``/livez``
 answers as soon as the loop runs, ``/healthz`` turns 200 once every dataset was
 mapped and verified."""
 
@@ -32,9 +33,9 @@ from starlette.responses import Response
 from rodata._version import __version__
 from rodata.catalog import Catalog
 from rodata.server import dispatch, handlers, schemas
+from rodata.server.asgi import Receive, Scope, Send, internal_error, read_body, send_reply
 from rodata.server.conditional import revalidated
 from rodata.server.errors import HTTPError, Reply, error_reply, reply_for_exception
-from rodata.server.fastpath import FastPath, Receive, Scope, Send, internal_error, read_body, send_reply
 from rodata.server.handlers import Context
 from rodata.server.logs import log_access
 from rodata.server.metrics import Metrics
@@ -72,15 +73,14 @@ class ReplyResponse(Response):
 
 
 class RodataAPI(FastAPI):
-    """The FastAPI application, with the raw-ASGI fast path in front of it."""
+    """The FastAPI application, counting every request it answers in the metrics."""
 
     ctx: Context
     catalog: Catalog
     metrics: Metrics
-    _entry: Any
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._entry(scope, receive, send)
+        await self.framework(scope, receive, send)
 
     async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a request through FastAPI, counting it in the metrics (and the access log)."""
@@ -167,7 +167,6 @@ def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None =
     app.metrics = Metrics(catalog)
     app.ctx = Context(catalog, settings, app.metrics)
     app.catalog = catalog
-    app._entry = FastPath(app.ctx, app.metrics, app.framework) if settings.fast_path else app.framework
     _add_error_handlers(app)
     _add_routes(app, app.ctx, settings)
     _add_docs(app)

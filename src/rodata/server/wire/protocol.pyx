@@ -256,7 +256,7 @@ cdef class HttpProtocol:
         self.head_size = 0
         self.expect_continue = False
         self.has_inm = False
-        self.content_type = b""
+        self.content_type = None
         self.content_length = -1
         self.in_message = True
         self.idle_since = -1.0
@@ -277,8 +277,8 @@ cdef class HttpProtocol:
         self.headers.append((name, value))
         if n == 13 and _same_name(name, b"if-none-match"):
             self.has_inm = True
-        elif n == 12 and _same_name(name, b"content-type"):
-            self.content_type = value
+        elif n == 12 and self.content_type is None and _same_name(name, b"content-type"):
+            self.content_type = value  # the first one, as the application reads it
         elif n == 14 and _same_name(name, b"content-length"):
             self.content_length = int(value) if value.isdigit() and len(value) < 19 else 1 << 62
         elif n == 6 and _same_name(name, b"expect") and value.lower() == b"100-continue":
@@ -375,7 +375,7 @@ cdef class HttpProtocol:
         hot.query = query
         hot.headers = self.headers  # as sent: lower-cased only if a revalidation reads them
         hot.has_inm = self.has_inm
-        hot.content_type = self.content_type
+        hot.content_type = b"" if self.content_type is None else self.content_type
         hot.keep_alive = keep_alive
         if not hot.route.body:
             self.hot = None
