@@ -276,3 +276,24 @@ def test_a_guard_refusal_leaves_the_staging_as_it_was(data_root: Path) -> None:
         parts.commit(staging)
     assert len(list_versions(data_root / "users")) == 1
     assert parts.commit(staging, allow_shrink=True).rows == 10
+
+
+def test_a_late_attempt_during_commit_is_shut_out(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    staging = parts.begin(data_root, "users", key="id", schema=SCHEMA)
+    parts.write_part(staging, 0, table(range(10)))
+    real = parts._ordered_parts
+    late: list[BaseException] = []
+
+    def with_a_late_attempt(path: Path, schema: Any) -> Any:
+        try:  # a speculative attempt of index 0, and a new index, arriving while commit reads the parts
+            parts.write_part(staging, 0, table(range(10), "late"))
+            parts.write_part(staging, 1, table(range(10, 20), "late"))
+        except rodata.RodataError as exc:
+            late.append(exc)
+        return real(path, schema)
+
+    monkeypatch.setattr(parts, "_ordered_parts", with_a_late_attempt)
+    version = parts.commit(staging)
+    assert len(late) == 1 and "no such staging area" in str(late[0])
+    assert version.rows == 10 and {r["name"][0] for r in rows_of(data_root / "users").values()} == {"a"}
+    assert sorted(os.listdir(version.path)) == ["manifest.json", "part-00000.seg"]

@@ -157,32 +157,46 @@ def commit(staging: Staging, *, keep_versions: int = 3, allow_schema_change: boo
     recorded = attach(path)
     if recorded.schema != schema or recorded.dataset != staging.dataset or path.parent.name != staging.dataset:
         raise PublishError(f"{path}: the staging area records another dataset or schema than this handle's")
-    parts = _ordered_parts(path, schema)
-    final = [replace(info, file=f"part-{i:05d}.seg") for i, (_, info) in enumerate(parts)]
-    d = path.parent
-    # the guard runs before anything is moved, so that a refusal leaves the staging as it was
-    empty_part = PartEntry("part-00000.seg", 0, 128, None, None, "0" * 16)
-    draft = new_manifest(schema, final or [empty_part], build=build)
-    doc = dict(draft, version="v000000-00000000", format=MANIFEST_FORMAT, dataset=staging.dataset)
-    guard(d, parse_manifest(orjson.dumps(doc), source=str(path)), allow_schema_change=allow_schema_change,
-          allow_shrink=allow_shrink)
-    # From here on the staging area is rearranged into a version: a failure removes it.
+    # Sealed first, by a rename: an attempt still running (a speculative one the engine gave up on)
+    # can no longer add or replace a part by the staging's path while commit reads and moves them.
+    sealed = path.with_name(f"{path.name}.sealed-{secrets.token_hex(4)}")
     try:
+        os.rename(path, sealed)
+    except OSError as exc:
+        raise PublishError(f"{path}: cannot seal the staging area (committed or aborted meanwhile?): {exc}") from None
+    try:
+        parts = _ordered_parts(sealed, schema)
+        final = [replace(info, file=f"part-{i:05d}.seg") for i, (_, info) in enumerate(parts)]
+        _guard(sealed, staging.dataset, schema, final, build, allow_schema_change, allow_shrink)
+    except BaseException:
+        os.rename(sealed, path)  # refused: the staging as it was, to take a part again and commit
+        raise
+    try:  # from here on the staging area is rearranged into the version: a failure removes it
         keep = {segment for segment, _ in parts}
-        for entry in path.iterdir():
+        for entry in sealed.iterdir():
             if entry.name not in keep:
                 entry.unlink()
         for (segment, _), info in zip(parts, final, strict=True):
-            os.rename(path / segment, path / info.file)
+            os.rename(sealed / segment, sealed / info.file)
         if not final:
-            empty = [ColumnData.empty(c) for c in schema.columns]
-            final = [write_rows(path / "part-00000.seg", schema, empty)]
+            final = [write_rows(sealed / "part-00000.seg", schema, [ColumnData.empty(c) for c in schema.columns])]
         info_build = {"source": "rodata.parts", "parts": len(final), **(build or {})}
-        return publish_parts(path, staging.dataset, schema, final, keep_versions=keep_versions, build=info_build,
+        return publish_parts(sealed, staging.dataset, schema, final, keep_versions=keep_versions, build=info_build,
                              started=started, allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
     finally:
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
+        if sealed.exists():
+            shutil.rmtree(sealed, ignore_errors=True)
+
+
+def _guard(path: Path, dataset: str, schema: Schema, final: list[PartEntry], build: Mapping[str, Any] | None,
+           allow_schema_change: bool, allow_shrink: bool) -> None:
+    """The publish guard, run before anything is moved so that a refusal leaves the staging as it was
+    (rodata.store.publish runs it again under the dataset's lock)."""
+    empty_part = PartEntry("part-00000.seg", 0, 128, None, None, "0" * 16)
+    draft = new_manifest(schema, final or [empty_part], build=build)
+    doc = dict(draft, version="v000000-00000000", format=MANIFEST_FORMAT, dataset=dataset)
+    guard(path.parent, parse_manifest(orjson.dumps(doc), source=str(path)), allow_schema_change=allow_schema_change,
+          allow_shrink=allow_shrink)
 
 
 def abort(staging: Staging | str | os.PathLike[str]) -> None:
