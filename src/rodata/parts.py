@@ -12,9 +12,10 @@ every worker sees.  Each attempt at a part writes its segment under a name of it
 one part writer (rodata.parts_writer: sorted, the duplicate policy, deep-validated), then
 replaces the part's record (``index-NNNNNN.json``, which names that segment) by an atomic rename:
 the last completed attempt of an index wins, and a killed attempt leaves only a segment that no
-record names, which commit removes.  Commit orders the parts by key range, refuses overlapping
-ranges or a part of another schema (nothing published, the staging left as it was), then renames
-the parts into key order and publishes with the usual protocol (rodata.writer.publish_parts)."""
+record names, which commit removes.  Commit seals the staging area (a rename: late attempts are
+shut out), orders the parts by key range, refuses overlapping ranges or a part of another schema
+(nothing published, the staging left as it was), then renames the parts into key order and
+publishes with the usual protocol (rodata.writer.publish_parts)."""
 
 from __future__ import annotations
 
