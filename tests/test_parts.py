@@ -9,6 +9,8 @@ import multiprocessing
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -297,3 +299,11 @@ def test_a_late_attempt_during_commit_is_shut_out(data_root: Path, monkeypatch: 
     assert len(late) == 1 and "no such staging area" in str(late[0])
     assert version.rows == 10 and {r["name"][0] for r in rows_of(data_root / "users").values()} == {"a"}
     assert sorted(os.listdir(version.path)) == ["manifest.json", "part-00000.seg"]
+
+
+def test_rodata_parts_loads_on_first_use_and_never_loads_pyspark() -> None:
+    code = ("import sys, rodata\n"
+            "assert 'rodata.parts' not in sys.modules\n"
+            "assert rodata.parts.begin is sys.modules['rodata.parts'].begin\n"
+            "assert 'pyspark' not in sys.modules, 'only rodata.spark imports pyspark'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -34,6 +34,7 @@ from rodata.versions import rollback
 from rodata.writer import write
 
 if TYPE_CHECKING:
+    from rodata import parts
     from rodata.etl.build import build
     from rodata.etl.report import BuildReport
 
@@ -44,6 +45,10 @@ def __getattr__(name: str) -> Any:
         from rodata.etl.build import build
 
         return build
+    if name == "parts":  # building from many workers (docs/cluster.md); rodata.spark is imported by name
+        import rodata.parts  # a submodule import (`from rodata import parts` would come back here)
+
+        return rodata.parts
     if name == "BuildReport":
         from rodata.etl.report import BuildReport
 
@@ -73,6 +78,7 @@ __all__ = [
     "build",
     "list_versions",
     "open",
+    "parts",
     "rollback",
     "validate",
     "write",
