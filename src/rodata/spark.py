@@ -8,6 +8,7 @@ job aborts the staging area: nothing is published.  pyspark is imported here onl
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 import re
@@ -18,7 +19,7 @@ from rodata import errors
 from rodata import parts as rodata_parts
 from rodata.errors import RodataError, SchemaError, UsageError
 from rodata.schema import MAX_VECTOR_DIM
-from rodata.store import Version
+from rodata.store import Version, check_dataset_name
 
 __all__ = ["PART_BYTES", "SPARK_TYPES", "rodata_schema", "write"]
 
@@ -37,6 +38,7 @@ _UNKNOWN_SIZE = 1 << 60
 _MAX_PARTS = 100_000
 _POLICIES = {"error": "error", "any": "first"}
 _ERROR_RE = re.compile(r"rodata\.errors\.([A-Za-z]+Error): ([^\n]*)")
+_DUPLICATE_RE = re.compile(r"duplicate key (.*) in column ")
 
 
 def write(df: Any, data_root: str | os.PathLike[str], dataset: str, *, key: str, parts: int | None = None,
@@ -56,6 +58,9 @@ def write(df: Any, data_root: str | os.PathLike[str], dataset: str, *, key: str,
                          f"or last by), not {on_duplicate!r}")
     if parts is not None and (not isinstance(parts, int) or isinstance(parts, bool) or not 1 <= parts <= _MAX_PARTS):
         raise UsageError(f"parts must be an integer from 1 to {_MAX_PARTS}, not {parts!r}")
+    if not hasattr(df, "repartitionByRange") or not hasattr(df, "mapInArrow"):
+        raise UsageError(f"rodata.spark.write takes a Spark DataFrame, not {type(df).__name__}")
+    check_dataset_name(dataset)
     types = rodata_schema(df, key, declared=schema)
     count = parts or _default_parts(df)
     staging = rodata_parts.begin(data_root, dataset, key=key, schema=types, on_duplicate=_POLICIES[on_duplicate])
@@ -160,6 +165,15 @@ def _part_writer(staging: rodata_parts.Staging) -> Callable[[Iterator[Any]], Ite
     return write_partition
 
 
+def _shown_key(message: str) -> Any:
+    """The key a duplicate-key message names (written there as its repr)."""
+    found = _DUPLICATE_RE.match(message)
+    try:
+        return ast.literal_eval(found.group(1)) if found else None
+    except (ValueError, SyntaxError):
+        return None
+
+
 def _translated(exc: BaseException) -> BaseException:
     """A task's rodata error as the driver raises it: Spark reports it as text in its own exception."""
     if isinstance(exc, RodataError) or not isinstance(exc, Exception):
@@ -171,6 +185,8 @@ def _translated(exc: BaseException) -> BaseException:
     kind = getattr(errors, name, None)
     if not (isinstance(kind, type) and issubclass(kind, RodataError)):
         return exc
+    if kind is errors.DuplicateKeyError:
+        return errors.DuplicateKeyError(message, key=_shown_key(message))
     try:
         return kind(message)
     except TypeError:

@@ -116,8 +116,9 @@ def test_equal_keys_share_one_range_partition(spark: Any) -> None:
 def test_duplicate_keys_under_each_policy(spark: Any, data_root: Path) -> None:
     rows = [(i % 30, f"row{i}") for i in range(90)]  # every key three times, in several input partitions
     df = spark.createDataFrame(rows, "id int, v string").repartition(3)
-    with pytest.raises(rodata.DuplicateKeyError, match=r"duplicate key \d+ in column 'id'"):
+    with pytest.raises(rodata.DuplicateKeyError, match=r"duplicate key \d+ in column 'id'") as refused:
         rodata.spark.write(df, data_root, "dups", key="id", parts=3)
+    assert refused.value.key in range(30)
     assert current_version(data_root / "dups") is None
     assert not [p for p in (data_root / "dups").iterdir() if p.name.startswith(".staging")]
     version = rodata.spark.write(df, data_root, "dups", key="id", parts=3, on_duplicate="any")
@@ -180,6 +181,10 @@ def test_unsupported_types_are_refused_before_any_work(spark: Any, data_root: Pa
             rodata.spark.write(df, data_root, "bad", key="id")
     with pytest.raises(rodata.SchemaError, match="key column 'f' has Spark type double"):
         rodata.spark.write(spark.createDataFrame([], "f double"), data_root, "bad", key="f")
+    with pytest.raises(rodata.UsageError, match="bad dataset name"):
+        rodata.spark.write(spark.createDataFrame([], "id long"), data_root, "../bad", key="id")
+    with pytest.raises(rodata.UsageError, match="takes a Spark DataFrame"):
+        rodata.spark.write({"id": [1]}, data_root, "bad", key="id")
     with pytest.raises(rodata.SchemaError, match="key column 'nope' is not among"):
         rodata.spark.write(spark.createDataFrame([], "f double"), data_root, "bad", key="nope")
     assert not (data_root / "bad").exists()  # refused before a staging area was begun
