@@ -213,8 +213,11 @@ cdef class HttpProtocol:
             if isinstance(exc.__context__, UnsupportedVersion):
                 self._fail_with(400, "malformed_request", "only HTTP/1.0 and HTTP/1.1 requests are answered")
                 return
-            if exc.__context__ is not None:
-                raise  # a fault of this protocol's own callbacks, not of the request
+            if exc.__context__ is not None:  # a fault of this protocol's own callbacks (a bug)
+                _log.error("internal error: %s", exc.__context__, exc_info=exc.__context__,
+                           extra={"event": "internal_error"})
+                self._fail_with(500, "internal", "internal error")
+                return
             msg = "Invalid HTTP request received."
             _uvicorn_log.warning(msg)
             self._fail_with(400, "malformed_request", msg)
