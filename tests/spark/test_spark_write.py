@@ -195,3 +195,10 @@ def test_an_empty_dataframe_is_an_empty_version(spark: Any, data_root: Path) -> 
     assert version.rows == 0
     with rodata.open(data_root / "none") as ds:
         assert len(ds) == 0 and ds.schema.key_column.type == "int64"
+
+
+def test_a_null_key_fails_the_job_naming_the_column(spark: Any, data_root: Path) -> None:
+    df = spark.createDataFrame([(1, "a"), (None, "b"), (3, "c")], "id long, s string")
+    with pytest.raises(rodata.SchemaError, match=r"column 'id' has a null at row 0, and is not nullable"):
+        rodata.spark.write(df, data_root, "nulls", key="id", parts=2)
+    assert current_version(data_root / "nulls") is None and _staging_areas(data_root / "nulls") == []
