@@ -16,6 +16,7 @@ from rodata.batch import Batch
 from rodata.dataset import Dataset, open
 from rodata.errors import (
     BadInputError,
+    ClientError,
     DatasetNotFoundError,
     DuplicateKeyError,
     FormatError,
@@ -53,12 +54,24 @@ def __getattr__(name: str) -> Any:
         from rodata.etl.report import BuildReport
 
         return BuildReport
+    # The clients load httpx: only when one is asked for.
+    if name == "Client":
+        from rodata.client import Client
+
+        return Client
+    if name == "AsyncClient":
+        from rodata.client import AsyncClient
+
+        return AsyncClient
     raise AttributeError(f"module 'rodata' has no attribute {name!r}")
 
 __all__ = [
+    "AsyncClient",
     "BadInputError",
     "Batch",
     "BuildReport",
+    "Client",
+    "ClientError",
     "Column",
     "Dataset",
     "DatasetNotFoundError",

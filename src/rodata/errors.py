@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadInputError",
+    "ClientError",
     "DatasetNotFoundError",
     "DuplicateKeyError",
     "FormatError",
@@ -78,3 +79,25 @@ class BadInputError(RodataError, ValueError):
         self.line = line
         self.column = column
         self.reason = message
+
+
+class ClientError(RodataError):
+    """An error answer of a rodata server (``rodata.Client``): `status` is the HTTP status (None when
+    no server answered at all), `code` and `message` come from the server's error body
+    (``{"error": {"code", "message"}}``); ``code="unavailable"`` when no base URL gave an answer."""
+
+    def __init__(self, message: str, *, status: int | None, code: str, url: str | None = None) -> None:
+        where = f" from {url}" if url else ""
+        head = f"HTTP {status} {code}" if status is not None else code
+        super().__init__(f"{head}{where}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.url = url
+
+    def __reduce__(self) -> tuple[object, ...]:  # keyword-only arguments: pickle them by name
+        return (_client_error, (self.message, self.status, self.code, self.url))
+
+
+def _client_error(message: str, status: int | None, code: str, url: str | None) -> ClientError:
+    return ClientError(message, status=status, code=code, url=url)
