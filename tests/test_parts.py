@@ -307,3 +307,13 @@ def test_rodata_parts_loads_on_first_use_and_never_loads_pyspark() -> None:
             "assert rodata.parts.begin is sys.modules['rodata.parts'].begin\n"
             "assert 'pyspark' not in sys.modules, 'only rodata.spark imports pyspark'\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_arrow_string_views_and_large_strings_are_strings(data_root: Path) -> None:
+    schema = pa.schema([("k", pa.large_string()), ("s", pa.string_view())])
+    staging = parts.begin(data_root, "views", key="k", schema=schema)
+    parts.write_part(staging, 0, pa.table({"k": pa.array(["b", "a"], pa.large_string()),
+                                           "s": pa.array(["view", None], pa.string_view())}))
+    parts.commit(staging)
+    with rodata.open(data_root / "views") as ds:
+        assert [ds.get("a"), ds.get("b")] == [{"k": "a", "s": None}, {"k": "b", "s": "view"}]

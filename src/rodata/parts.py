@@ -354,7 +354,8 @@ def _arrow_type(name: str, t: Any) -> tuple[str, int]:
         (pa.types.is_boolean, "bool"), (pa.types.is_float16, "float32"), (pa.types.is_float32, "float32"),
         (pa.types.is_float64, "float64"), (pa.types.is_date, "date"), (pa.types.is_timestamp, "timestamp"),
         (pa.types.is_string, "string"), (pa.types.is_large_string, "string"), (pa.types.is_binary, "bytes"),
-        (pa.types.is_large_binary, "bytes"), (pa.types.is_fixed_size_binary, "bytes"))
+        (pa.types.is_large_binary, "bytes"), (pa.types.is_fixed_size_binary, "bytes"),
+        (getattr(pa.types, "is_string_view", _never), "string"), (getattr(pa.types, "is_binary_view", _never), "bytes"))
     if pa.types.is_integer(t):
         return str(t), 1
     for check, type_ in checks:
@@ -364,6 +365,10 @@ def _arrow_type(name: str, t: Any) -> tuple[str, int]:
         return "vector", int(t.list_size)
     raise SchemaError(f"column {name!r}: Arrow type {t} has no rodata type (a vector is a fixed-size list of "
                       "numbers, or declare vector[DIM] in a mapping schema)")
+
+
+def _never(_t: Any) -> bool:
+    return False
 
 
 def columns_for(schema: Schema, table: Any, *, where: str = "table") -> list[ColumnData]:
@@ -427,7 +432,8 @@ def _from_arrow(arr: Any, column: Column, where: str) -> ColumnData:
 def _arrow_values(pa: Any, pc: Any, arr: Any, column: Column, valid: Any, where: str) -> ColumnData:
     type_, n = column.type, len(arr)
     if type_ in ("string", "bytes"):
-        if type_ == "string" and not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        if type_ == "string" and not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+                                      or getattr(pa.types, "is_string_view", _never)(arr.type)):
             raise pa.ArrowTypeError("not a string column")
         target = pa.large_string() if type_ == "string" else pa.large_binary()
         arr = pc.fill_null(arr.cast(target), pa.scalar("" if type_ == "string" else b"", target))
