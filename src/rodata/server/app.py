@@ -207,22 +207,28 @@ def _endpoint(route: Route, ctx: Context, settings: Settings) -> Any:
     invoke = dispatch.invoker(route)
     tail = route.segments[-1].text if route.segments[-1].tail else None
 
+    def first(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
+        """The value of the first header `name` (ASGI gives names in lower case), b"" when absent."""
+        for key, value in headers:
+            if key == name:
+                return value
+        return b""
+
     async def endpoint(request: Request, **raw: str) -> Response:
         if tail is not None and "/" in raw[tail]:
             return ReplyResponse(error_reply(404, "not_found", "no such route"))
         query: bytes = request.scope["query_string"]
         body = None
-        content_type = b""
+        content_type = accept = b""
         if route.body:
             try:
                 body = await read_body(request.scope, request.receive, settings.max_body_bytes)
             except HTTPError as exc:
                 return ReplyResponse(exc.reply())
-            for name, value in request.scope["headers"]:  # a lookup's body is JSON or binary keys
-                if name == b"content-type":
-                    content_type = value
-                    break
-        reply = handlers.guarded(invoke, ctx, [raw[p] for p in route.params], query, body, content_type)
+            content_type = first(request.scope["headers"], b"content-type")  # a lookup's keys: JSON or binary
+        if route.arrow:
+            accept = first(request.scope["headers"], b"accept")  # which may ask for an Arrow answer
+        reply = handlers.guarded(invoke, ctx, [raw[p] for p in route.params], query, body, content_type, accept)
         if reply.etag is not None:
             reply = revalidated(reply, request.scope["headers"])
         return ReplyResponse(reply)

@@ -54,22 +54,25 @@ def handler_of(route: Route) -> Any:
 
 
 class Invoke(Protocol):
-    """``invoke(ctx, raw path parameters, query, body, content_type=b"")``: a route's handler called
-    the one way (`content_type`: the request's raw ``content-type`` value, ``b""`` when absent;
-    only routes with a body read it)."""
+    """``invoke(ctx, raw path parameters, query, body, content_type=b"", accept=b"")``: a route's
+    handler called the one way (`content_type`: the request's raw first ``content-type`` value,
+    `accept`: its raw first ``Accept`` value, each ``b""`` when absent; only routes with a body
+    read the first, only routes that answer Arrow the second)."""
 
     def __call__(self, ctx: Context, raw: Sequence[bytes | str], query: bytes, body: bytes | None,
-                 content_type: bytes = b"") -> Reply: ...
+                 content_type: bytes = b"", accept: bytes = b"") -> Reply: ...
 
 
 def invoker(route: Route) -> Invoke:
     """How `route` is answered: its raw path parameters percent-decoded (:func:`decode_segment`),
-    then ``handler(ctx, *values, [body, content_type,] query)``, the same way for every route and
-    whichever path matched it.  A fault of the query string is told before a path segment that
-    does not decode: a parameter the request does not take is always 422 ``unknown_parameter``."""
+    then ``handler(ctx, *values, [body, content_type,] query, [accept])``, the same way for every
+    route and whichever path matched it (`accept` for the routes that answer Arrow).  A fault of
+    the query string is told before a path segment that does not decode: a parameter the request
+    does not take is always 422 ``unknown_parameter``."""
     fn = handler_of(route)
     allowed = route.query_names
     has_body = route.body
+    arrow = route.arrow
 
     decoders = tuple(decode_segment if s.tail else decode_name for s in route.segments if s.param)
 
@@ -83,22 +86,29 @@ def invoker(route: Route) -> Invoke:
     # One function per shape of call, without a loop for the usual route of two parameters.
     if has_body:
         def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, body: bytes | None,
-                   content_type: bytes = b"") -> Reply:
+                   content_type: bytes = b"", accept: bytes = b"") -> Reply:
+            if arrow:
+                return fn(ctx, *values(raw, query, content_type), body, content_type, query,  # type: ignore[no-any-return]
+                          accept)
             return fn(ctx, *values(raw, query, content_type), body, content_type, query)  # type: ignore[no-any-return]
     elif len(decoders) != 2:
         def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, body: bytes | None,
-                   content_type: bytes = b"") -> Reply:
+                   content_type: bytes = b"", accept: bytes = b"") -> Reply:
+            if arrow:
+                return fn(ctx, *values(raw, query, content_type), query, accept)  # type: ignore[no-any-return]
             return fn(ctx, *values(raw, query, content_type), query)  # type: ignore[no-any-return]
     else:
         decode_first, decode_second = decoders
 
         def invoke(ctx: Context, raw: Sequence[bytes | str], query: bytes, body: bytes | None,
-                   content_type: bytes = b"") -> Reply:
+                   content_type: bytes = b"", accept: bytes = b"") -> Reply:
             try:
                 first, second = decode_first(raw[0]), decode_second(raw[1])
             except HTTPError:
                 handlers.parse_query(query, allowed)
                 raise
+            if arrow:
+                return fn(ctx, first, second, query, accept)  # type: ignore[no-any-return]
             return fn(ctx, first, second, query)  # type: ignore[no-any-return]
 
     return invoke

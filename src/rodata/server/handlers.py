@@ -1,9 +1,10 @@
 """The routes' logic, independent of the web framework: decoded inputs (path parameters as text,
 the raw query string, the body) in, a complete :class:`Reply` out.
 
-Every handler is called the same way, ``handler(ctx, *path values, [body, content type,] query)``
-(see :func:`rodata.server.dispatch.invoker`), by the raw-ASGI fast path and by the FastAPI routes
-alike, so each route gives the same answer whichever of them served it.  The query parameters
+Every handler is called the same way, ``handler(ctx, *path values, [body, content type,] query,
+[accept])`` (see :func:`rodata.server.dispatch.invoker`; `accept`, the raw first ``Accept`` value,
+for the routes that answer Arrow too), by the compiled protocol and by the FastAPI routes alike,
+so each route gives the same answer whichever of them served it.  The query parameters
 each route takes are those of its entry in the route table (:mod:`rodata.server.routes`)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 import orjson
 
@@ -19,7 +20,7 @@ from rodata._core._codec import parse_lookup_body
 from rodata._keys import INT64_MAX, INT64_MIN, int64_keys
 from rodata.catalog import Catalog
 from rodata.dataset import Dataset
-from rodata.server import render
+from rodata.server import arrow, render
 from rodata.server.conditional import etag, row_etag
 from rodata.server.errors import JSON, HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.metrics import CONTENT_TYPE, Metrics
@@ -28,6 +29,7 @@ from rodata.server.settings import Settings
 
 __all__ = [
     "Context",
+    "accepts_arrow",
     "binary_keys",
     "check_no_parameters",
     "column",
@@ -47,6 +49,9 @@ __all__ = [
 _INT_RE = re.compile(r"-?[0-9]{1,19}")
 _LOOKUP_FIELDS = frozenset(("keys", "columns", "format"))
 _NPZ = b"application/x-npz"
+_ARROW = arrow.MEDIA_TYPE.encode()
+# The media types these routes answer besides Arrow: one preferred in Accept over Arrow keeps Arrow off.
+_OTHER_TYPES = frozenset((b"application/json", _NPZ, b"application/octet-stream", b"application/x-npy"))
 _OCTETS = b"application/octet-stream"
 _METRICS_TYPE = CONTENT_TYPE.encode("latin-1")
 
@@ -56,6 +61,7 @@ _SCAN_PARAMETERS = BY_NAME["scan"].query_names
 _COLUMN_PARAMETERS = BY_NAME["column"].query_names
 _LOOKUP_PARAMETERS = BY_NAME["lookup"].query_names  # with binary keys; with JSON keys, none
 NO_PARAMETERS: frozenset[str] = frozenset()
+_LOOKUP_FORMATS = ("json", "npz", "arrow")
 
 
 class Context:
@@ -179,6 +185,51 @@ def guarded(fn: Any, *args: Any) -> Reply:
         return mapped
 
 
+def accepts_arrow(accept: bytes) -> bool:
+    """Whether an ``Accept`` value asks for Arrow: it names ``application/vnd.apache.arrow.stream``
+    with a quality above 0, and no other type these routes answer (JSON, npz, octet-stream, npy) at
+    a higher one (wildcards prefer nothing).  Any other Accept leaves the route's default."""
+    if not accept or b"arrow" not in accept:  # the usual header, told at once
+        return False
+    arrow_q = 0.0
+    other_q = 0.0
+    for item in accept.split(b","):
+        media, _, params = item.partition(b";")
+        media = media.strip().lower()
+        q = _quality(params)
+        if media == _ARROW:
+            arrow_q = max(arrow_q, q)
+        elif media in _OTHER_TYPES:
+            other_q = max(other_q, q)
+    return arrow_q > 0 and arrow_q >= other_q
+
+
+def _quality(params: bytes) -> float:
+    """The ``q`` of a media range's parameters (1 when absent or unreadable)."""
+    for param in params.split(b";"):
+        name, _, value = param.partition(b"=")
+        if name.strip().lower() == b"q":
+            try:
+                return min(max(float(value.strip()), 0.0), 1.0)
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
+def _need_arrow() -> None:
+    """406 ``arrow_unavailable`` when this server cannot build Arrow answers (no pyarrow)."""
+    if not arrow.available():
+        raise HTTPError(406, "arrow_unavailable", "Arrow answers need pyarrow, which this server does not have "
+                        "(pip install 'rodata[arrow]'); ask for another format")
+
+
+def _arrow_reply(stream: arrow.ArrowStream, headers: list[tuple[bytes, bytes]], tag: bytes | None = None) -> Reply:
+    out = [(b"content-type", _ARROW), (b"content-length", b"%d" % stream.nbytes), *headers]
+    if tag is not None:
+        out.append((b"etag", tag))
+    return Reply(200, stream.chunks, out, tag)
+
+
 # -- the hot routes --------------------------------------------------------------------------
 
 
@@ -199,15 +250,17 @@ def row(ctx: Context, name: str, key: str, query: bytes) -> Reply:
                                 _version_header(ds), (b"etag", tag)], tag)
 
 
-def lookup(ctx: Context, name: str, body: bytes, content_type: bytes = b"", query: bytes = b"") -> Reply:
+def lookup(ctx: Context, name: str, body: bytes, content_type: bytes = b"", query: bytes = b"",
+           accept: bytes = b"") -> Reply:
     """``POST /v1/datasets/{name}/lookup``: JSON keys (``{"keys": [...], ...}``, and no query
     parameters), or with ``content-type: application/octet-stream`` binary keys (little-endian
-    int64) and ``?columns=&format=``."""
+    int64) and ``?columns=&format=``.  Without a format, an `accept` asking for Arrow gets Arrow."""
     if binary_keys(content_type):
-        return _binary_lookup(ctx, name, body, query)
+        return _binary_lookup(ctx, name, body, query, accept)
     check_no_parameters(query)
     ds = dataset_or_error(ctx, name)
-    keys, columns, fmt = _lookup_request(ctx.settings, body, ds.schema.key_column.type == "string")
+    keys, columns, fmt = _lookup_request(ctx.settings, body, ds.schema.key_column.type == "string",
+                                         accepts_arrow(accept))
     return _lookup_answer(ctx, ds, keys, columns, fmt)
 
 
@@ -230,6 +283,9 @@ def query_names(route: Route, content_type: bytes) -> frozenset[str]:
 def _lookup_answer(ctx: Context, ds: Dataset, keys: Any, columns: list[str] | None, fmt: str) -> Reply:
     _check_columns(ds, columns)
     limit = ctx.settings.max_response_bytes
+    if fmt == "arrow":
+        _need_arrow()
+        return _arrow_reply(arrow.lookup_arrow(ds, keys, columns, max_bytes=limit), [_version_header(ds)])
     if fmt == "npz":
         data = render.lookup_npz(ds, keys, columns, max_bytes=limit)
         return Reply(200, (data,), [(b"content-type", _NPZ), (b"content-length", b"%d" % len(data)),
@@ -237,7 +293,7 @@ def _lookup_answer(ctx: Context, ds: Dataset, keys: Any, columns: list[str] | No
     return Reply.json(200, render.lookup_json(ds, keys, columns, max_bytes=limit), [_version_header(ds)])
 
 
-def _binary_lookup(ctx: Context, name: str, body: bytes, query: bytes) -> Reply:
+def _binary_lookup(ctx: Context, name: str, body: bytes, query: bytes, accept: bytes) -> Reply:
     """A lookup of binary keys: the body as an int64 view (no object per key), checked in the
     order of the JSON lookup's checks (parameters, dataset, body, key count, columns)."""
     params = parse_query(query, _LOOKUP_PARAMETERS)
@@ -255,9 +311,11 @@ def _binary_lookup(ctx: Context, name: str, body: bytes, query: bytes) -> Reply:
     if count > settings.max_lookup_keys:
         raise too_many_keys(count, settings)
     columns = parse_columns(params)
-    fmt = params.get("format", "json")
-    if fmt not in ("json", "npz"):
-        raise HTTPError(422, "bad_parameter", f"format must be json or npz, not {fmt[:40]!r}")
+    fmt = params.get("format")
+    if fmt is None:  # an explicit format wins over Accept
+        fmt = "arrow" if accepts_arrow(accept) else "json"
+    if fmt not in _LOOKUP_FORMATS:
+        raise HTTPError(422, "bad_parameter", f"format must be json, npz or arrow, not {fmt[:40]!r}")
     return _lookup_answer(ctx, ds, int64_keys(body), columns, fmt)
 
 
@@ -266,21 +324,27 @@ def too_many_keys(count: int, settings: Settings) -> HTTPError:
     return HTTPError(413, "too_many_keys", f"{count} keys in one lookup; the limit is {settings.max_lookup_keys}")
 
 
-def _lookup_request(settings: Settings, body: bytes, string_keys: bool) -> tuple[Any, list[str] | None, str]:
+def _lookup_request(settings: Settings, body: bytes, string_keys: bool,
+                    arrow_wanted: bool = False) -> tuple[Any, list[str] | None, str]:
     """The keys, columns and format of a JSON lookup body: read by the compiled reader when the
     body has the plain shape (an int64 array for int64 keys), else by orjson, which then says
-    what is wrong with it (so the answers and the errors are the same whichever read it)."""
+    what is wrong with it (so the answers and the errors are the same whichever read it).
+    With `arrow_wanted` (Accept asked for Arrow), a body without ``format`` answers Arrow: orjson
+    reads it, since the compiled reader does not tell a missing format from ``"json"``."""
     if len(body) > settings.max_body_bytes:
         raise body_too_large(settings)
-    if type(body) is bytes:
+    if type(body) is bytes and not arrow_wanted:
         plain = parse_lookup_body(body, string_keys, settings.max_lookup_keys)
         if plain is not None:
             return plain
-    return _lookup_document(settings, body)
+    keys, columns, fmt = _lookup_document(settings, body)
+    if fmt is None:
+        fmt = "arrow" if arrow_wanted else "json"
+    return keys, columns, fmt
 
 
-def _lookup_document(settings: Settings, body: bytes) -> tuple[list[Any], list[str] | None, str]:
-    """A JSON lookup body read by orjson, with every error it can have."""
+def _lookup_document(settings: Settings, body: bytes) -> tuple[list[Any], list[str] | None, str | None]:
+    """A JSON lookup body read by orjson, with every error it can have (the format None when absent)."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -298,9 +362,9 @@ def _lookup_document(settings: Settings, body: bytes) -> tuple[list[Any], list[s
     columns = doc.get("columns")
     if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
         raise HTTPError(422, "bad_request", '"columns" must be a list of column names')
-    fmt = doc.get("format", "json")
-    if fmt not in ("json", "npz"):
-        raise HTTPError(422, "bad_request", '"format" must be "json" or "npz"')
+    fmt = doc.get("format")
+    if fmt is not None and fmt not in _LOOKUP_FORMATS:
+        raise HTTPError(422, "bad_request", '"format" must be "json", "npz" or "arrow"')
     return keys, columns, fmt
 
 
@@ -309,21 +373,26 @@ def body_too_large(settings: Settings) -> HTTPError:
     return HTTPError(413, "body_too_large", f"the request body is larger than {settings.max_body_bytes} bytes")
 
 
-def column(ctx: Context, name: str, column_name: str, query: bytes) -> Reply:
-    """``GET /v1/datasets/{name}/columns/{column}``."""
+def column(ctx: Context, name: str, column_name: str, query: bytes, accept: bytes = b"") -> Reply:
+    """``GET /v1/datasets/{name}/columns/{column}``; without ``format``, an `accept` asking for
+    Arrow gets Arrow."""
     params = parse_query(query, _COLUMN_PARAMETERS)
     ds = dataset_or_error(ctx, name)
     col = ds.schema[column_name]
     offset = parse_count(params, "offset", 0, minimum=0) or 0
     limit = parse_count(params, "limit", None, minimum=0)
-    fmt = params.get("format", "raw" if col.fixed_width else "json")
-    if fmt not in ("raw", "npy", "json"):
-        raise HTTPError(422, "bad_parameter", f"format must be raw, npy or json, not {fmt[:40]!r}")
-    if fmt != "json" and not col.fixed_width:
+    fmt = params.get("format")
+    if fmt is None:
+        fmt = "arrow" if accepts_arrow(accept) else "raw" if col.fixed_width else "json"
+    if fmt not in ("raw", "npy", "json", "arrow"):
+        raise HTTPError(422, "bad_parameter", f"format must be raw, npy, json or arrow, not {fmt[:40]!r}")
+    if fmt in ("raw", "npy") and not col.fixed_width:
         raise HTTPError(422, "unsupported_column", f"column {col.name!r} is {col.type}: it is served as JSON only")
     if offset > len(ds):
         raise HTTPError(422, "offset_out_of_range", f"offset {offset} is past the end ({len(ds)} rows)")
     rows = render.slice_rows(ds, offset, limit)
+    if fmt == "arrow":
+        return _column_arrow(ctx, ds, name, col.name, offset, rows)
     if fmt == "json" and rows > ctx.settings.max_column_json_rows:
         raise HTTPError(413, "slice_too_large", f"{rows} rows in one JSON column slice; the limit is "
                         f"{ctx.settings.max_column_json_rows} (use offset and limit)")
@@ -336,12 +405,28 @@ def column(ctx: Context, name: str, column_name: str, query: bytes) -> Reply:
     return Reply(200, piece.chunks, headers, tag)
 
 
+def _column_arrow(ctx: Context, ds: Dataset, name: str, column_name: str, offset: int, rows: int) -> Reply:
+    """A column slice as an Arrow stream, with the headers of the other formats' slices."""
+    _need_arrow()
+    stream = arrow.column_arrow(ds, column_name, offset, rows, max_bytes=ctx.settings.max_column_bytes)
+    headers = [(b"x-rodata-version", str(ds.version).encode("ascii", "replace")),
+               (b"x-rodata-offset", b"%d" % offset), (b"x-rodata-rows", b"%d" % rows),
+               (b"x-rodata-total-rows", b"%d" % len(ds))]
+    return _arrow_reply(stream, headers, etag(ds, "column", name, column_name, offset, rows, "arrow"))
+
+
 # -- the other routes ------------------------------------------------------------------------
 
 
-def scan(ctx: Context, name: str, query: bytes) -> Reply:
-    """``GET /v1/datasets/{name}/scan``."""
+def scan(ctx: Context, name: str, query: bytes, accept: bytes = b"") -> Reply:
+    """``GET /v1/datasets/{name}/scan``: a JSON page, or (``format=arrow``, or without a format an
+    `accept` asking for Arrow) an Arrow stream whose cursor is the ``rodata-next`` header."""
     params = parse_query(query, _SCAN_PARAMETERS)
+    fmt = params.pop("format", None)
+    if fmt is None:
+        fmt = "arrow" if accepts_arrow(accept) else "json"
+    if fmt not in ("json", "arrow"):
+        raise HTTPError(422, "bad_parameter", f"format must be json or arrow, not {fmt[:40]!r}")
     ds = dataset_or_error(ctx, name)
     limit = parse_count(params, "limit", ctx.settings.default_scan_rows, minimum=1)
     assert limit is not None
@@ -355,10 +440,25 @@ def scan(ctx: Context, name: str, query: bytes) -> Reply:
     if prefix is not None and ds.schema.key_column.type != "string":
         raise HTTPError(422, "bad_parameter", "prefix needs a string key column")
     _check_cursor(bounds, prefix)
+    canonical = sorted({**params, "limit": str(limit)}.items())
+    if fmt == "arrow":
+        return _scan_arrow(ctx, ds, name, limit, prefix, columns, bounds, canonical)
     body = render.scan_page(ds, limit=limit, prefix=prefix, columns=columns,
                             max_bytes=ctx.settings.max_response_bytes, **bounds)
-    canonical = sorted({**params, "limit": str(limit)}.items())
     return Reply.json(200, body, [_version_header(ds)], etag(ds, "scan", name, canonical))
+
+
+def _scan_arrow(ctx: Context, ds: Dataset, name: str, limit: int, prefix: str | None, columns: list[str] | None,
+                bounds: dict[str, Any], canonical: list[tuple[str, str]]) -> Reply:
+    """A scan page as an Arrow stream; its cursor, percent-encoded as ``after=`` takes it, in the
+    ``rodata-next`` header (absent on the last page)."""
+    _need_arrow()
+    batches, cursor = render.scan_batches(ds, limit=limit, prefix=prefix, columns=columns, **bounds)
+    stream = arrow.scan_arrow(ds, batches, arrow.scan_names(ds, columns), max_bytes=ctx.settings.max_response_bytes)
+    headers = [_version_header(ds)]
+    if cursor is not None:
+        headers.append((b"rodata-next", quote(str(cursor), safe="").encode("ascii")))
+    return _arrow_reply(stream, headers, etag(ds, "scan", name, [*canonical, ("format", "arrow")]))
 
 
 def _check_cursor(bounds: dict[str, Any], prefix: str | None) -> None:

@@ -31,12 +31,14 @@ from rodata.schema import Schema
 
 __all__ = [
     "ColumnSlice",
+    "Gather",
     "column_slice",
     "describe",
     "dumps",
     "lookup_json",
     "lookup_npz",
     "row_json",
+    "scan_batches",
     "scan_page",
 ]
 
@@ -184,7 +186,7 @@ def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None =
                                        limit=max_bytes, code=_TOO_LARGE)
     batch = ds.get_many(checked, names)
     arrays: list[tuple[str, np.ndarray[Any, Any]]] = [("found", batch.found)]
-    take = _Gather(batch)
+    take = Gather(batch)
     for name in names:
         index = ds.schema.index(name)
         arrays.append((f"values/{name}", take.values(index)))
@@ -193,7 +195,7 @@ def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None =
     return write_npz(arrays)
 
 
-class _Gather:
+class Gather:
     """A lookup's fixed-width columns aligned with its keys (0 where a key was not found), as
     ``Batch[name]`` gives them: where each position's row is, worked out once for all the
     columns, then each column taken from the mapping by ``ndarray.take`` (a fancy index of the
@@ -266,9 +268,23 @@ def scan_page(
     walk through the pages sees every row once, in order.
     :class:`~rodata.sizes.AnswerTooLarge` (nothing built) when the page's size bound is
     over `max_bytes`."""
+    batches, cursor = scan_batches(ds, limit=limit, start=start, end=end, prefix=prefix, after=after,
+                                   columns=columns)
+    plan = _plan(ds, columns)
+    if max_bytes is not None:
+        sizes.scan_tally(batches, plan.shape, cursor).check(max_bytes, "the scan page", _TOO_LARGE)
+    rows: list[dict[str, Any] | None] = []
+    for batch in batches:
+        rows.extend(_batch_rows(batch, plan))
+    return dumps({"rows": rows, "next": cursor})
+
+
+def scan_batches(ds: Dataset, *, limit: int, start: Any = None, end: Any = None, prefix: str | None = None,
+                 after: Any = None, columns: Sequence[str] | None = None) -> tuple[list[Batch], Any]:
+    """The rows of one scan page (see :func:`scan_page`), still unread: its batches (each one run
+    of rows of one part) and its cursor (the key of its last row, None on the last page)."""
     if limit < 1:
         raise UsageError("limit must be positive")
-    plan = _plan(ds, columns)
     batches: list[Batch] = []
     taken = 0
     more = False
@@ -281,13 +297,7 @@ def scan_page(
             break
         batches.append(batch)
         taken += len(batch)
-    cursor = _last_key(batches[-1]) if more else None
-    if max_bytes is not None:
-        sizes.scan_tally(batches, plan.shape, cursor).check(max_bytes, "the scan page", _TOO_LARGE)
-    rows: list[dict[str, Any] | None] = []
-    for batch in batches:
-        rows.extend(_batch_rows(batch, plan))
-    return dumps({"rows": rows, "next": cursor})
+    return batches, (_last_key(batches[-1]) if more else None)
 
 
 def _batch_rows(batch: Batch, plan: _Plan) -> list[dict[str, Any] | None]:

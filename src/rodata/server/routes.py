@@ -59,8 +59,10 @@ class Route:
     """One route: how it is matched, what answers it, how it is documented.
 
     `name` labels its metrics; `handler` names its function in :mod:`rodata.server.handlers`,
-    called as ``handler(ctx, *path values, [body,] query)``.  `body`: the handler takes the
-    request body (read up to ``max_body_bytes``).  `etag`: its answers carry an ETag (documented
+    called as ``handler(ctx, *path values, [body, content type,] query, [accept])``.  `body`: the
+    handler takes the request body (read up to ``max_body_bytes``) and its content type.
+    `arrow`: it answers Arrow streams too, and its handler takes the request's ``Accept`` value
+    last (``format=arrow`` or that header asks for them).  `etag`: its answers carry an ETag (documented
     as the 304 and the ``If-None-Match`` header).  `errors`: the error statuses it documents;
     `model` (a name in :mod:`rodata.server.schemas`) or `ok`: its OpenAPI 200 response;
     `responses`: other statuses it documents; `openapi`: further fields of its OpenAPI
@@ -76,6 +78,7 @@ class Route:
     hot: bool = False
     query: tuple[Param, ...] = ()
     body: bool = False
+    arrow: bool = False
     etag: bool = False
     errors: tuple[int, ...] = (422,)
     model: str | None = None
@@ -120,6 +123,14 @@ _KEY_SCHEMA: dict[str, Any] = {"anyOf": [{"type": "integer"}, {"type": "string"}
 _JSON_OBJECT = {"description": "The row as a JSON object",
                 "content": {"application/json": {"schema": {"type": "object"}}}}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
+_ARROW_TYPE = "application/vnd.apache.arrow.stream"
+_ARROW = {_ARROW_TYPE: {"schema": {"type": "string", "format": "binary",
+                                   "description": "An Arrow IPC stream (pyarrow.ipc.open_stream reads it)"}}}
+_ARROW_HOW = (f"arrow: an Arrow IPC stream ({_ARROW_TYPE}); without format, an Accept header naming "
+              f"{_ARROW_TYPE} asks for it too")
+_NO_ARROW = {406: {"description": "Arrow asked for (format=arrow or Accept), and this server has no pyarrow "
+                                  "(arrow_unavailable)",
+                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}}
 
 _LOOKUP_BODY = {
     "type": "object",
@@ -131,9 +142,10 @@ _LOOKUP_BODY = {
                  "description": "Keys of the dataset's key type (int64 or string)"},
         "columns": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "null"}],
                     "description": "Columns to return (all when absent)"},
-        "format": {"type": "string", "enum": ["json", "npz"], "default": "json",
+        "format": {"type": "string", "enum": ["json", "npz", "arrow"], "default": "json",
                    "description": "npz: a NumPy archive with found, values/<column> and valid/<column> "
-                                  "(fixed-width columns only)"},
+                                  "(fixed-width columns only); arrow: an Arrow IPC stream, a bool found column "
+                                  "then the columns, aligned with the keys (absent rows and nulls are nulls)"},
     },
 }
 
@@ -145,8 +157,9 @@ _LOOKUP_BODIES = ("JSON keys (application/json, or any content type but applicat
 _LOOKUP_QUERY = (
     Param("columns", "With binary keys only (JSON keys give them in the body): comma-separated column names to "
                      "return (all when absent; with npz, every fixed-width column); an unknown one is 422"),
-    Param("format", "With binary keys only: json (default) or npz (a NumPy archive with found, values/<column> "
-                    "and valid/<column>; fixed-width columns only)", {"type": "string", "enum": ["json", "npz"]}),
+    Param("format", "With binary keys only: json (default), npz (a NumPy archive with found, values/<column> "
+                    "and valid/<column>; fixed-width columns only) or " + _ARROW_HOW + " (a bool found column, then "
+                    "the columns aligned with the keys)", {"type": "string", "enum": ["json", "npz", "arrow"]}),
 )
 
 #: Every route, in the order the documentation lists them.
@@ -163,18 +176,19 @@ ROUTES: tuple[Route, ...] = (
     Route("row", ("GET",), "/v1/datasets/{name}/rows/{key:path}", "row", "One row by key", hot=True,
           query=(_COLUMNS,), etag=True, errors=(404, 422, 503), ok=_JSON_OBJECT),
     Route("lookup", ("POST",), "/v1/datasets/{name}/lookup", "lookup", "Many rows by key", hot=True, body=True,
-          errors=(400, 404, 413, 422, 503), model="LookupRows", query=_LOOKUP_QUERY,
+          arrow=True, errors=(400, 404, 413, 422, 503), model="LookupRows", query=_LOOKUP_QUERY,
           responses={415: {"description": "Binary keys for a dataset whose key column is not int64",
-                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}},
+                           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+                     **_NO_ARROW},
           openapi={"requestBody": {"required": True, "description": _LOOKUP_BODIES, "content": {
                        "application/json": {"schema": _LOOKUP_BODY},
                        "application/octet-stream": {"schema": {
                            "type": "string", "format": "binary", "maxLength": Setting("max_body_bytes"),
                            "description": "Keys as little-endian int64, 8 bytes each (at most {max_lookup_keys} "
                                           "keys)"}}}},
-                   "responses": {"200": {"content": {"application/x-npz": _BINARY}}}}),
+                   "responses": {"200": {"content": {"application/x-npz": _BINARY, **_ARROW}}}}),
     Route("scan", ("GET",), "/v1/datasets/{name}/scan", "scan", "Rows in key order, page by page", etag=True,
-          errors=(404, 422, 503), model="ScanPage", query=(
+          arrow=True, errors=(404, 422, 503), model="ScanPage", responses=_NO_ARROW, query=(
               Param("start", "First key (inclusive)", _KEY_SCHEMA),
               Param("end", "Last key (exclusive)", _KEY_SCHEMA),
               Param("prefix", "Keys starting with this (string keys only)"),
@@ -182,19 +196,25 @@ ROUTES: tuple[Route, ...] = (
                              "past end, or without the prefix is 422)", _KEY_SCHEMA),
               Param("limit", "Rows per page (default {default_scan_rows}, at most {max_scan_rows})",
                     {"type": "integer", "minimum": 1, "maximum": Setting("max_scan_rows")}),
-              _COLUMNS)),
+              _COLUMNS,
+              Param("format", "json (default) or " + _ARROW_HOW + "; the cursor is then the rodata-next header "
+                              "(percent-encoded, absent on the last page)",
+                    {"type": "string", "enum": ["json", "arrow"]})),
+          openapi={"responses": {"200": {"content": _ARROW}}}),
     Route("column", ("GET",), "/v1/datasets/{name}/columns/{column:path}", "column", "A slice of one column",
-          hot=True, etag=True, errors=(404, 413, 422, 503), query=(
+          hot=True, arrow=True, etag=True, errors=(404, 413, 422, 503), responses=_NO_ARROW, query=(
               Param("offset", "First row (an offset past the end is 422)", {"type": "integer", "minimum": 0}),
               Param("limit", "Rows (a limit past the end is clipped)", {"type": "integer", "minimum": 0}),
-              Param("format", "raw (default for fixed-width columns), npy, or json (the only form for string "
-                              "and bytes columns)", {"type": "string", "enum": ["raw", "npy", "json"]})),
+              Param("format", "raw (default for fixed-width columns), npy, json (the default for string and bytes "
+                              "columns) or " + _ARROW_HOW + " (any column type)",
+                    {"type": "string", "enum": ["raw", "npy", "json", "arrow"]})),
           openapi={"responses": {"200": {"description": (
               "raw: the little-endian values as they are mapped (headers x-rodata-dtype, x-rodata-shape); "
-              "npy: a .npy file; json: an array with nulls. At most {max_column_bytes} bytes "
-              "(binary) or {max_column_json_rows} rows (JSON) per request."),
+              "npy: a .npy file; json: an array with nulls; arrow: an Arrow IPC stream of one column named "
+              "as the column. At most {max_column_bytes} bytes (binary, Arrow) or {max_column_json_rows} rows "
+              "(JSON) per request."),
               "content": {"application/octet-stream": _BINARY, "application/x-npy": _BINARY,
-                          "application/json": {"schema": {"type": "array", "items": {}}}}}}}),
+                          "application/json": {"schema": {"type": "array", "items": {}}}, **_ARROW}}}}),
 )
 
 #: The routes by name.
