@@ -34,6 +34,7 @@ from rodata._version import __version__
 from rodata.catalog import Catalog
 from rodata.server import dispatch, handlers, schemas
 from rodata.server.asgi import Receive, Scope, Send, internal_error, read_body, send_reply
+from rodata.server.auth import AuthMiddleware
 from rodata.server.conditional import revalidated
 from rodata.server.errors import HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.handlers import Context
@@ -41,6 +42,7 @@ from rodata.server.logs import log_access
 from rodata.server.metrics import Metrics
 from rodata.server.routes import ROUTES, Route
 from rodata.server.settings import Settings
+from rodata.server.tokens import Gate
 
 __all__ = ["RodataAPI", "create_app"]
 
@@ -78,6 +80,7 @@ class RodataAPI(FastAPI):
     ctx: Context
     catalog: Catalog
     metrics: Metrics
+    gate: Gate | None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.framework(scope, receive, send)
@@ -147,18 +150,27 @@ def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None =
     """The application serving every dataset under `data_root`.
 
     `settings` default to :meth:`Settings.from_env`.  The catalog (created here
-    unless given) is loaded and watched from the application's lifespan."""
+    unless given) is loaded and watched from the application's lifespan.  With
+    ``settings.tokens_file`` every request passes the gate (``app.gate``, a
+    :class:`~rodata.server.tokens.Gate`, also given to the compiled protocol; None
+    without tokens): a broken file is a UsageError here, and the file is watched
+    from the lifespan."""
     settings = settings or Settings.from_env()
+    gate = Gate(settings.tokens_file) if settings.tokens_file else None
     catalog = catalog or Catalog(data_root, verify=settings.verify, prefault=settings.prefault)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalog.start(settings.poll_interval)
+        if gate is not None:
+            gate.start(settings.poll_interval)
         watch = asyncio.get_running_loop().create_task(_warn_if_empty(catalog))
         try:
             yield
         finally:
             watch.cancel()
+            if gate is not None:
+                gate.stop()
             catalog.stop()
 
     app = RodataAPI(title="rodata", version=__version__, description=_DESCRIPTION, lifespan=lifespan,
@@ -167,9 +179,15 @@ def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None =
     app.metrics = Metrics(catalog)
     app.ctx = Context(catalog, settings, app.metrics)
     app.catalog = catalog
+    app.gate = gate
     _add_error_handlers(app)
     _add_routes(app, app.ctx, settings)
     _add_docs(app)
+    if gate is not None:
+        # A refused request is counted under its route's label: the framework's route object of
+        # each route of the table, which the gate's middleware puts in the scope as routing would.
+        by_path = {getattr(r, "path", None): r for r in app.router.routes}
+        app.add_middleware(AuthMiddleware, gate=gate, labels={r.name: by_path[r.path] for r in ROUTES})
     return app
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rodata._exit import EXIT_USAGE
@@ -47,6 +50,10 @@ def register(subparsers: Any) -> None:
                        help="bytes per column slice, JSON included (env RODATA_MAX_COLUMN_BYTES, 64 MiB)")
     serve.add_argument("--max-response-bytes", metavar="BYTES", type=int, default=None,
                        help="bytes per lookup answer or scan page (env RODATA_MAX_RESPONSE_BYTES, 64 MiB)")
+    serve.add_argument("--tokens", metavar="FILE", default=None,
+                       help="the tokens file: every route but the probes and /docs then needs "
+                            "Authorization: Bearer <token> (see docs/server.md, Access control; "
+                            "env RODATA_TOKENS_FILE; default: open)")
     serve.add_argument("--no-fast-path", action="store_true",
                        help="answer every route through the ASGI application (FastAPI), the reference the "
                             "compiled fast path must equal "
@@ -116,17 +123,41 @@ def _serve(args: argparse.Namespace) -> int:
             prefault=args.prefault, access_log=args.access_log,
             log_level=args.log_level, drain_seconds=args.drain_seconds,
             keep_alive_timeout=args.keep_alive_timeout,
-            fast_path=False if args.no_fast_path else None)
+            fast_path=False if args.no_fast_path else None, tokens_file=args.tokens)
     except UsageError as exc:
         return _usage(str(exc))
     from rodata.server.app import create_app
     from rodata.server.runner import run
 
     try:
-        return run(create_app(args.data_root, settings=settings), args.host, args.port)
+        app = create_app(args.data_root, settings=settings)  # a broken tokens file: a usage error
+    except UsageError as exc:
+        return _usage(str(exc))
+    try:
+        return run(app, args.host, args.port, on_listen=_warn_if_open(app.gate is None))
     except OSError as exc:
         raise RodataError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}: pick another --port "
                           "(0 picks a free one) or --host") from None
+
+
+def _warn_if_open(open_access: bool) -> Callable[[str, int], None]:
+    """What to do once listening: without tokens, warn when the address is not loopback only."""
+
+    def on_listen(host: str, port: int) -> None:
+        if open_access and not _loopback(host):
+            logging.getLogger("rodata.server").warning(
+                "serving without access control on %s:%d: anyone who can reach it reads every dataset "
+                "(pass --tokens FILE, see docs/server.md)", host, port,
+                extra={"event": "open_access", "host": host, "port": port})
+
+    return on_listen
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.partition("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from rodata.server.errors import JSON, HTTPError, Reply, error_reply, reply_for_
 from rodata.server.metrics import CONTENT_TYPE, Metrics
 from rodata.server.routes import BY_NAME, Route
 from rodata.server.settings import Settings
+from rodata.server.tokens import READABLE
 
 __all__ = [
     "Context",
@@ -480,11 +481,13 @@ def _check_cursor(bounds: dict[str, Any], prefix: str | None) -> None:
 
 
 def datasets(ctx: Context, query: bytes = b"") -> Reply:
-    """``GET /v1/datasets``."""
+    """``GET /v1/datasets``: the datasets served that the request's token may read."""
     check_no_parameters(query)
     if not ctx.catalog.ready:
         raise HTTPError(503, "not_ready", "datasets are still being loaded")
-    docs = [render.describe(ds) for _, ds in sorted(ctx.catalog.datasets.items())]
+    readable = READABLE.get()  # the request's token's scope (None: no access control, every dataset)
+    docs = [render.describe(ds) for name, ds in sorted(ctx.catalog.datasets.items())
+            if readable is None or readable(name)]
     return Reply.json(200, render.dumps({"datasets": docs}))
 
 

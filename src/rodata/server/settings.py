@@ -37,6 +37,8 @@ class Settings:
     - ``access_log`` (off), ``log_level`` (info).
     - ``fast_path`` (on): answer row, lookup and column requests on the connection (the compiled
       protocol), not through the ASGI application.
+    - ``tokens_file`` (none): the tokens file of access control (:mod:`rodata.server.tokens`);
+      without one every route is open.
     """
 
     max_lookup_keys: int = 100_000
@@ -54,6 +56,7 @@ class Settings:
     access_log: bool = False
     log_level: str = "info"
     fast_path: bool = True
+    tokens_file: str | None = None
 
     def __post_init__(self) -> None:
         for f in fields(self):
