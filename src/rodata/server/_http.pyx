@@ -3,7 +3,8 @@
 
 Made of small parts (``wire/*.pyx``, included here): the request counters the metrics read
 (``counters``), the one writer of an answer's bytes (``answer``), the row route's common
-request answered without the handler's Python objects (``rows``) and the protocol itself
+request answered without the handler's Python objects (``rows``), what the connections share
+(``shared``) and the protocol itself
 (``protocol``), which answers the hot routes of the route table on the connection and hands
 every other request to the ASGI application as uvicorn's own protocol would."""
 
@@ -30,4 +31,5 @@ from libc.string cimport memchr, memcmp, memcpy
 include "wire/counters.pyx"
 include "wire/answer.pyx"
 include "wire/rows.pyx"
+include "wire/shared.pyx"
 include "wire/protocol.pyx"
