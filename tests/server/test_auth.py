@@ -271,6 +271,8 @@ def test_an_atomically_replaced_file_is_read_without_a_restart(root: Path, tmp_p
     try:
         assert status_with(srv, READER) == 200
         assert status_with(srv, NEW) == 401
+        assert [(line["file"], line["tokens"]) for line in srv.logs() if line.get("event") == "tokens_loaded"] == [
+            (str(path), 1)]
         # Rotation: the new token added next to the old one, then the old one removed.
         write_atomically(path, json.dumps(tokens_doc(reader=READER, new=NEW)))
         srv.wait_until(lambda: status_with(srv, NEW) == 200, "the new token to be accepted")

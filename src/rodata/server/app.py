@@ -163,6 +163,8 @@ def create_app(data_root: str | os.PathLike[str], *, settings: Settings | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalog.start(settings.poll_interval)
         if gate is not None:
+            log.info("access control: %d tokens from %s", gate.tokens, gate.path,
+                     extra={"event": "tokens_loaded", "file": str(gate.path), "tokens": gate.tokens})
             gate.start(settings.poll_interval)
         watch = asyncio.get_running_loop().create_task(_warn_if_empty(catalog))
         try:
