@@ -93,6 +93,8 @@ def test_error_answers_raise_client_error_with_the_servers_fields(client: rodata
         (lambda: client.get_many("every", [1], ["no such column", "int8"]), 422, "unknown_column"),
         (lambda: client.column("every", "int8", offset=10**6), 422, "offset_out_of_range"),
         (lambda: list(client.scan("every", prefix="a")), 422, "bad_parameter"),
+        (lambda: list(client.scan("every", start=10**9, columns=["int8", "no such column"])), 422,
+         "unknown_column"),  # an empty scan still names the column
         (lambda: client.get("every", "not a number"), 422, "bad_key"),
     ]
     for call, status, code in cases:

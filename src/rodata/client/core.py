@@ -251,7 +251,8 @@ class Scan:
             fixed, var = remote.split(names)
             key = remote.schema.key
             fixed = [n for n in fixed if n != key]
-            in_json = [key, *(n for n in var if n != key)]
+            unknown = [n for n in names if n not in remote.schema]  # for the server to name, even on no rows
+            in_json = [key, *(n for n in var if n != key), *unknown]
             params = {**self.params, "after": self.after, "columns": in_json}
             reply = check((yield Request("GET", path + query(params))))
             answered = yield from core._remote_for(self.name, reply)
