@@ -19,7 +19,7 @@ from typing import Any
 import uvicorn
 
 from rodata.errors import RodataError
-from rodata.server import rowtargets
+from rodata.server import auth, rowtargets
 from rodata.server._http import Wire
 from rodata.server.app import RodataAPI
 from rodata.server.dispatch import Router
@@ -52,7 +52,8 @@ def wire_for(app: RodataAPI) -> Wire:
     """The compiled protocol's shared state for `app` (``http=wire_for(app).protocol``)."""
     settings = app.ctx.settings
     return Wire(app, Router(HOT), app.metrics.counters, keep_alive_timeout=settings.keep_alive_timeout,
-                fast=settings.fast_path, row_target=rowtargets.row_target, row_etag=rowtargets.row_etag)
+                fast=settings.fast_path, row_target=rowtargets.row_target, row_etag=rowtargets.row_etag,
+                gate=app.gate, dataset_name=auth.dataset_name)
 
 
 def bind(host: str, port: int) -> socket.socket:

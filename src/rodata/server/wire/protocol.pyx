@@ -22,6 +22,7 @@ cdef class HttpProtocol:
     cdef list headers
     cdef Py_ssize_t head_size, head_bytes, heads_done
     cdef bint in_head, in_message, expect_continue, has_inm
+    cdef bytes authorization
     cdef bytes content_type
     cdef long long content_length
     # The connection.
@@ -154,6 +155,7 @@ cdef class HttpProtocol:
         self.head_size = 0
         self.expect_continue = False
         self.has_inm = False
+        self.authorization = None
         self.content_type = None
         self.content_length = -1
         self.in_message = True
@@ -175,6 +177,8 @@ cdef class HttpProtocol:
         self.headers.append((name, value))
         if n == 13 and _same_name(name, b"if-none-match"):
             self.has_inm = True
+        elif n == 13 and self.authorization is None and _same_name(name, b"authorization"):
+            self.authorization = value  # the first one, as the application reads it
         elif n == 12 and self.content_type is None and _same_name(name, b"content-type"):
             self.content_type = value  # the first one, as the application reads it
         elif n == 14 and _same_name(name, b"content-length"):
@@ -196,7 +200,8 @@ cdef class HttpProtocol:
                 and not self.pending and not self.write_paused and not self.draining):
             started = monotonic()
             try:
-                answer = self.wire.rows.answer(url, self.wire.defaults.of(self.server_state.default_headers))
+                answer = self.wire.rows.answer(url, self.wire.defaults.of(self.server_state.default_headers),
+                                               self.wire.gate, self.authorization)
             except Exception:  # a fault (a corrupt part...): the handler meets it again and answers it
                 answer = None
             if answer is not None:  # the row route's common request, answered now
@@ -275,6 +280,13 @@ cdef class HttpProtocol:
         hot.has_inm = self.has_inm
         hot.content_type = b"" if self.content_type is None else self.content_type
         hot.keep_alive = keep_alive
+        if self.wire.gate is not None:
+            refused = self._refused(hot)
+            if refused is not None:  # told before any body, which is then read and dropped
+                hot.preset = refused
+                self.hot = None
+                self._ready(hot)
+                return True
         if not hot.route.body:
             self.hot = None
             self._ready(hot)  # a body sent with it is read and dropped, as the application does
@@ -288,6 +300,12 @@ cdef class HttpProtocol:
             self._continue_if_due(hot)
         self.hot = hot
         return True
+
+    cdef object _refused(self, _Hot hot):
+        """The gate's 401 or 403 for `hot`, or None when its token may ask it."""
+        at = self.wire.name_at.get(hot.route.name)
+        dataset = None if at is None else self.wire.dataset_name(hot.params[at])
+        return self.wire.gate.decide(self.authorization, hot.route.name, dataset)
 
     cdef void _refuse_body(self, _Hot hot) except *:
         """413 now, as the application answers a body over the limit: the rest of it is dropped."""

@@ -64,8 +64,9 @@ cdef class Rows:
         self.targets[key] = target
         return target
 
-    cdef bytes answer(self, bytes url, bytes defaults):
-        """The whole answer (200) to a GET of `url`, or None when the row handler must answer."""
+    cdef bytes answer(self, bytes url, bytes defaults, object gate, bytes authorization):
+        """The whole answer (200) to a GET of `url`, or None when the row handler must answer
+        (a refusal of the `gate` included: it is answered there)."""
         cdef const char* u = PyBytes_AS_STRING(url)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(url), name_end, key_start, key_end, i
         if n <= 13 or memcmp(u, PyBytes_AS_STRING(_PREFIX), 13) != 0:
@@ -94,6 +95,8 @@ cdef class Rows:
             columns = url[key_end + 9:]
         cdef _RowTarget target = self._target(url[13:name_end], columns)
         if target is None:
+            return None
+        if gate is not None and gate.decide(authorization, "row", target.name) is not None:
             return None
         cdef bytes raw = url[key_start:key_end]
         cdef object key

@@ -65,13 +65,18 @@ cdef class Wire:
     cdef object body_too_large
     cdef Rows rows
     cdef int row_number
+    cdef object gate, dataset_name  # access control (None: open), and how it names a {name} segment
+    cdef dict name_at  # route name -> the position of its {name} parameter
 
     def __init__(self, app, router, Counters counters, *, double keep_alive_timeout, bint fast, row_target,
-                 row_etag):
+                 row_etag, gate=None, dataset_name=None):
         """`app`: the ASGI application (a RodataAPI: ``app.ctx`` is what the handlers take);
         `router`: the hot routes' :class:`~rodata.server.dispatch.Router`; `counters`: where
         requests are counted; `fast`: answer the hot routes here (else every request goes to
-        the application); `row_target`, `row_etag`: see :class:`Rows`."""
+        the application); `row_target`, `row_etag`: see :class:`Rows`; `gate`: the access control
+        the application applies (``gate.decide(authorization, route, dataset)``: None or the
+        401/403 reply), asked here too for every hot request, `dataset_name(raw segment)` naming
+        the dataset it is asked about."""
         self.app = app
         self.ctx = app.ctx
         self.router = router
@@ -85,6 +90,9 @@ cdef class Wire:
         self.defaults = Defaults()
         self.rows = Rows(app.ctx.catalog, row_target, row_etag)
         self.row_number = counters.route_index("row")
+        self.gate = gate
+        self.dataset_name = dataset_name
+        self.name_at = {route.name: route.params.index("name") for route in HOT if "name" in route.params}
         self.body_too_large = error_reply(413, "body_too_large",
                                           f"the request body is larger than {self.max_body} bytes")
 
@@ -98,7 +106,7 @@ cdef class _Hot:
 
     cdef object route, invoke, params
     cdef int route_number
-    cdef bytes query, path, content_type
+    cdef bytes query, path, content_type, authorization
     cdef list headers
     cdef str method
     cdef bint head, keep_alive, continue_due, has_inm
