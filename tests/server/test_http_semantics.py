@@ -184,7 +184,7 @@ def test_a_new_version_answers_with_new_etags(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("method", "path", "name", "takes"), [
     ("GET", "/v1/datasets/items/rows/-597?colums=ts", "colums", "columns"),
-    ("GET", "/v1/datasets/items/scan?limit=5&star=3", "star", "after, columns, end, limit, prefix, start"),
+    ("GET", "/v1/datasets/items/scan?limit=5&star=3", "star", "after, columns, end, format, limit, prefix, start"),
     ("GET", "/v1/datasets/items/columns/qty?ofset=3", "ofset", "format, limit, offset"),
     ("POST", "/v1/datasets/items/lookup?columns=ts", "columns", None),
     ("GET", "/v1/datasets?limit=3", "limit", None),

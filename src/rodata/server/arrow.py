@@ -48,9 +48,12 @@ MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 #: A buffer the writer hands over from this size on is sent as it is (a view); smaller ones are joined.
 _VIEW_FROM = 4096
 _SEC_VALIDITY = FORMAT_CONSTANTS["SEC_VALIDITY"]
-# The stream's metadata, bounded: the schema message, and per record batch its message (a field
-# node and up to three buffer entries per field), each padded; the end-of-stream marker.
-_SCHEMA_BYTES, _FIELD_BYTES, _BATCH_BYTES, _NODE_BYTES = 512, 256, 256, 96
+# The stream's metadata, bounded (flatbuffers, measured with margin): the schema message (its
+# header, and per field a table, its type and its name; a vector's child field again), and per
+# record batch its message (a header, then 16 bytes per field node and per buffer: a fixed-width
+# column has one node and two buffers, a string column one and three, a vector two and three).
+_SCHEMA_HEAD, _FIELD, _BATCH_HEAD, _ENTRY = 256, 128, 320, 16
+_ENTRIES = {"string": 4, "bytes": 4, "vector": 5}
 
 
 class ArrowUnavailable(RodataError):
@@ -161,10 +164,12 @@ def _padded(n: int) -> int:
     return (n + 7) & ~7
 
 
-def stream_bound(fields: Sequence[str], batches: Sequence[int]) -> int:
-    """The metadata of a stream of these field names with `batches` record batches, bounded."""
-    schema = _SCHEMA_BYTES + sum(_FIELD_BYTES + _padded(len(name.encode())) for name in fields)
-    return schema + len(batches) * (_BATCH_BYTES + _NODE_BYTES * len(fields)) + 8
+def stream_bound(fields: Sequence[tuple[str, str]], batches: int) -> int:
+    """The metadata of a stream of `fields` (name and rodata type) in `batches` record batches, bounded."""
+    schema = _SCHEMA_HEAD + sum(_FIELD * (2 if kind == "vector" else 1) + _padded(len(name.encode()) + 4)
+                                for name, kind in fields)
+    batch = _BATCH_HEAD + _ENTRY * sum(_ENTRIES.get(kind, 3) for _, kind in fields)
+    return schema + batches * batch + 8  # the end-of-stream marker
 
 
 def _too_large(what: str, bound: int, limit: int, code: str) -> sizes.AnswerTooLarge:
@@ -258,7 +263,7 @@ def _runs_stream(ds: Dataset, names: Sequence[str], runs: Sequence[tuple[Segment
     schema = ds.schema
     indices = [schema.index(name) for name in names]
     if max_bytes is not None:
-        bound = stream_bound(names, [hi - lo for _, lo, hi in runs])
+        bound = stream_bound([(name, schema[name].type) for name in names], len(runs))
         for seg, lo, hi in runs:
             bound += sum(_run_bytes(seg, i, schema.columns[i], lo, hi) for i in indices)
         if bound > max_bytes:
@@ -356,7 +361,7 @@ def _lookup_bound(batch: Batch, names: Sequence[str]) -> int:
     n = len(batch)
     parts, which, rows = batch.locations()
     bits = _padded((n + 7) // 8)
-    bound = stream_bound(["found", *names], [n]) + bits
+    bound = stream_bound([("found", "bool"), *((name, batch.schema[name].type) for name in names)], 1) + bits
     for name in names:
         column = batch.schema[name]
         bound += bits

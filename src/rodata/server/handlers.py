@@ -190,13 +190,16 @@ def accepts_arrow(accept: bytes) -> bool:
     """Whether an ``Accept`` value asks for Arrow: it names ``application/vnd.apache.arrow.stream``
     with a quality above 0, and no other type these routes answer (JSON, npz, octet-stream, npy) at
     a higher one (wildcards prefer nothing).  Any other Accept leaves the route's default."""
-    if not accept or b"arrow" not in accept:  # the usual header, told at once
+    if not accept:
+        return False
+    accept = accept.lower()  # media types and parameter names are case-insensitive
+    if b"arrow" not in accept:  # the usual header, told at once
         return False
     arrow_q = 0.0
     other_q = 0.0
     for item in accept.split(b","):
         media, _, params = item.partition(b";")
-        media = media.strip().lower()
+        media = media.strip()
         q = _quality(params)
         if media == _ARROW:
             arrow_q = max(arrow_q, q)
@@ -209,7 +212,7 @@ def _quality(params: bytes) -> float:
     """The ``q`` of a media range's parameters (1 when absent or unreadable)."""
     for param in params.split(b";"):
         name, _, value = param.partition(b"=")
-        if name.strip().lower() == b"q":
+        if name.strip() == b"q":
             try:
                 return min(max(float(value.strip()), 0.0), 1.0)
             except ValueError:
