@@ -334,6 +334,9 @@ def test_bad_formats_and_etags(pair: Apps) -> None:
     again = pair.both("GET", "/v1/datasets/ints/columns/int8?format=arrow&limit=4", extra=[(b"if-none-match",
                                                                                               tag.encode())])
     assert (again.status, again.body) == (304, b"")
+    for path in ("/v1/datasets/ints/columns/int8?format=arrow&limit=4", "/v1/datasets/ints/scan?format=arrow&limit=4"):
+        got, head = pair.both("GET", path), pair.both("HEAD", path)
+        assert (head.status, head.headers, head.body) == (200, got.headers, b""), path
 
 
 def test_without_pyarrow_arrow_is_406_and_the_other_formats_still_answer(
