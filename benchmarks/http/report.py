@@ -14,6 +14,8 @@ TARGETS: tuple[tuple[str, str, str, float, str], ...] = (
     ("lookup_json_all", "lookup of 1,000 keys as JSON, all 20 columns ≥ 0.5 M keys/s", "keys", 0.5e6, "min"),
     ("lookup_json_numeric", "lookup of 1,000 keys as JSON, 4 numeric columns ≥ 3 M keys/s", "keys", 3e6, "min"),
     ("lookup_binary_npz", "lookup of 20,000 binary keys, npz out ≥ 5 M keys/s", "keys", 5e6, "min"),
+    ("auth_cost_us", "access control on the fast path < 2 µs per request (the row with a token, less without)",
+     "auth", 2.0, "max"),
 )
 
 
@@ -48,6 +50,14 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                           f"request {by_cpu:.2f}x ({peer['cpu_us_per_req']:.1f} / {row['cpu_us_per_req']:.1f} µs)")
             else:
                 detail = f"not measured: {_skip_reason(results, peer_job if row else 'rodata_row')}"
+        elif kind == "auth":
+            gated = _median(results, "rodata_row_token")
+            if row and gated:
+                figure = gated["cpu_us_per_req"] - row["cpu_us_per_req"]
+                detail = (f"{figure:.1f} µs ({gated['cpu_us_per_req']:.1f} with a bearer token, "
+                          f"{row['cpu_us_per_req']:.1f} open)")
+            else:
+                detail = f"not measured: {_skip_reason(results, 'rodata_row_token')}"
         elif kind == "cpu":
             if row:
                 figure = row["cpu_us_per_req"]

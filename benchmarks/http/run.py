@@ -18,9 +18,11 @@ pre-rendered as JSON, FastAPI + SQLite.  ``--processes N`` measures instead N in
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -103,6 +105,15 @@ def _random_row(prefix: str, rows: int) -> str:
     return load.LUA_RANDOM_KEY.format(seed=7, prefix=prefix, last=rows - 1, suffix="")
 
 
+def _tokens_file(tmp: Path) -> tuple[str, Path]:
+    """A token that may read every dataset, and the tokens file that holds its digest."""
+    token = secrets.token_urlsafe(32)
+    path = tmp / "tokens.json"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    path.write_text(json.dumps({"tokens": [{"name": "bench", "sha256": digest, "datasets": ["*"]}]}))
+    return token, path
+
+
 def _post(tmp: Path, name: str, body: bytes, content_type: str) -> str:
     path = tmp / f"{name}.body"
     path.write_bytes(body)
@@ -162,6 +173,12 @@ def peers(bench: Bench, data: flights.Flights) -> servers.Proc:
     server = bench.start(servers.rodata_serve("rodata", data.data_root, port + 4, core), "/healthz")
     bench.wrk_job("rodata_row", "rodata `GET /v1/datasets/flights/rows/{id}`", "single", server, "",
                   _random_row("/v1/datasets/flights/rows/", n))
+    token, tokens = _tokens_file(bench.tmp)
+    gated = bench.start(servers.rodata_serve("rodata-tokens", data.data_root, port + 6, core, "--tokens",
+                                             str(tokens)), "/healthz")
+    bench.wrk_job("rodata_row_token", "rodata, the same GET with `--tokens` (a bearer token on every request)",
+                  "single", gated, "", f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+                  + _random_row("/v1/datasets/flights/rows/", n))
     sqlite = bench.start(servers.uvicorn_app("sqlite", "sqlite_app:app", port + 5, core,
                                              env={"RODATA_BENCH_SQLITE": str(data.sqlite),
                                                   "RODATA_BENCH_TABLE": "flights"}), "/rows/0")

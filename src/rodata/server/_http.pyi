@@ -22,7 +22,8 @@ class Wire:
     app: Any
     keep_alive_timeout: float
     def __init__(self, app: Any, router: Any, counters: Counters, *, keep_alive_timeout: float,
-                 fast: bool, row_target: Callable[..., Any], row_etag: Callable[..., Any]) -> None: ...
+                 fast: bool, row_target: Callable[..., Any], row_etag: Callable[..., Any], gate: Any = None,
+                 dataset_name: Callable[[bytes | str], str] | None = None) -> None: ...
     def protocol(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: Any = None) -> HttpProtocol: ...
 
