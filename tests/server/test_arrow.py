@@ -281,20 +281,20 @@ def test_accept_asks_for_arrow_and_an_explicit_format_wins(pair: Apps) -> None:
     json_page = pair.both("GET", "/v1/datasets/ints/scan?limit=9&format=json", extra=arrow_only)
     assert json_page.header("content-type") == "application/json"
     assert json_page.header("etag") != reference.header("etag")
-    # The hot routes through the application (the compiled protocol is given no Accept value yet).
+    # The hot routes: the compiled protocol reads Accept as the application does.
     for path, explicit in (("/v1/datasets/ints/columns/float64?limit=9", "format=raw"),
                            ("/v1/datasets/ints/columns/string?limit=9", "format=json")):
-        got = pair.call(pair.slow, "GET", path, extra=arrow_only)
-        assert got.key() == pair.call(pair.slow, "GET", path + "&format=arrow").key()
-        other = pair.call(pair.slow, "GET", f"{path}&{explicit}", extra=arrow_only)
+        got = pair.both("GET", path, extra=arrow_only)
+        assert got.key() == pair.both("GET", path + "&format=arrow").key()
+        other = pair.both("GET", f"{path}&{explicit}", extra=arrow_only)
         assert other.header("content-type") != ARROW and other.status == 200
     body = json.dumps({"keys": [1, 2, 3, 6]}).encode()
-    asked = pair.call(pair.slow, "POST", "/v1/datasets/ints/lookup", body, extra=arrow_only)
-    plain = pair.call(pair.slow, "POST", "/v1/datasets/ints/lookup",
+    asked = pair.both("POST", "/v1/datasets/ints/lookup", body, extra=arrow_only)
+    plain = pair.both("POST", "/v1/datasets/ints/lookup",
                       json.dumps({"keys": [1, 2, 3, 6], "format": "arrow"}).encode())
     assert asked.key() == plain.key() and asked.header("content-type") == ARROW
     explicit_json = json.dumps({"keys": [1, 2, 3, 6], "format": "json"}).encode()
-    kept = pair.call(pair.slow, "POST", "/v1/datasets/ints/lookup", explicit_json, extra=arrow_only)
+    kept = pair.both("POST", "/v1/datasets/ints/lookup", explicit_json, extra=arrow_only)
     assert kept.header("content-type") == "application/json"
     raw = np.array([1, 2, 3, 6], dtype="<i8").tobytes()
     binary = pair.call(pair.slow, "POST", "/v1/datasets/ints/lookup", raw,
@@ -314,8 +314,6 @@ def test_accept_values(pair: Apps, accept: str, arrow_answered: bool) -> None:
     assert (got.header("content-type") == ARROW) == arrow_answered, accept
 
 
-@pytest.mark.xfail(strict=True, reason="the compiled protocol does not pass the Accept value to invoke yet "
-                                       "(wire/protocol.pyx): format=arrow works there, Accept only through ASGI")
 def test_accept_on_the_hot_routes_through_the_compiled_protocol(pair: Apps) -> None:
     got = pair.call(pair.fast, "GET", "/v1/datasets/ints/columns/float64?limit=9", extra=[(b"accept", ARROW.encode())])
     assert got.header("content-type") == ARROW

@@ -22,7 +22,7 @@ cdef class HttpProtocol:
     cdef list headers
     cdef Py_ssize_t head_size, head_bytes, heads_done
     cdef bint in_head, in_message, expect_continue, has_inm
-    cdef bytes authorization
+    cdef bytes authorization, accept
     cdef bytes content_type
     cdef long long content_length
     # The connection.
@@ -156,6 +156,7 @@ cdef class HttpProtocol:
         self.expect_continue = False
         self.has_inm = False
         self.authorization = None
+        self.accept = None
         self.content_type = None
         self.content_length = -1
         self.in_message = True
@@ -183,6 +184,8 @@ cdef class HttpProtocol:
             self.content_type = value  # the first one, as the application reads it
         elif n == 14 and _same_name(name, b"content-length"):
             self.content_length = int(value) if value.isdigit() and len(value) < 19 else 1 << 62
+        elif n == 6 and self.accept is None and _same_name(name, b"accept"):
+            self.accept = value  # the first one, as the application reads it
         elif n == 6 and _same_name(name, b"expect") and value.lower() == b"100-continue":
             self.expect_continue = True
 
@@ -279,6 +282,7 @@ cdef class HttpProtocol:
         hot.headers = self.headers  # as sent: lower-cased only if a revalidation reads them
         hot.has_inm = self.has_inm
         hot.content_type = b"" if self.content_type is None else self.content_type
+        hot.accept = b"" if self.accept is None else self.accept
         hot.keep_alive = keep_alive
         if self.wire.gate is not None:
             refused = self._refused(hot)
@@ -343,8 +347,8 @@ cdef class HttpProtocol:
     cdef object _reply(self, _Hot hot):
         try:
             if hot.route.body:
-                return hot.invoke(self.wire.ctx, hot.params, hot.query, hot.body, hot.content_type)
-            return hot.invoke(self.wire.ctx, hot.params, hot.query, None)
+                return hot.invoke(self.wire.ctx, hot.params, hot.query, hot.body, hot.content_type, hot.accept)
+            return hot.invoke(self.wire.ctx, hot.params, hot.query, None, b"", hot.accept)
         except Exception as exc:  # as the application maps them; a bug must still answer (500)
             mapped = reply_for_exception(exc)
             if mapped is not None:

@@ -106,7 +106,7 @@ cdef class _Hot:
 
     cdef object route, invoke, params
     cdef int route_number
-    cdef bytes query, path, content_type, authorization
+    cdef bytes query, path, content_type, authorization, accept
     cdef list headers
     cdef str method
     cdef bint head, keep_alive, continue_due, has_inm
