@@ -97,6 +97,10 @@ class _Transport:
     def write(self, data: Any) -> None:
         self.out += data
 
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.out += chunk
+
     def is_closing(self) -> bool:
         return self.closed
 

@@ -145,7 +145,7 @@ def test_an_npz_answer_holds_the_librarys_columns_exactly(root: Path, tmp_path: 
             present = ds.column("id").tolist()
             fixed = [c.name for c in ds.schema.columns if c.fixed_width]
             for keys in ([*present[:30], 1, 3, present[5]], present[:10], present[100:110], [1, 3], []):
-                arrays = np.load(io.BytesIO(render.lookup_npz(ds, keys)))
+                arrays = np.load(io.BytesIO(b"".join(render.lookup_npz(ds, keys)[0])))
                 batch = ds.get_many(keys, fixed)
                 assert arrays["found"].tolist() == batch.found.tolist()
                 for name in fixed:

@@ -49,7 +49,7 @@ def test_lookup_json_is_aligned_and_checks_key_types(ds: rodata.Dataset) -> None
 
 
 def test_lookup_npz_holds_found_values_and_validity(ds: rodata.Dataset) -> None:
-    arrays = np.load(io.BytesIO(render.lookup_npz(ds, [10, 3, 40])))
+    arrays = np.load(io.BytesIO(b"".join(render.lookup_npz(ds, [10, 3, 40])[0])))
     assert arrays["found"].tolist() == [True, False, True]
     assert arrays["values/v"].tolist() == [[10.0, 11.0], [0.0, 0.0], [40.0, 41.0]]
     assert arrays["valid/x"].tolist() == [False, False, False]

@@ -291,9 +291,8 @@ def _lookup_answer(ctx: Context, ds: Dataset, keys: Any, columns: list[str] | No
         _need_arrow()
         return _arrow_reply(arrow.lookup_arrow(ds, keys, columns, max_bytes=limit), [_version_header(ds)])
     if fmt == "npz":
-        data = render.lookup_npz(ds, keys, columns, max_bytes=limit)
-        return Reply(200, (data,), [(b"content-type", _NPZ), (b"content-length", b"%d" % len(data)),
-                                    _version_header(ds)])
+        chunks, size = render.lookup_npz(ds, keys, columns, max_bytes=limit)
+        return Reply(200, chunks, [(b"content-type", _NPZ), (b"content-length", b"%d" % size), _version_header(ds)])
     return Reply.json(200, render.lookup_json(ds, keys, columns, max_bytes=limit), [_version_header(ds)])
 
 
@@ -503,9 +502,10 @@ def dataset_detail(ctx: Context, name: str, query: bytes = b"") -> Reply:
 
 
 def healthz(ctx: Context, query: bytes = b"") -> Reply:
-    """``GET /healthz``: 200 once loaded while a dataset is serving, else 503; the body says why."""
+    """``GET /healthz``: 200 once loaded while a dataset is serving (with ``require_all_datasets``:
+    while every dataset with a CURRENT is), else 503; the body says why."""
     check_no_parameters(query)
-    doc = ctx.catalog.health()
+    doc = ctx.catalog.health(require_all=ctx.settings.require_all_datasets)
     return Reply.json(200 if doc["status"] == "ok" else 503, render.dumps(doc))
 
 

@@ -11,8 +11,6 @@ before anything is built, when it is over the limit."""
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +26,7 @@ from rodata.dataset import Dataset
 from rodata.encode import column_json, converter, dumps, fix_rows
 from rodata.errors import SchemaError, UsageError
 from rodata.schema import Schema
+from rodata.server.npzfile import as_bytes, npy_header, npz_chunks
 
 __all__ = [
     "ColumnSlice",
@@ -166,9 +165,10 @@ def npz_columns(ds: Dataset, columns: Sequence[str] | None) -> list[str]:
 
 
 def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None = None, *,
-               max_bytes: int | None = None) -> bytes:
-    """A ``.npz`` archive aligned with `keys`: ``found`` (bool), ``values/<column>`` for each
-    fixed-width column (0 where absent or null) and ``valid/<column>`` for nullable ones;
+               max_bytes: int | None = None) -> tuple[list[bytes | memoryview], int]:
+    """A ``.npz`` archive aligned with `keys`, as chunks and their length (:func:`npz_chunks`):
+    ``found`` (bool), ``values/<column>`` for each fixed-width column (0 where absent or null)
+    and ``valid/<column>`` for nullable ones;
     :class:`~rodata.sizes.AnswerTooLarge` (nothing built) when its size is over `max_bytes`."""
     names = list(dict.fromkeys(npz_columns(ds, columns)))  # a column named twice is one member, as in JSON
     checked = coerce_keys(ds.schema, keys)  # a bad key is 422 before the size bound is 413
@@ -192,7 +192,7 @@ def lookup_npz(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None =
         arrays.append((f"values/{name}", take.values(index)))
         if ds.schema.columns[index].nullable:
             arrays.append((f"valid/{name}", batch.valid(name)))
-    return write_npz(arrays)
+    return npz_chunks(arrays)
 
 
 class Gather:
@@ -232,19 +232,6 @@ class Gather:
         for seg, pos, rows in self.groups:
             out[pos] = seg.column_view(index).take(rows, axis=0)
         return out
-
-
-def write_npz(arrays: Sequence[tuple[str, np.ndarray[Any, Any]]]) -> bytes:
-    """An uncompressed ``.npz`` archive (what ``numpy.savez`` writes) of named arrays."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-        for name, array in arrays:
-            header = npy_header(array)
-            data = np.ascontiguousarray(array)
-            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
-                member.write(header)
-                member.write(_as_bytes(data))
-    return out.getvalue()
 
 
 # -- scans ------------------------------------------------------------------------------
@@ -340,24 +327,6 @@ class ColumnSlice:
         return sum(len(c) if isinstance(c, bytes) else c.nbytes for c in self.chunks)
 
 
-def _as_bytes(array: np.ndarray[Any, Any]) -> memoryview:
-    """A flat byte view of a C-contiguous array (datetime64 has no buffer format of its own)."""
-    flat: Any = array.reshape(-1).view(np.uint8)
-    return memoryview(flat)
-
-
-def npy_header(array: np.ndarray[Any, Any]) -> bytes:
-    """The ``.npy`` header (format 1.0, or 2.0 when needed) that precedes `array`'s raw bytes."""
-    buf = io.BytesIO()
-    info = np.lib.format.header_data_from_array_1_0(array)
-    try:
-        np.lib.format.write_array_header_1_0(buf, info)
-    except ValueError:  # a header over 64 KiB (a very wide structure) needs format 2.0
-        buf = io.BytesIO()
-        np.lib.format.write_array_header_2_0(buf, info)
-    return buf.getvalue()
-
-
 def slice_rows(ds: Dataset, offset: int, limit: int | None) -> int:
     """How many rows a slice from `offset` holds (a limit past the end is clipped); ValueError for
     a negative offset or limit, IndexError for an offset past the end."""
@@ -401,8 +370,8 @@ def column_slice(ds: Dataset, name: str, offset: int = 0, limit: int | None = No
     if column.nullable:
         headers["x-rodata-nullable"] = "true"
     if fmt == "npy":
-        return ColumnSlice("application/x-npy", (npy_header(array), _as_bytes(array)), headers)
-    return ColumnSlice("application/octet-stream", (_as_bytes(array),), headers)
+        return ColumnSlice("application/x-npy", (npy_header(array), as_bytes(array)), headers)
+    return ColumnSlice("application/octet-stream", (as_bytes(array),), headers)
 
 
 def _slice_headers(ds: Dataset, offset: int, rows: int) -> dict[str, str]:

@@ -374,9 +374,8 @@ cdef class HttpProtocol:
             transport.write(head_and_body(status, defaults, reply.headers, close, chunks[0]))
             sent = PyBytes_GET_SIZE(<bytes>chunks[0])
         else:
-            transport.write(head_and_body(status, defaults, reply.headers, close, None))
-            for chunk in chunks:
-                transport.write(chunk)
+            # One writev of the head and every chunk (memoryviews of the mapping are not copied).
+            transport.writelines([head_and_body(status, defaults, reply.headers, close, None), *chunks])
             sent = reply.nbytes
         cdef double seconds = monotonic() - hot.started
         self.wire.counters.count(hot.route_number, status, seconds)
