@@ -71,7 +71,8 @@ def test_a_pool_of_processes_writes_the_parts_and_one_rewritten_index_replaces_t
     assert got[150] == {"id": 150, "name": "b150", "score": 75.0, "emb": [150.0, -150.0]}
     assert got[250]["name"] == "a250"
     # the version holds its parts and manifest only: no records, no losing attempt, no staging left
-    assert sorted(os.listdir(version.path)) == ["manifest.json"] + [f"part-{i:05d}.seg" for i in range(4)]
+    assert sorted(os.listdir(version.path)) == ["manifest.json"] + [f"part-{i:05d}.seg" for i in range(4)] + [
+        "verdicts"]
     assert staging_areas(data_root / "users") == []
     assert version.manifest.build["source"] == "rodata.parts"
 
@@ -102,7 +103,7 @@ def test_a_killed_attempt_leaves_nothing_that_commit_takes(data_root: Path) -> N
     (path / ".index-000001.json.0123456789ab.tmp").write_bytes(b'{"half": ')
     version = parts.commit(staging)
     assert version.rows == 10
-    assert sorted(os.listdir(version.path)) == ["manifest.json", "part-00000.seg"]
+    assert sorted(os.listdir(version.path)) == ["manifest.json", "part-00000.seg", "verdicts"]
 
 
 def test_every_table_kind_is_a_part(data_root: Path) -> None:
@@ -298,7 +299,7 @@ def test_a_late_attempt_during_commit_is_shut_out(data_root: Path, monkeypatch: 
     version = parts.commit(staging)
     assert len(late) == 1 and "no such staging area" in str(late[0])
     assert version.rows == 10 and {r["name"][0] for r in rows_of(data_root / "users").values()} == {"a"}
-    assert sorted(os.listdir(version.path)) == ["manifest.json", "part-00000.seg"]
+    assert sorted(os.listdir(version.path)) == ["manifest.json", "part-00000.seg", "verdicts"]
 
 
 def test_rodata_parts_loads_on_first_use_and_never_loads_pyspark() -> None:

@@ -173,7 +173,8 @@ def test_pandas_and_pyarrow_tables(data_root: Path) -> None:
         assert row is not None and row["v"] is None and row["e"].tolist() == [3.0, 4.0]
 
 
-def test_version_directory_holds_only_manifest_and_parts(data_root: Path) -> None:
+def test_version_directory_holds_only_manifest_parts_and_verdicts(data_root: Path) -> None:
     v = rodata.write(data_root, "d", {"k": [1]}, key="k")
     files = sorted(os.listdir(v.path))
-    assert files == ["manifest.json", "part-00000.seg"]
+    assert files == ["manifest.json", "part-00000.seg", "verdicts"]
+    assert os.listdir(v.path / "verdicts") == ["writer.json"]

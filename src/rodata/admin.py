@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from rodata._core import section_name
 from rodata._exit import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from rodata._help import add_command, add_data_root, need_data_root
 from rodata.dataset import open as open_dataset
-from rodata.errors import DatasetNotFoundError, RodataError, UnknownColumnError, UsageError
+from rodata.errors import DatasetNotFoundError, FormatError, RodataError, UnknownColumnError, UsageError
 from rodata.store import (
     CURRENT,
     check_dataset_name,
@@ -27,6 +28,8 @@ from rodata.store import (
     path_kind,
     read_manifest,
 )
+from rodata.validation import validate
+from rodata.verdicts import manifest_digest, record, verifier_name
 from rodata.versions import rollback
 
 __all__ = ["register"]
@@ -61,7 +64,8 @@ def register(subparsers: Any) -> None:
                 "index slots, padding, the manifest against the parts). Exit status 0 when clean, 1 naming "
                 "each fault (file, section, byte offset).",
                 [f"rodata verify --deep {_EXAMPLE_ROOT}/events",
-                 f"rodata verify --all events --data-root {_EXAMPLE_ROOT}"])
+                 f"rodata verify --all events --data-root {_EXAMPLE_ROOT}",
+                 f"rodata verify --deep --record events --data-root {_EXAMPLE_ROOT}"])
     p.add_argument("target", metavar="PATH|DATASET",
                    help="a dataset, version or .seg path, or a dataset name under --data-root")
     add_data_root(p, why="where a DATASET name is looked up")
@@ -69,6 +73,9 @@ def register(subparsers: Any) -> None:
                    help="verify every kept version of the dataset and report each, not just the live one")
     p.add_argument("--deep", action="store_true",
                    help="deep validation: every structural invariant over every byte, not only the checksums")
+    p.add_argument("--record", action="store_true",
+                   help="with --deep: record the verdict (pass, or fail with the fault) beside each version, "
+                        "in verdicts/verify-<host>.json, for servers run with --verify recorded")
     p.set_defaults(func=cmd_verify)
 
     p = add_command(subparsers, "get", "look a key up locally and print the row as JSON",
@@ -208,9 +215,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """``rodata verify [--deep] [--all] PATH|DATASET``: the live version (or every kept version),
-    each reported ok or with its fault; exit status 1 when any has one."""
+    """``rodata verify [--deep] [--all] [--record] PATH|DATASET``: the live version (or every kept
+    version), each reported ok or with its fault; exit status 1 when any has one.  With ``--record``
+    each version's verdict is recorded beside it (rodata.verdicts)."""
     p = _target(args)
+    if args.record:
+        return _verify_recorded(p, args)
     targets = [p]
     if args.all:
         if not (p / CURRENT).exists():
@@ -233,6 +243,60 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"rodata: error: {faults} of {len(targets)} versions have a fault", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def _verify_recorded(p: Path, args: argparse.Namespace) -> int:
+    """``verify --deep --record``: deep-validate each version and record its verdict, pass or fail."""
+    if not args.deep:
+        raise UsageError("--record needs --deep: a verdict is the result of a deep validation")
+    kind = path_kind(p)
+    if kind == "segment":
+        raise UsageError(f"{p}: --record needs a version or a dataset, not a .seg file")
+    if kind == "version":
+        versions = [p]
+    elif args.all:
+        versions = [p / name for name in list_versions(p)]
+    else:
+        live = current_version(p)
+        if live is None:
+            raise DatasetNotFoundError(f"{p}: no live version")
+        versions = [p / live]
+    faults = sum(_record_one(version) for version in versions)
+    if faults:
+        print(f"rodata: error: {faults} of {len(versions)} versions have a fault", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _record_one(version: Path) -> bool:
+    """Deep-validate one version and record its verdict; True when it has a fault.  An I/O error
+    records nothing: it says nothing of the version, only of reading it now."""
+    name = verifier_name("verify")
+    try:
+        digest = manifest_digest(version)
+        report = validate(version)
+    except FormatError as exc:
+        path = record(version, name, by="rodata verify", passed=False, digest=_digest_or_none(version),
+                      fault=str(exc))
+        print(f"FAULT: {version}: {exc} (recorded in {path})")
+        return True
+    except (RodataError, OSError) as exc:
+        print(f"FAULT: {version}: {exc} (nothing recorded: not a fault of the version's contents)")
+        return True
+    path = record(version, name, by="rodata verify", passed=True, digest=digest,
+                  details={"parts": report.parts, "rows": report.rows, "bytes": report.bytes,
+                           "seconds": report.seconds})
+    print(f"ok: {version}: {report.version}, {report.rows:,} rows, {report.bytes:,} bytes deep-validated, "
+          f"recorded in {path}")
+    return False
+
+
+def _digest_or_none(version: Path) -> str:
+    """The manifest's digest, or one of nothing when it cannot even be read: the fail still binds."""
+    try:
+        return manifest_digest(version)
+    except (RodataError, OSError):
+        return hashlib.sha256(b"").hexdigest()
 
 
 # -- get -----------------------------------------------------------------------------------

@@ -8,6 +8,11 @@ loop keeps answering while a version is verified.  A version that passes is
 swapped in by replacing one dict; one that fails is refused, remembered with the
 reason, and the old version keeps serving.
 
+Three verification modes: ``full`` (every checksum and deep validation of every byte, the
+default), ``recorded`` (the headers, the directory, the manifest and the verdicts recorded
+beside the version, rodata.verdicts: a version without one is waited for and tried again at
+each poll, one with a failed verdict is refused) and ``off`` (structure only).
+
 Readers call :meth:`Catalog.get` once per request and keep the :class:`Dataset`
 they got: a swap never changes a dataset under a request, and an old version's
 mapping goes away when the last object using it is gone."""
@@ -27,8 +32,9 @@ from rodata.dataset import Dataset
 from rodata.dataset import open as open_dataset
 from rodata.errors import FormatError, RodataError, UsageError
 from rodata.store import CURRENT, current_version, is_dataset_name
+from rodata.verdicts import VerdictPending, check_recorded
 
-__all__ = ["Catalog", "CatalogEvent", "DatasetState"]
+__all__ = ["VERIFY_MODES", "Catalog", "CatalogEvent", "DatasetState", "verify_mode"]
 
 log = logging.getLogger("rodata.catalog")
 
@@ -39,6 +45,23 @@ _MAX_REFUSED = 16
 #: a delay that doubles from the first up to the cap; a format fault refuses it at once.
 _RETRY_FIRST_S = 0.5
 _RETRY_CAP_S = 60.0
+#: ``full``: every checksum and every byte deep-validated at each server; ``recorded``: the
+#: headers, the manifest and the recorded verdicts; ``off``: the structure only.
+VERIFY_MODES = ("full", "recorded", "off")
+
+
+def verify_mode(value: bool | str) -> str:
+    """The verification mode `value` names: a mode, or a boolean (true is ``full``, false ``off``)."""
+    if isinstance(value, bool):
+        return "full" if value else "off"
+    mode = value.strip().lower()
+    if mode in VERIFY_MODES:
+        return mode
+    if mode in ("1", "true", "yes", "on"):
+        return "full"
+    if mode in ("0", "false", "no"):
+        return "off"
+    raise UsageError(f"unknown verification mode {value!r}: full, recorded or off (true is full, false off)")
 
 
 @dataclass
@@ -53,6 +76,8 @@ class DatasetState:
     refused_total: int = 0
     error: str | None = None
     retries: dict[str, tuple[int, float]] = field(default_factory=dict)  # version -> (attempts, next try at)
+    current: str | None = None  # the version CURRENT names, at the last poll
+    waiting: str | None = None  # why the version CURRENT names is not served yet (no verdict recorded)
 
     @property
     def serving(self) -> bool:
@@ -62,10 +87,13 @@ class DatasetState:
     def to_json(self) -> dict[str, Any]:
         """The state as reported by ``/healthz``."""
         ds = self.dataset
+        state = "serving" if ds is not None else "waiting" if self.waiting is not None else "unavailable"
         return {
             "name": self.name,
-            "state": "serving" if ds is not None else "unavailable",
+            "state": state,
             "version": None if ds is None else ds.version,
+            "current": self.current,
+            "waiting": self.waiting,
             "rows": None if ds is None else len(ds),
             "swaps": self.swaps,
             "refused": [{"version": v, "reason": r} for v, r in self.refused.items()],
@@ -75,7 +103,8 @@ class DatasetState:
 
 @dataclass(frozen=True)
 class CatalogEvent:
-    """Something the catalog did: ``loaded``, ``swapped``, ``refused``, ``removed`` or ``error``."""
+    """Something the catalog did: ``loaded``, ``swapped``, ``refused``, ``waiting`` (no verdict yet),
+    ``removed`` or ``error``."""
 
     kind: str
     dataset: str
@@ -87,16 +116,18 @@ class CatalogEvent:
 class Catalog:
     """The datasets under `data_root`, each at its live version (see the module docstring).
 
-    ``verify`` checks every checksum and deep-validates every part (docs/FORMAT.md) before a
-    version is served; ``prefault`` reads each new version into the page cache before it is
-    served.  Each dataset is loaded on its own: whatever goes wrong with one (a bad manifest,
-    a corrupt part, an I/O error) is that dataset's refusal or error, never the others'."""
+    ``verify`` (a mode of :data:`VERIFY_MODES`, or True for ``full`` and False for ``off``) says
+    what is checked before a version is served (the module docstring); ``prefault`` reads each
+    new version into the page cache before it is served.  Each dataset is loaded on its own:
+    whatever goes wrong with one (a bad manifest, a corrupt part, an I/O error) is that dataset's
+    refusal or error, never the others'."""
 
-    def __init__(self, data_root: str | os.PathLike[str], *, verify: bool = True, prefault: bool = False,
+    def __init__(self, data_root: str | os.PathLike[str], *, verify: bool | str = True, prefault: bool = False,
                  on_event: Callable[[CatalogEvent], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.data_root = Path(data_root)
-        self.verify = verify
+        self.mode = verify_mode(verify)
+        self.verify = self.mode != "off"
         self.prefault = prefault
         self._on_event = on_event
         self._serving: dict[str, Dataset] = {}
@@ -131,16 +162,26 @@ class Catalog:
         """Every dataset known, serving or not, by name."""
         return [self._states[name] for name in sorted(self._states)]
 
-    def health(self) -> dict[str, Any]:
+    def health(self, *, require_all: bool = False) -> dict[str, Any]:
         """``{"status", "ready", "datasets": [...]}``: status is ``loading`` before the first load,
-        then ``ok`` while at least one dataset is serving, ``unavailable`` when none is."""
+        then ``ok`` while at least one dataset is serving, ``unavailable`` when none is.  With
+        `require_all`, ``incomplete`` while any dataset with a CURRENT serves no version at all
+        (one serving an older version than CURRENT names counts as serving); ``missing`` names them."""
+        states = self.states()
+        missing = [s.name for s in states if s.dataset is None]
         if not self.ready:
             status = "loading"
-        elif self._serving:
-            status = "ok"
-        else:
+        elif not self._serving:
             status = "unavailable"
-        return {"status": status, "ready": self.ready, "datasets": [s.to_json() for s in self.states()]}
+        elif require_all and missing:
+            status = "incomplete"
+        else:
+            status = "ok"
+        doc: dict[str, Any] = {"status": status, "ready": self.ready, "verify": self.mode}
+        if require_all:
+            doc["missing"] = missing
+        doc["datasets"] = [s.to_json() for s in states]
+        return doc
 
     # -- the write side (one thread at a time) -------------------------------------------
 
@@ -200,20 +241,28 @@ class Catalog:
         if serving is not None:
             changed = serving.changed_on_disk()
             if changed is not None:  # stop before a request touches a truncated page (SIGBUS)
-                self._unserve(state, serving, f"a part changed on disk while served: {changed}", events)
+                unreadable = _unreadable_part(serving)
+                if unreadable is None:
+                    self._unserve(state, serving, f"a part changed on disk while served: {changed}", events)
+                else:  # an I/O error (ESTALE, EIO, a part gone for a while): not served, tried again
+                    self._unserve(state, serving, None, events)
+                    self._retry_later(state, str(serving.version), f"a part became unreadable while served: "
+                                      f"{unreadable}", events)
                 serving = None
         try:
             version = current_version(self.data_root / name)
         except RodataError as exc:
             self._set_error(state, str(exc), events)
             return
+        state.current = version
         if version is None:
             return
         if (serving is not None and serving.version == version) or version in state.refused:
+            state.waiting = None  # CURRENT moved back to what is served, or to a version refused
             if state.error is not None and serving is not None:
                 state.error = None
             return
-        attempts, next_try = state.retries.get(version, (0, 0.0))
+        _, next_try = state.retries.get(version, (0, 0.0))
         if self._clock() < next_try:
             return
         try:
@@ -221,33 +270,47 @@ class Catalog:
         except FormatError as exc:
             self._refuse(state, version, str(exc), events)
             return
+        except VerdictPending as exc:  # the recorded mode: tried again at the next poll, not before
+            if state.waiting != str(exc):
+                events.append(CatalogEvent("waiting", name, version, str(exc)))
+            state.waiting = str(exc)
+            return
         except (OSError, RodataError) as exc:
             # DatasetNotFoundError (a part not there yet) is an OSError too: retried, never refused.
-            delay = min(_RETRY_CAP_S, _RETRY_FIRST_S * 2 ** attempts)
-            state.retries[version] = (attempts + 1, self._clock() + delay)
-            self._set_error(state, f"version {version}: {exc} (retry {attempts + 1} in {delay:g} s)", events)
+            self._retry_later(state, version, str(exc), events)
             return
         self._swap(state, ds, events)
 
+    def _retry_later(self, state: DatasetState, version: str, reason: str, events: list[CatalogEvent]) -> None:
+        """An I/O fault: `version` is tried again after a delay that doubles up to the cap."""
+        attempts, _ = state.retries.get(version, (0, 0.0))
+        delay = min(_RETRY_CAP_S, _RETRY_FIRST_S * 2 ** attempts)
+        state.retries[version] = (attempts + 1, self._clock() + delay)
+        self._set_error(state, f"version {version}: {reason} (retry {attempts + 1} in {delay:g} s)", events)
+
     def _open_verified(self, path: Path) -> Dataset:
-        """Open a version; with ``verify``, every checksum and deep validation of every part
-        (compiled code that releases the GIL: the server's loop keeps answering)."""
-        ds = open_dataset(path, verify=self.verify, prefault=self.prefault)
+        """Open a version; in the ``full`` mode, every checksum and deep validation of every part
+        (compiled code that releases the GIL: the server's loop keeps answering); in the ``recorded``
+        mode, the verdicts first (rodata.verdicts.check_recorded), then the structure only."""
+        if self.mode == "recorded":
+            check_recorded(path)
+        ds = open_dataset(path, verify=self.mode == "full", prefault=self.prefault)
         try:
-            if self.verify:
+            if self.mode == "full":
                 ds.validate()
         except BaseException:
             ds.close()
             raise
         return ds
 
-    def _unserve(self, state: DatasetState, ds: Dataset, reason: str, events: list[CatalogEvent]) -> None:
-        """Stop serving `ds` (its version is refused) before the next request can use it."""
+    def _unserve(self, state: DatasetState, ds: Dataset, reason: str | None, events: list[CatalogEvent]) -> None:
+        """Stop serving `ds` before the next request can use it; its version is refused for `reason`
+        (None: not refused, the caller retries it)."""
         serving = dict(self._serving)
         serving.pop(state.name, None)
         self._serving = serving
         state.dataset = None
-        if ds.version is not None:
+        if ds.version is not None and reason is not None:
             self._refuse(state, ds.version, reason, events)
 
     def _swap(self, state: DatasetState, ds: Dataset, events: list[CatalogEvent]) -> None:
@@ -256,6 +319,7 @@ class Catalog:
         state.dataset = ds
         state.loaded_at = time.time()
         state.error = None
+        state.waiting = None
         state.retries.clear()
         if not first:
             state.swaps += 1
@@ -267,6 +331,7 @@ class Catalog:
 
     def _refuse(self, state: DatasetState, version: str, reason: str, events: list[CatalogEvent]) -> None:
         state.retries.pop(version, None)
+        state.waiting = None
         state.refused[version] = reason
         state.refused_total += 1
         while len(state.refused) > _MAX_REFUSED:
@@ -327,6 +392,17 @@ class Catalog:
             log.exception("catalog refresh failed")
 
 
+def _unreadable_part(ds: Dataset) -> OSError | None:
+    """The I/O error that stat gives for one of `ds`'s part files (gone, stale, unreadable), or None
+    when every part can be looked at (and what changed is the file itself)."""
+    for seg in ds._segments():
+        try:
+            os.stat(seg.path)
+        except OSError as exc:
+            return exc
+    return None
+
+
 def _log_event(event: CatalogEvent) -> None:
     extra = {"event": f"dataset_{event.kind}", "dataset": event.dataset, "version": event.version}
     if event.kind == "swapped":
@@ -334,6 +410,9 @@ def _log_event(event: CatalogEvent) -> None:
                  extra={**extra, "previous": event.previous})
     elif event.kind in ("loaded", "removed"):
         log.info("dataset %s %s (version %s)", event.dataset, event.kind, event.version, extra=extra)
+    elif event.kind == "waiting":
+        log.info("dataset %s: version %s waits for a verdict", event.dataset, event.version,
+                 extra={**extra, "reason": event.reason})
     elif event.kind == "refused":
         log.warning("dataset %s: version %s refused: %s", event.dataset, event.version, event.reason,
                     extra={**extra, "reason": event.reason})

@@ -19,8 +19,12 @@ from rodata.manifest import PartEntry, new_manifest
 from rodata.parts_writer import order_rows, write_rows
 from rodata.schema import KEY_WIDENING_TYPES, Column, Schema
 from rodata.store import Version, publish, staging_dir
+from rodata.verdicts import record
 
-__all__ = ["OnDuplicate", "publish_parts", "write"]
+__all__ = ["WRITER_VERDICT", "OnDuplicate", "publish_parts", "write"]
+
+#: The name of a writer's verdict file (``verdicts/writer.json``).
+WRITER_VERDICT = "writer"
 
 
 def write(
@@ -106,8 +110,18 @@ def publish_parts(
 ) -> Version:
     """Publish parts that the caller wrote into `staging` (from :func:`rodata.store.staging_dir`)
     and verified itself: checks that the parts' key ranges follow each other, writes the
-    manifest (rodata.manifest.new_manifest) and makes the version live (rodata.store.publish)."""
+    manifest (rodata.manifest.new_manifest) and makes the version live (rodata.store.publish).
+
+    The writer's verdict (rodata.verdicts) is recorded beside the version: every part was
+    deep-validated by the part writer that wrote it (rodata.parts_writer), and the manifest went
+    through the reader's checks in :func:`rodata.store.publish`."""
     seconds = round(time.time() - started, 3) if started is not None else None
     manifest = new_manifest(schema, infos, build=build, seconds=seconds)
-    return publish(staging, dataset, manifest, keep_versions=keep_versions,
-                   allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
+    version = publish(staging, dataset, manifest, keep_versions=keep_versions,
+                      allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
+    by = str((build or {}).get("source", "rodata.write"))
+    # After the rename of CURRENT (the manifest digest is known only once publish named the version):
+    # a server in the recorded mode waits for it for at most one poll.
+    record(version.path, WRITER_VERDICT, by=by, passed=True,
+           details={"parts": len(infos), "rows": version.rows, "bytes": version.manifest.bytes})
+    return version

@@ -31,8 +31,9 @@ def register(subparsers: Any) -> None:
     serve = add_command(
         subparsers, "serve", "serve every dataset under a data root over HTTP",
         "Serve every dataset under DIR over HTTP: one process, one event loop, one core. Scale with "
-        "replicas, not workers. Every version is mapped and deep-validated before it is served, and a new "
-        "one swapped in as its CURRENT changes. Settings also come from RODATA_* environment variables "
+        "replicas, not workers. Every version is mapped and deep-validated before it is served (or, with "
+        "--verify recorded, its recorded verdict checked), and a new one swapped in as its CURRENT changes. "
+        "Settings also come from RODATA_* environment variables "
         "(see docs/server.md).",
         ["rodata serve --data-root /srv/data", "rodata serve --data-root /srv/data --host 0.0.0.0 --port 8080",
          "RODATA_DATA_ROOT=/srv/data rodata serve --access-log"])
@@ -67,6 +68,16 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--keep-alive-timeout", metavar="SECONDS", type=float, default=None,
                        help="close a keep-alive connection idle this long; set it above the load balancer's "
                             "idle timeout (env RODATA_KEEP_ALIVE_TIMEOUT, 5)")
+    serve.add_argument("--verify", choices=["full", "recorded"], default=None, metavar="full|recorded",
+                       help="full: every byte of each version deep-validated by this server; recorded: the "
+                            "headers, manifest and the verdicts recorded beside the version (rodata verify "
+                            "--deep --record), a version without one waited for (env RODATA_VERIFY, full)")
+    serve.add_argument("--require-all-datasets", action="store_true", default=None,
+                       help="/healthz is 503 while any dataset with a CURRENT serves no version at all "
+                            "(env RODATA_REQUIRE_ALL_DATASETS)")
+    serve.add_argument("--max-concurrency", metavar="N", type=int, default=None,
+                       help="requests in progress at once; more are answered 503 overloaded at once, probes "
+                            "exempt (env RODATA_MAX_CONCURRENCY; 0 or unset: no limit)")
     serve.add_argument("--drain-seconds", metavar="SECONDS", type=float, default=None,
                        help="how long SIGTERM waits for requests in flight (env RODATA_DRAIN_SECONDS, 20)")
     serve.add_argument("--workers", metavar="N", type=int, default=None,
@@ -122,7 +133,8 @@ def _serve(args: argparse.Namespace) -> int:
             max_column_bytes=args.max_column_bytes, max_response_bytes=args.max_response_bytes,
             prefault=args.prefault, access_log=args.access_log,
             log_level=args.log_level, drain_seconds=args.drain_seconds,
-            keep_alive_timeout=args.keep_alive_timeout,
+            keep_alive_timeout=args.keep_alive_timeout, verify=args.verify,
+            require_all_datasets=args.require_all_datasets, max_concurrency=args.max_concurrency,
             fast_path=False if args.no_fast_path else None, tokens_file=args.tokens)
     except UsageError as exc:
         return _usage(str(exc))

@@ -1,5 +1,5 @@
 """Prometheus metrics: requests by route and status, a latency histogram per route, and the state
-of every dataset (version, rows, bytes, swaps, refused versions).
+of every dataset (version served and version CURRENT names, rows, bytes, swaps, refused versions).
 
 Requests are counted in C arrays on the event loop's thread
 (:class:`rodata.server._http.Counters`: the compiled protocol counts there without a Python
@@ -87,6 +87,15 @@ def _dataset_metrics(catalog: Catalog) -> Iterator[Metric]:
     families: dict[str, Any] = {
         "info": GaugeMetricFamily("rodata_dataset_info", "The version each dataset serves (value 1)",
                                   labels=["dataset", "version"]),
+        "current_info": GaugeMetricFamily("rodata_dataset_current_info",
+                                          "The version each dataset's CURRENT names (value 1)",
+                                          labels=["dataset", "version"]),
+        "skew": GaugeMetricFamily("rodata_dataset_version_skew",
+                                  "1 while the version served is not the one CURRENT names (older, refused, "
+                                  "waiting for a verdict, an I/O fault being retried)", labels=["dataset"]),
+        "waiting": GaugeMetricFamily("rodata_dataset_waiting",
+                                     "1 while the version CURRENT names waits for a recorded verdict "
+                                     "(--verify recorded)", labels=["dataset"]),
         "serving": GaugeMetricFamily("rodata_dataset_serving", "1 while a version of the dataset is served",
                                      labels=["dataset"]),
         "error": GaugeMetricFamily("rodata_dataset_error",
@@ -107,6 +116,11 @@ def _dataset_metrics(catalog: Catalog) -> Iterator[Metric]:
         name, ds = state.name, state.dataset
         families["serving"].add_metric([name], 1.0 if ds is not None else 0.0)
         families["error"].add_metric([name], 1.0 if state.error is not None else 0.0)
+        families["waiting"].add_metric([name], 1.0 if state.waiting is not None else 0.0)
+        if state.current is not None:
+            families["current_info"].add_metric([name, state.current], 1.0)
+            served = None if ds is None else ds.version
+            families["skew"].add_metric([name], 0.0 if served == state.current else 1.0)
         if ds is not None:
             families["info"].add_metric([name, str(ds.version)], 1.0)
             families["rows"].add_metric([name], float(len(ds)))

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from rodata.catalog import verify_mode
 from rodata.errors import UsageError
 
 __all__ = ["Settings"]
@@ -30,7 +31,13 @@ class Settings:
     - ``max_response_bytes`` (64 MiB): the size bound of a lookup answer (JSON or npz) or a scan
       page, computed before it is built; more is 413 ``response_too_large``.
     - ``poll_interval`` (1.0 s): how often each dataset's CURRENT is read.
-    - ``verify`` (on): check every checksum before a version is served.
+    - ``verify`` (``full``): what is checked before a version is served: ``full`` (every checksum,
+      every byte deep-validated), ``recorded`` (headers, manifest and the verdicts recorded beside
+      the version, rodata.verdicts) or ``off`` (structure only); true means ``full``, false ``off``.
+    - ``require_all_datasets`` (off): ``/healthz`` is 503 while any dataset with a CURRENT serves no
+      version at all.
+    - ``max_concurrency`` (none): requests in progress at once; more are answered 503 ``overloaded``
+      at once (probes exempt).  0 means no limit, like none.
     - ``prefault`` (off): read each version into the page cache before it is served.
     - ``drain_seconds`` (20 s): how long SIGTERM waits for requests in flight.
     - ``keep_alive_timeout`` (5 s): an idle keep-alive connection is closed after this long.
@@ -49,7 +56,8 @@ class Settings:
     max_column_json_rows: int = 100_000
     max_response_bytes: int = 64 * 1024 * 1024
     poll_interval: float = 1.0
-    verify: bool = True
+    verify: str | bool = "full"
+    require_all_datasets: bool = False
     prefault: bool = False
     drain_seconds: float = 20.0
     keep_alive_timeout: float = 5.0
@@ -57,8 +65,16 @@ class Settings:
     log_level: str = "info"
     fast_path: bool = True
     tokens_file: str | None = None
+    max_concurrency: int | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "verify", verify_mode(self.verify))
+        if self.max_concurrency is not None:
+            if isinstance(self.max_concurrency, bool) or not isinstance(self.max_concurrency, int) \
+                    or self.max_concurrency < 0:
+                raise UsageError(f"setting max_concurrency must be 0 (no limit) or more, not {self.max_concurrency!r}")
+            if self.max_concurrency == 0:
+                object.__setattr__(self, "max_concurrency", None)
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
@@ -76,9 +92,13 @@ class Settings:
         for f in fields(cls):
             raw = env.get(f"RODATA_{f.name.upper()}")
             if raw is not None and raw.strip() != "":
-                values[f.name] = _parse(f.name, raw.strip(), type(getattr(cls(), f.name)))
+                values[f.name] = _parse(f.name, raw.strip(), _KINDS.get(f.name) or type(getattr(cls(), f.name)))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+#: Settings whose default's type is not the type of their values.
+_KINDS: dict[str, type] = {"max_concurrency": int, "verify": str}
 
 
 def _parse(name: str, raw: str, kind: type) -> Any:
