@@ -28,8 +28,7 @@ from rodata.store import (
     path_kind,
     read_manifest,
 )
-from rodata.validation import validate
-from rodata.verdicts import manifest_digest, record, verifier_name
+from rodata.validation import manifest_digest, record, validate, verifier_name
 from rodata.versions import rollback
 
 __all__ = ["register"]
@@ -217,7 +216,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     """``rodata verify [--deep] [--all] [--record] PATH|DATASET``: the live version (or every kept
     version), each reported ok or with its fault; exit status 1 when any has one.  With ``--record``
-    each version's verdict is recorded beside it (rodata.verdicts)."""
+    each version's verdict is recorded beside it (rodata.validation)."""
     p = _target(args)
     if args.record:
         return _verify_recorded(p, args)

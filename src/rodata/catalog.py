@@ -10,7 +10,7 @@ reason, and the old version keeps serving.
 
 Three verification modes: ``full`` (every checksum and deep validation of every byte, the
 default), ``recorded`` (the headers, the directory, the manifest and the verdicts recorded
-beside the version, rodata.verdicts: a version without one is waited for and tried again at
+beside the version, rodata.validation: a version without one is waited for and tried again at
 each poll, one with a failed verdict is refused) and ``off`` (structure only).
 
 Readers call :meth:`Catalog.get` once per request and keep the :class:`Dataset`
@@ -32,7 +32,7 @@ from rodata.dataset import Dataset
 from rodata.dataset import open as open_dataset
 from rodata.errors import FormatError, RodataError, UsageError
 from rodata.store import CURRENT, current_version, is_dataset_name
-from rodata.verdicts import VerdictPending, check_recorded
+from rodata.validation import VerdictPending, check_recorded
 
 __all__ = ["VERIFY_MODES", "Catalog", "CatalogEvent", "DatasetState", "verify_mode"]
 
@@ -291,7 +291,7 @@ class Catalog:
     def _open_verified(self, path: Path) -> Dataset:
         """Open a version; in the ``full`` mode, every checksum and deep validation of every part
         (compiled code that releases the GIL: the server's loop keeps answering); in the ``recorded``
-        mode, the verdicts first (rodata.verdicts.check_recorded), then the structure only."""
+        mode, the verdicts first (rodata.validation.check_recorded), then the structure only."""
         if self.mode == "recorded":
             check_recorded(path)
         ds = open_dataset(path, verify=self.mode == "full", prefault=self.prefault)

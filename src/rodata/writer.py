@@ -19,7 +19,7 @@ from rodata.manifest import PartEntry, new_manifest
 from rodata.parts_writer import order_rows, write_rows
 from rodata.schema import KEY_WIDENING_TYPES, Column, Schema
 from rodata.store import Version, publish, staging_dir
-from rodata.verdicts import record
+from rodata.validation import record
 
 __all__ = ["WRITER_VERDICT", "OnDuplicate", "publish_parts", "write"]
 
@@ -112,7 +112,7 @@ def publish_parts(
     and verified itself: checks that the parts' key ranges follow each other, writes the
     manifest (rodata.manifest.new_manifest) and makes the version live (rodata.store.publish).
 
-    The writer's verdict (rodata.verdicts) is recorded beside the version: every part was
+    The writer's verdict (rodata.validation) is recorded beside the version: every part was
     deep-validated by the part writer that wrote it (rodata.parts_writer), and the manifest went
     through the reader's checks in :func:`rodata.store.publish`."""
     seconds = round(time.time() - started, 3) if started is not None else None

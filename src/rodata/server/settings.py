@@ -33,7 +33,7 @@ class Settings:
     - ``poll_interval`` (1.0 s): how often each dataset's CURRENT is read.
     - ``verify`` (``full``): what is checked before a version is served: ``full`` (every checksum,
       every byte deep-validated), ``recorded`` (headers, manifest and the verdicts recorded beside
-      the version, rodata.verdicts) or ``off`` (structure only); true means ``full``, false ``off``.
+      the version, rodata.validation) or ``off`` (structure only); true means ``full``, false ``off``.
     - ``require_all_datasets`` (off): ``/healthz`` is 503 while any dataset with a CURRENT serves no
       version at all.
     - ``max_concurrency`` (none): requests in progress at once; more are answered 503 ``overloaded``
