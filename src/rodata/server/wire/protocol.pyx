@@ -79,7 +79,7 @@ cdef class HttpProtocol:
                 if not cycle.response_complete:
                     cycle.disconnected = True
                 cycle.message_event.set()
-        self.pending.clear()
+        self._clear_pending()
         self.running = None
         self.hot = None
         if self.flow is not None:
@@ -198,6 +198,9 @@ cdef class HttpProtocol:
         version = self._get_version()
         if version != "1.1" and version != "1.0":
             raise UnsupportedVersion(version)
+        if self.wire.max_concurrency and self._over_limit(url):
+            self._overloaded(method, version == "1.1" and self._keep_alive())
+            return
         cdef bint keep_alive = version == "1.1" and self._keep_alive()
         if (keep_alive and not self.has_inm and method == b"GET" and self.wire.fast and self.running is None
                 and not self.pending and not self.write_paused and not self.draining):
@@ -305,6 +308,30 @@ cdef class HttpProtocol:
         self.hot = hot
         return True
 
+    cdef bint _over_limit(self, bytes url) except -1:
+        """More requests in progress (ASGI answers being made, requests waiting their turn) than
+        ``--max-concurrency``; the probes are never refused."""
+        if len(self.tasks) + self.wire.queued < self.wire.max_concurrency:
+            return False
+        path = url.partition(b"?")[0]
+        return path != b"/livez" and path != b"/healthz"
+
+    cdef void _overloaded(self, bytes method, bint keep_alive) except *:
+        """503 ``overloaded`` at once (in its turn on this connection); a body is read and dropped."""
+        cdef _Hot hot = _Hot.__new__(_Hot)
+        hot.started = monotonic()
+        hot.preset = self.wire.overloaded
+        hot.route_number = self.wire.other_number
+        hot.method = method.decode("latin-1")
+        hot.head = method == b"HEAD"
+        hot.path = self.url.partition(b"?")[0]
+        hot.query = self.url.partition(b"?")[2]
+        hot.headers = self.headers
+        hot.keep_alive = keep_alive
+        self.hot = None
+        self.cycle = None
+        self._ready(hot)
+
     cdef object _refused(self, _Hot hot):
         """The gate's 401 or 403 for `hot`, or None when its token may ask it."""
         at = self.wire.name_at.get(hot.route.name)
@@ -342,6 +369,7 @@ cdef class HttpProtocol:
             self._answer(hot)
         else:
             self.pending.append(hot)
+            self.wire.queued += 1
             self.flow.pause_reading()
 
     cdef object _reply(self, _Hot hot):
@@ -426,6 +454,7 @@ cdef class HttpProtocol:
             self._start(cycle)
         else:
             self.pending.append(cycle)
+            self.wire.queued += 1
             self.flow.pause_reading()
 
     cdef void _start(self, cycle) except *:
@@ -453,6 +482,8 @@ cdef class HttpProtocol:
         """Answer what waits, in order, until an ASGI cycle runs or the write buffer fills."""
         while self.pending and self.running is None and not self.write_paused:
             item = self.pending.popleft()
+            if type(item) is not bytes:
+                self.wire.queued -= 1
             if type(item) is _Hot:
                 self._answer(<_Hot>item)
             elif type(item) is bytes:
@@ -491,8 +522,15 @@ cdef class HttpProtocol:
             self.pending.append(answer)
             self.flow.pause_reading()
 
-    cdef void _write_and_close(self, bytes answer) except *:
+    cdef void _clear_pending(self) except *:
+        """Drop what waits (the connection is gone or ends): no longer in progress."""
+        for item in self.pending:
+            if type(item) is not bytes:
+                self.wire.queued -= 1
         self.pending.clear()
+
+    cdef void _write_and_close(self, bytes answer) except *:
+        self._clear_pending()
         if not self.transport.is_closing():
             self.transport.write(answer)
             self.transport.close()

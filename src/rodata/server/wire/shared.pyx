@@ -67,6 +67,10 @@ cdef class Wire:
     cdef int row_number
     cdef object gate, dataset_name  # access control (None: open), and how it names a {name} segment
     cdef dict name_at  # route name -> the position of its {name} parameter
+    cdef Py_ssize_t max_concurrency  # 0: no limit
+    cdef Py_ssize_t queued  # requests waiting their turn, on every connection
+    cdef object overloaded
+    cdef int other_number
 
     def __init__(self, app, router, Counters counters, *, double keep_alive_timeout, bint fast, row_target,
                  row_etag, gate=None, dataset_name=None):
@@ -93,6 +97,11 @@ cdef class Wire:
         self.gate = gate
         self.dataset_name = dataset_name
         self.name_at = {route.name: route.params.index("name") for route in HOT if "name" in route.params}
+        self.max_concurrency = settings.max_concurrency or 0
+        self.queued = 0
+        self.overloaded = error_reply(503, "overloaded", f"more than {self.max_concurrency} requests in progress: "
+                                      "retry, or ask another replica")
+        self.other_number = counters.route_index("other")
         self.body_too_large = error_reply(413, "body_too_large",
                                           f"the request body is larger than {self.max_body} bytes")
 
