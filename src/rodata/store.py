@@ -11,6 +11,9 @@ import os
 import re
 import secrets
 import shutil
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import Any, Literal
 import orjson
 
 from rodata._files import read_regular
-from rodata._process import pid_alive
+from rodata._process import clean_locked_dirs, lock_file_of, locked_dir, pid_alive, try_lock
 from rodata.errors import (
     DatasetNotFoundError,
     FormatError,
@@ -32,8 +35,11 @@ from rodata.manifest import MANIFEST_FORMAT, MAX_MANIFEST_BYTES, VERSION_RE, Man
 from rodata.schema import Schema
 
 __all__ = [
+    "BUILD_LOCK",
     "MANIFEST_FORMAT",
+    "BuildInProgressError",
     "Version",
+    "build_lock",
     "current_version",
     "dataset_path",
     "list_datasets",
@@ -50,8 +56,20 @@ MANIFEST = "manifest.json"
 DATASET_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _VERSION_RE = VERSION_RE
 _STAGING_PREFIX = ".staging-"
+#: Held by the one build (or write) of a dataset that may run at a time (docs/FORMAT.md, "Publishing").
+BUILD_LOCK = ".build.lock"
+#: A staging directory of an older rodata (no lock file beside it) untouched this long is abandoned,
+#: even when a process of its pid is alive (PID 1 of a container always is).
+LEGACY_STALE_AFTER = 24 * 3600.0
+_LEGACY_RE = re.compile(r"\.staging-(\d+)-.*")
 _MAX_CURRENT_BYTES = 4096
 _MAX_HISTORY_BYTES = 16 * 1024 * 1024  # ~900,000 swaps
+_MAX_HOLDER_BYTES = 4096
+
+
+class BuildInProgressError(PublishError):
+    """Another process is building (or writing) this dataset: one build at a time per dataset.
+    Nothing was done; the command line's exit status 1."""
 
 
 @dataclass(frozen=True)
@@ -187,38 +205,120 @@ def _write_durably(path: Path, data: bytes) -> None:
 
 
 def clean_stale_staging(dataset_dir: Path) -> list[str]:
-    """Remove staging directories left by builds whose process is gone (a crash, SIGKILL)."""
-    removed: list[str] = []
-    if not dataset_dir.is_dir():
+    """Remove the staging directories of writers that are gone (a crash, SIGKILL, an evicted pod):
+    those whose lock (``.staging.lock-<pid>-<random>`` beside them) can be taken.  A staging directory of an older
+    rodata, which has no lock file, is removed when no process of its pid is alive here or when
+    nothing in it changed for :data:`LEGACY_STALE_AFTER`; any other ``.staging-*`` entry (those of
+    rodata.parts) is left alone."""
+    removed = clean_locked_dirs(dataset_dir, _STAGING_PREFIX)
+    try:
+        entries = sorted(os.listdir(dataset_dir))
+    except FileNotFoundError:
         return removed
-    for p in dataset_dir.iterdir():
-        if not p.name.startswith(_STAGING_PREFIX):
-            continue
-        owner = p.name[len(_STAGING_PREFIX):].split("-")[0]
-        if not (owner.isdigit() and owner.isascii()):
+    for name in entries:
+        match = _LEGACY_RE.fullmatch(name)
+        if match is None or not match.group(1).isascii():
             continue  # not named by a build of ours: whose it is cannot be told, so it stays
-        pid = int(owner)
-        if pid != os.getpid() and not pid_alive(pid):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p.name)
+        path = dataset_dir / name
+        # Asked now, not from the listing: the lock file of a new staging directory is there before it.
+        if lock_file_of(path, _STAGING_PREFIX).exists() or not path.is_dir():
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and (not pid_alive(pid) or _untouched_for(path, LEGACY_STALE_AFTER)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(name)
     return removed
 
 
-@contextlib.contextmanager
-def staging_dir(data_root: str | os.PathLike[str], dataset: str) -> Iterator[Path]:
-    """A private directory inside the dataset to write a new version into.
+def _untouched_for(path: Path, seconds: float) -> bool:
+    """Nothing in `path` (itself and its entries) was modified in the last `seconds`."""
+    try:
+        touched = max([path.stat().st_mtime, *(e.stat().st_mtime for e in path.iterdir())])
+    except OSError:
+        return False  # removed meanwhile, or not ours to look into
+    return time.time() - touched > seconds
 
-    Removed on any exception; stale ones from killed builds are removed first."""
+
+@contextlib.contextmanager
+def staging_dir(data_root: str | os.PathLike[str], dataset: str, *, exclusive: bool = True) -> Iterator[Path]:
+    """A private directory inside the dataset to write a new version into, owned by a lock held
+    until it is removed on leaving (whatever happens); stale ones of writers that are gone are
+    removed first.
+
+    With `exclusive` (the default) the dataset's build lock is held too (:func:`build_lock`):
+    another process building the dataset makes this fail at once with
+    :class:`BuildInProgressError`.  A dry run, which publishes nothing, passes ``exclusive=False``."""
     d = dataset_path(data_root, dataset)
     d.mkdir(parents=True, exist_ok=True)
-    clean_stale_staging(d)
-    path = d / f"{_STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
-    path.mkdir()
+    with build_lock(d) if exclusive else contextlib.nullcontext():
+        clean_stale_staging(d)
+        with locked_dir(d, _STAGING_PREFIX) as path:
+            yield path
+
+
+# The build locks this process holds: dataset directory -> [descriptor, holders].  Threads of one
+# process share its lock (their publishes are serialized by the publish lock), and a writer that
+# nests staging directories (standard input spooled, then built) takes it once.
+_builds: dict[str, list[int]] = {}
+_builds_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def build_lock(dataset_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the dataset's build lock (``DATA_ROOT/<dataset>/.build.lock``, an exclusive ``flock``)
+    for as long as the block runs: one build or write of a dataset at a time, across processes and
+    hosts sharing the filesystem.  Taken without waiting: held by another process, it raises
+    :class:`BuildInProgressError` naming the holder (pid, host, since when).  Re-entrant within a
+    process.  The lock file is removed on release."""
+    d = Path(dataset_dir)
+    key = os.path.realpath(d)
+    with _builds_guard:
+        entry = _builds.get(key)
+        if entry is None:
+            entry = _builds[key] = [_take_build_lock(d), 0]
+        entry[1] += 1
     try:
-        yield path
+        yield
     finally:
-        if path.exists():
-            shutil.rmtree(path, ignore_errors=True)
+        with _builds_guard:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _builds[key]
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(d / BUILD_LOCK)  # ours: no one else can take or replace it while we hold it
+                os.close(entry[0])
+
+
+def _take_build_lock(d: Path) -> int:
+    path = d / BUILD_LOCK
+    for _ in range(64):
+        fd = try_lock(path)
+        if fd is None:
+            raise BuildInProgressError(_busy_message(d, path))
+        try:  # the file a holder removed on release may be what we locked: only the one at the path counts
+            current = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            current = False
+        if current:
+            holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, orjson.dumps(holder) + b"\n", 0)
+            return fd
+        os.close(fd)
+    raise BuildInProgressError(f"{path}: the build lock keeps changing hands; try again")
+
+
+def _busy_message(d: Path, path: Path) -> str:
+    """Who holds the build lock, as far as its file tells."""
+    who = ""
+    try:
+        doc = orjson.loads(read_regular(path, _MAX_HOLDER_BYTES))
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(doc["since"])))
+        who = f" (pid {int(doc['pid'])} on host {str(doc['host'])[:255]}, since {since})"
+    except (OSError, RodataError, ValueError, TypeError, KeyError, orjson.JSONDecodeError):
+        pass  # being written, or not ours to read: the lock alone says enough
+    return (f"{d.name}: another build of this dataset is running{who}, holding {path}; one build at a time "
+            "per dataset: let it finish (or stop it), then build again")
 
 
 def swap_current(d: Path, name: str) -> None:
@@ -274,8 +374,9 @@ def publish(
 ) -> Version:
     """Move a fully written and verified staging directory into place and make it live.
 
-    `manifest` gets its ``version`` field here.  Versions beyond the newest
-    `keep_versions` are removed afterwards (never the live one).  The publish guard
+    `manifest` gets its ``version`` field here.  Afterwards versions are pruned to those
+    :func:`retained_versions` keeps (the newest `keep_versions`, those live in the last
+    `keep_versions` swaps of HISTORY, the live one and the one before it).  The publish guard
     refuses a version whose schema differs from the live one's or that holds fewer than
     half its rows (:class:`PublishGuardError`) unless `allow_schema_change` /
     `allow_shrink` say it is meant."""
@@ -347,13 +448,24 @@ def schema_change(old: Schema, new: Schema) -> str | None:
     return None
 
 
-def _prune(d: Path, keep: int) -> None:
-    """Remove versions beyond the newest `keep`, never the live one nor the one live before it
-    (servers still polling may serve it for a moment, and it is where a rollback goes)."""
+def retained_versions(dataset_dir: str | os.PathLike[str], keep: int) -> set[str]:
+    """The versions pruning keeps: the newest `keep` by number, every version named in the last
+    `keep` lines of HISTORY (live recently: pods still polling may serve it, and it is where a
+    rollback goes), the live one and the one live before it."""
+    d = Path(dataset_dir)
     live = current_version(d)
-    spare = {live, previous_live(d, live)}
-    versions = list_versions(d)
-    for name in versions[:-keep]:
+    recent = history(d)[-keep:]
+    return {*list_versions(d)[-keep:], *recent, *(v for v in (live, previous_live(d, live)) if v)}
+
+
+def _prune(d: Path, keep: int) -> None:
+    """Remove the versions :func:`retained_versions` does not keep; with a HISTORY that cannot be
+    read, none (what was live recently cannot be told)."""
+    try:
+        spare = retained_versions(d, keep)
+    except FormatError:
+        return
+    for name in list_versions(d):
         if name not in spare:
             shutil.rmtree(d / name, ignore_errors=True)
 
