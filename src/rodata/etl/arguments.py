@@ -55,6 +55,7 @@ class BuildArguments:
     allow_schema_change: bool = False
     allow_shrink: bool = False
     dry_run: bool = False
+    spill_dir: str | None = None  # where the sorted runs go (None: the staging directory)
 
     @property
     def reads_stdin(self) -> bool:
@@ -90,6 +91,8 @@ def check_build_arguments(inputs: str | os.PathLike[str] | Sequence[str | os.Pat
         raise BuildArgumentError(str(exc)) from None
     if not (cli and STDIN in paths):
         _one_format(sources)
+    if options.get("spill_dir") is not None:
+        options = dict(options, spill_dir=os.fspath(options["spill_dir"]))
     return BuildArguments(tuple(paths), tuple(sources), dataset, key, os.fspath(data_root),
                           schema_file(schema, delimiter), **options)
 
@@ -135,6 +138,9 @@ def _problem(paths: Sequence[str], dataset: str, data_root: Any, schema: Any, de
     if memory is not None and memory < 1 << 20:
         return BuildArgumentError("--memory-limit must be at least 1M" if cli
                                   else "memory_limit must be at least 1 MiB")
+    spill = options.get("spill_dir")
+    if spill is not None and not os.path.isdir(spill):
+        return BuildArgumentError(f"{name('spill_dir', '--spill-dir')} {os.fspath(spill)}: no such directory")
     if isinstance(schema, (str, os.PathLike)) and (not os.path.exists(schema) or os.path.isdir(schema)):
         return BuildArgumentError(f"no such schema file: {os.fspath(schema)}")  # (a pipe will do)
     try:

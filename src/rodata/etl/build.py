@@ -2,7 +2,7 @@
 
 Phases: *plan* (headers, a sample for the types, byte ranges), *read* (workers parse
 their chunks in the compiled tokenizer, sort them by key and spill sorted runs into the
-staging directory), *merge* (workers merge the runs of one key range each into a verified
+staging directory, or the spill directory), *merge* (workers merge the runs of one key range each into a verified
 part), *publish* (manifest, rename, CURRENT).  Any failure — bad input, Ctrl-C, a killed
 process — publishes nothing: the staging directory is removed, or, after SIGKILL, by the
 next build of the dataset."""
@@ -23,7 +23,7 @@ from rodata.errors import BadInputError, PublishGuardError, RodataError, SchemaE
 from rodata.etl import guards, infer, interrupts, widening
 from rodata.etl.arguments import BuildArguments, check_build_arguments
 from rodata.etl.badrecords import BadRecord, write_rejects
-from rodata.etl.build_steps import count_span, dry_run_report, empty_part
+from rodata.etl.build_steps import count_span, dry_run_report, empty_part, spill_area
 from rodata.etl.formats import reader_for
 from rodata.etl.formats.base import InputPlan, PlannedInput
 from rodata.etl.infer import ColumnPlan
@@ -72,6 +72,7 @@ def build(
     allow_shrink: bool = False,
     delimiter: str | None = None,
     dry_run: bool = False,
+    spill_dir: str | os.PathLike[str] | None = None,
 ) -> BuildReport:
     """Build `inputs` (CSV, JSON Lines or Parquet files, optionally ``.gz``) into a new live
     version of `dataset` under `data_root`, keyed by column `key`.
@@ -84,8 +85,12 @@ def build(
     in bytes (default: half of the memory available); `progress` is None (a bar on a
     terminal), a bool, or a callable taking :class:`ProgressEvent`; `delimiter` (CSV, one
     character) overrides the schema file's; `dry_run` does everything but publish (the publish
-    guard included) and leaves the disk as it was.  `chunk_bytes` and
-    `part_bytes` tune how input is cut and how large parts get.
+    guard included) and leaves the disk as it was.  `spill_dir` (an existing directory, e.g. a
+    local disk) receives the sorted runs instead of the staging directory on the data root's
+    filesystem.  `chunk_bytes` and `part_bytes` tune how input is cut and how large parts get.
+
+    One build of a dataset runs at a time: while another process builds or writes it,
+    :class:`rodata.store.BuildInProgressError` is raised at once (a dry run does not take part).
 
     The publish guard refuses (:class:`rodata.PublishGuardError`) a version whose schema
     differs from the live one's unless `allow_schema_change`, or that holds fewer than half
@@ -99,7 +104,7 @@ def build(
         inputs, dataset=dataset, key=key, data_root=data_root, schema=schema, delimiter=delimiter, workers=workers,
         format=format, on_duplicate=on_duplicate, max_bad_rows=max_bad_rows, rejects=rejects,
         keep_versions=keep_versions, memory_limit=memory_limit, chunk_bytes=chunk_bytes, part_bytes=part_bytes,
-        allow_schema_change=allow_schema_change, allow_shrink=allow_shrink, dry_run=dry_run)
+        allow_schema_change=allow_schema_change, allow_shrink=allow_shrink, dry_run=dry_run, spill_dir=spill_dir)
     return build_checked(args, progress)
 
 
@@ -122,11 +127,10 @@ def build_checked(args: BuildArguments, progress: bool | Callable[[ProgressEvent
     published = False
     try:
         with guards.no_new_directories(data_root, dataset) if dry_run else nullcontext(), \
-                staging_dir(data_root, dataset) as staging, WorkerPool(n_workers, processes=processes) as pool:
+                staging_dir(data_root, dataset, exclusive=not dry_run) as staging, \
+                spill_area(staging, args.spill_dir) as job.spill, WorkerPool(n_workers, processes=processes) as pool:
             pool.start()  # the workers boot while the inputs are planned
             job.pool = pool
-            job.spill = staging / "spill"
-            job.spill.mkdir()
             job.plan()
             job.read()
             job.check_bad_records(None if dry_run else rejects)  # a dry run writes nothing

@@ -1,15 +1,17 @@
 """Small steps of a build (rodata.etl.build): the quote counts of a span, an empty part, the
-report of a dry run."""
+report of a dry run, the directory the sorted runs spill into."""
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from rodata._columns import ColumnData
+from rodata._process import clean_locked_dirs, locked_dir
 from rodata._segment import write_segment
 from rodata.etl import guards
 from rodata.etl.report import BuildReport
@@ -27,7 +29,10 @@ class _Job(Protocol):
     def report(self, dataset: str, version: str, path: str, infos: Sequence[PartEntry],
                rejects: str | os.PathLike[str] | None) -> BuildReport: ...
 
-__all__ = ["count_span", "dry_run_report", "empty_part"]
+__all__ = ["SPILL_PREFIX", "count_span", "dry_run_report", "empty_part", "spill_area"]
+
+#: A build's private directory under ``--spill-dir`` is ``rodata-spill-<pid>-<random>``.
+SPILL_PREFIX = "rodata-spill-"
 
 
 def dry_run_report(job: _Job, dataset: str, data_root: str | os.PathLike[str], infos: Sequence[PartEntry],
@@ -51,3 +56,19 @@ def count_span(span: tuple[str, int, int, bytes]) -> tuple[int, int]:
 def empty_part(staging: Path, schema: Schema) -> PartEntry:
     """A version with no rows still has one (empty) part."""
     return write_segment(staging / "part-00000.seg", schema, [ColumnData.empty(col) for col in schema.columns])
+
+
+@contextmanager
+def spill_area(staging: Path, spill_dir: str | None) -> Iterator[Path]:
+    """The directory a build's workers spill their sorted runs into: ``spill/`` in the staging
+    directory (on the data root's filesystem), or, with `spill_dir` (``--spill-dir``, a local disk
+    such as a pod's emptyDir), a private directory there, owned by a lock held while the build runs;
+    those of builds that are gone are removed first.  Removed on leaving."""
+    if spill_dir is None:
+        path = staging / "spill"
+        path.mkdir()
+        yield path  # removed with the staging directory
+        return
+    clean_locked_dirs(spill_dir, SPILL_PREFIX)
+    with locked_dir(spill_dir, SPILL_PREFIX) as path:
+        yield path

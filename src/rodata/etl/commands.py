@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -58,6 +59,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--keep-versions", type=int, default=3, metavar="N", help="versions kept for rollback")
     p.add_argument("--memory-limit", type=parse_size, metavar="SIZE",
                    help="working memory budget, e.g. 2G or 512M (default: half of the memory available)")
+    p.add_argument("--spill-dir", metavar="DIR", default=os.environ.get("RODATA_SPILL_DIR") or None,
+                   help="an existing directory on a local disk (a pod's emptyDir) for the sorted runs the "
+                        "workers spill, instead of the dataset's staging directory on the data root "
+                        "(default: $RODATA_SPILL_DIR)")
     p.add_argument("--chunk-size", type=parse_size, metavar="SIZE",
                    help="tuning: bytes of input per worker task (default: from the memory budget)")
     p.add_argument("--allow-schema-change", action="store_true",
@@ -119,7 +124,8 @@ def run_build(args: argparse.Namespace) -> int:
             delimiter=args.delimiter, cli=True, workers=args.workers, format=args.format,
             on_duplicate=args.on_duplicate, max_bad_rows=args.max_bad_rows, rejects=args.rejects,
             keep_versions=args.keep_versions, memory_limit=args.memory_limit, chunk_bytes=args.chunk_size,
-            allow_schema_change=args.allow_schema_change, allow_shrink=args.allow_shrink, dry_run=args.dry_run)
+            allow_schema_change=args.allow_schema_change, allow_shrink=args.allow_shrink, dry_run=args.dry_run,
+            spill_dir=args.spill_dir)
     except BuildArgumentError as exc:
         return _usage(str(exc))
     if not checked.reads_stdin:
@@ -130,7 +136,8 @@ def run_build(args: argparse.Namespace) -> int:
     from rodata.etl.stdin import spooled_stdin
 
     with no_new_directories(checked.data_root, args.dataset) if args.dry_run else nullcontext(), \
-            spooled_stdin(checked.data_root, args.dataset, args.format) as spooled, spooled.named_as_stdin():
+            spooled_stdin(checked.data_root, args.dataset, args.format, exclusive=not args.dry_run) as spooled, \
+            spooled.named_as_stdin():
         return _build(args, checked.with_stdin(spooled.path), spooled.path)
 
 

@@ -53,11 +53,12 @@ def sniff_format(head: bytes) -> str:
 
 @contextmanager
 def spooled_stdin(data_root: str | os.PathLike[str], dataset: str, format: str | None,
-                  stream: BinaryIO | None = None) -> Iterator[Spooled]:
+                  stream: BinaryIO | None = None, *, exclusive: bool = True) -> Iterator[Spooled]:
     """Copy standard input (or `stream`) into the dataset's staging area as ``stdin.csv`` or
-    ``stdin.jsonl`` (`format`, or told from the content); removed on leaving."""
+    ``stdin.jsonl`` (`format`, or told from the content); removed on leaving.  With `exclusive`
+    the dataset's build lock is held meanwhile (rodata.store.staging_dir)."""
     src = stream if stream is not None else sys.stdin.buffer
-    with staging_dir(data_root, dataset) as staging:
+    with staging_dir(data_root, dataset, exclusive=exclusive) as staging:
         raw = staging / "stdin"
         with open(raw, "wb") as out:
             while block := src.read(_BLOCK):
