@@ -51,12 +51,7 @@ async def call_app(app: Any, method: str, raw_path: bytes, query: bytes = b"", b
                    extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
     """One request to `app` (``raw_path`` without the query string) and its complete answer;
     `headers` replace the usual ones, `extra` are added to them."""
-    if headers is None:
-        headers = [(b"host", b"test")]
-        if method == "POST":
-            headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if extra:
-        headers = [*headers, *extra]
+    headers = request_headers(method, body, headers, extra)
     from urllib.parse import unquote_to_bytes
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
@@ -117,6 +112,28 @@ class _Transport:
         pass
 
 
+def request_headers(method: str, body: bytes, headers: list[tuple[bytes, bytes]] | None,
+                    extra: list[tuple[bytes, bytes]] | None) -> list[tuple[bytes, bytes]]:
+    """`headers`, or the usual ones (host; a JSON body's type and length for a POST), and `extra`."""
+    if headers is None:
+        headers = [(b"host", b"test")]
+        if method == "POST":
+            headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    return [*headers, *extra] if extra else headers
+
+
+def connect(wire: Any, state: ServerState | None = None) -> tuple[Any, _Transport, ServerState]:
+    """A new connection of the compiled protocol `wire`: its protocol, the transport that keeps
+    what it writes, and the server state it shares with the other connections of `state`."""
+    config = uvicorn.Config(wire.app, http=wire.protocol, lifespan="off", proxy_headers=False)
+    config.load()
+    state = state or ServerState()
+    protocol = wire.protocol(config=config, server_state=state, app_state={})
+    transport = _Transport()
+    protocol.connection_made(transport)
+    return protocol, transport, state
+
+
 def request_bytes(method: str, raw_path: bytes, query: bytes, body: bytes,
                   headers: list[tuple[bytes, bytes]]) -> bytes:
     """The request as a client sends it (the query string after a ``?`` when not empty)."""
@@ -146,18 +163,8 @@ async def call_wire(wire: Any, method: str, raw_path: bytes, query: bytes = b"",
                     extra: list[tuple[bytes, bytes]] | None = None) -> Answer:
     """One request to the compiled protocol on a new connection, and its complete answer (the
     headers the ASGI path would not send itself, ``connection`` among them, are left out)."""
-    if headers is None:
-        headers = [(b"host", b"test")]
-        if method == "POST":
-            headers += [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    if extra:
-        headers = [*headers, *extra]
-    config = uvicorn.Config(wire.app, http=wire.protocol, lifespan="off", proxy_headers=False)
-    config.load()
-    state = ServerState()
-    protocol = wire.protocol(config=config, server_state=state, app_state={})
-    transport = _Transport()
-    protocol.connection_made(transport)
+    headers = request_headers(method, body, headers, extra)
+    protocol, transport, state = connect(wire)
     protocol.data_received(request_bytes(method, raw_path, query, body, headers))
     for _ in range(10_000):  # a bound on the loop turns an answer through the application takes
         parsed = parse_answer(bytes(transport.out), method)

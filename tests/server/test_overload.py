@@ -20,7 +20,7 @@ import rodata
 from rodata.server.app import create_app
 from rodata.server.runner import wire_for
 from rodata.server.settings import Settings
-from tests.server.asgikit import _Transport, parse_answer
+from tests.server.asgikit import connect, parse_answer
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,7 @@ class Conn:
     """One in-process connection of a wire (its server state shared with the others)."""
 
     def __init__(self, wire: Any, config: Any, state: ServerState) -> None:
-        self.transport = _Transport()
-        self.protocol = wire.protocol(config=config, server_state=state, app_state={})
-        self.protocol.connection_made(self.transport)
+        self.protocol, self.transport, _ = connect(wire, state)
 
     def send(self, data: bytes) -> None:
         self.protocol.data_received(data)

@@ -11,14 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from uvicorn.server import ServerState
 
 import rodata
 from rodata.server.runner import wire_for
-from tests.server.asgikit import Apps, _Transport, apps, parse_answer
+from tests.server.asgikit import Apps, apps, connect, parse_answer
 from tests.server.gentables import table
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -82,12 +80,7 @@ def _stream(pair: Apps) -> st.SearchStrategy[tuple[bytes, list[int]]]:
 
 async def _drive(wire: Any, data: bytes, cuts: list[int]) -> tuple[bytes, bool]:
     """Feed `data` cut at `cuts` into a new connection; what it wrote, and whether it closed."""
-    config = uvicorn.Config(wire.app, http=wire.protocol, lifespan="off", proxy_headers=False)
-    config.load()
-    state = ServerState()
-    protocol = wire.protocol(config=config, server_state=state, app_state={})
-    transport = _Transport()
-    protocol.connection_made(transport)
+    protocol, transport, state = connect(wire)
     at = 0
     for cut in [*sorted(set(cuts)), len(data)]:
         if cut > at and not transport.closed:
