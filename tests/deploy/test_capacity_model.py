@@ -13,6 +13,15 @@ import pytest
 from tests.deploy.manifests import REPO, Rendered, env_of, parse_quantity
 
 DOCS = REPO / "docs" / "deploy.md"
+BENCHMARKS = REPO / "docs" / "benchmarks.md"
+#: Each route of the worked table, and what names its row in docs/benchmarks.md (the single-key GET with
+#: a bearer token, as the prod overlays serve it).
+BENCHMARK_ROWS = {
+    "single-key GET": "the same GET with `--tokens`",
+    "lookup, 1,000 keys, JSON, all columns": "| lookup, 1,000 keys, JSON, all 20 columns |",
+    "lookup, 20,000 binary keys, npz": "| lookup, 20,000 binary keys",
+    "column slice, 2.4 MB": "| column slice, 300,000 int64 values (2.4 MB)",
+}
 _SCALE = {"": 1.0, "k": 1e3, "M": 1e6, "G": 1e9}
 MiB = 2**20
 
@@ -69,6 +78,20 @@ def test_each_route_costs_its_load_over_the_per_core_figure(section: str) -> Non
     for name, figure, load, cores in rows:
         assert agrees(load / figure, cores), name
     assert agrees(sum(load / figure for _, figure, load, _ in rows), total)
+
+
+def test_per_core_figures_are_those_of_the_benchmarks(section: str) -> None:
+    # A new benchmark run that changes a figure must be carried into the capacity model.
+    lines = BENCHMARKS.read_text(encoding="utf-8").splitlines()
+    rows, _ = routes(section)
+    assert {name for name, *_ in rows} == set(BENCHMARK_ROWS)
+    table = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in section.splitlines()
+             if line.startswith("| ")}
+    for name, key in BENCHMARK_ROWS.items():
+        row = next((line for line in lines if line.startswith("| ") and key in line), None)
+        assert row is not None, f"docs/benchmarks.md has no row {key!r}"
+        figure = table[name].split()[0]
+        assert re.search(rf"(?<![0-9.,]){re.escape(figure)}(?![0-9])", row), (name, figure, row)
 
 
 def test_loads_in_lookups_are_keys_times_lookups(section: str) -> None:
