@@ -174,7 +174,7 @@ def check_recorded(version_dir: str | os.PathLike[str]) -> Verdict:
     d = Path(version_dir)
     verdicts = read_verdicts(d)
     if not verdicts:
-        raise VerdictPending(f"{d}: no verdict recorded yet (waiting for rodata verify --deep --record)")
+        raise VerdictPending(f"version {d.name}: no verdict recorded yet (rodata verify --deep --record records one)")
     digest = manifest_digest(d)
     for v in verdicts:
         if not v.passed:
@@ -184,5 +184,5 @@ def check_recorded(version_dir: str | os.PathLike[str]) -> Verdict:
                               f"manifest.json is {digest})")
     deep = [v for v in verdicts if "deep" in v.checked]
     if not deep:
-        raise VerdictPending(f"{d}: no verdict of a deep validation yet")
+        raise VerdictPending(f"version {d.name}: no verdict of a deep validation recorded yet")
     return deep[0]
