@@ -21,11 +21,13 @@ __all__ = [
     "env_of",
     "etl_containers",
     "etl_templates",
+    "job_templates",
     "kubectl",
     "parse_quantity",
     "pod_templates",
     "render",
     "selects",
+    "verify_templates",
 ]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,12 +153,22 @@ def container_port(container: dict[str, Any], port: str | int) -> int:
 
 
 
-def etl_templates(overlay: Rendered) -> list[tuple[str, dict[str, Any]]]:
-    """(description, pod template) of the ETL Job and CronJob."""
+def job_templates(overlay: Rendered, component: str) -> list[tuple[str, dict[str, Any]]]:
+    """(description, pod template) of the Jobs and CronJobs whose pods are of `component`."""
     found = [(f"Job/{j['metadata']['name']}", j["spec"]["template"]) for j in overlay.of_kind("Job")]
     found += [(f"CronJob/{c['metadata']['name']}", c["spec"]["jobTemplate"]["spec"]["template"])
               for c in overlay.of_kind("CronJob")]
-    return found
+    return [(d, t) for d, t in found if t["metadata"]["labels"].get("app.kubernetes.io/component") == component]
+
+
+def etl_templates(overlay: Rendered) -> list[tuple[str, dict[str, Any]]]:
+    """(description, pod template) of the ETL Job and CronJob (the builds)."""
+    return job_templates(overlay, "etl")
+
+
+def verify_templates(overlay: Rendered) -> list[tuple[str, dict[str, Any]]]:
+    """(description, pod template) of the verifying Jobs (`rodata verify --deep --record`)."""
+    return job_templates(overlay, "verify")
 
 
 def etl_containers(overlay: Rendered) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from tests.deploy.access import (
     text_secret_problems,
     tokens_mount_problems,
 )
+from tests.deploy.fleet import ingress_class
 from tests.deploy.manifests import DEPLOY, Rendered, container_port, env_of
 
 PROD_OVERLAYS = ("prod", "prod-large")
@@ -65,7 +66,7 @@ def test_prod_network_policy_admits_only_the_ingress_controller_and_the_scraper(
 def test_ingress_peers_are_those_of_the_ingress_class(prod: Rendered) -> None:
     # The GCE front-end ranges are right only for the GCE class (with a ClusterIP Service, container-native
     # load balancing reaches the pods from them); another class needs its controller's pods instead.
-    assert prod.one("Ingress")["spec"]["ingressClassName"] == "gce"
+    assert ingress_class(prod) == "gce"
     assert prod.one("Service")["spec"]["type"] == "ClusterIP"
     peers = prod.one("NetworkPolicy", "rodata")["spec"]["ingress"][0]["from"]
     assert [p for p in peers if "ipBlock" in p] == GCE_FRONT_ENDS

@@ -31,11 +31,14 @@ def test_metrics_annotation_names_a_route_of_the_app(overlay: Rendered, get_rout
     assert annotations["prometheus.io/path"] in get_routes
 
 
-def test_ingress_paths_reach_the_api(overlay: Rendered, get_routes: set[str]) -> None:
+def test_ingress_paths_reach_the_api_and_nothing_else(overlay: Rendered, get_routes: set[str]) -> None:
+    # The probes, /metrics and the API docs stay inside the cluster (/healthz's errors name data paths).
     paths = [p for rule in overlay.one("Ingress")["spec"]["rules"] for p in rule["http"]["paths"]]
-    for route in ("/v1/datasets", "/healthz"):
-        assert any(p["pathType"] == "Prefix" and route.startswith(p["path"]) for p in paths), route
+    for route in get_routes:
+        exposed = any(p["pathType"] == "Prefix" and route.startswith(p["path"]) for p in paths)
+        assert exposed == route.startswith("/v1/"), route
     assert "/v1/datasets" in get_routes
+    assert {"/healthz", "/livez", "/metrics"} <= get_routes
 
 
 def test_serve_listens_where_the_probes_look(overlay: Rendered, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -103,7 +103,9 @@ def test_read_only_volume_is_mounted_read_only_by_the_node_too(overlay: Rendered
 def test_dev_has_a_build_job_and_prod_a_daily_cronjob(rendered_overlays: dict[str, Rendered]) -> None:
     assert [j["metadata"]["name"] for j in rendered_overlays["dev"].of_kind("Job")] == ["rodata-build"]
     for name in ("prod", "prod-large"):
-        crons = rendered_overlays[name].of_kind("CronJob")
+        crons = [c for c in rendered_overlays[name].of_kind("CronJob")
+                 if c["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"][
+                     "app.kubernetes.io/component"] == "etl"]
         assert len(crons) == 1, name
         fields = crons[0]["spec"]["schedule"].split()
         assert fields[0].isdigit()

@@ -10,7 +10,7 @@ import tomllib
 
 from tests.deploy.dockerfile import Dockerfile, parse, substitute
 from tests.deploy.dockerignore import DockerIgnore
-from tests.deploy.manifests import DEPLOY, REPO, Rendered, env_of, etl_templates
+from tests.deploy.manifests import DEPLOY, REPO, Rendered, env_of, etl_templates, verify_templates
 
 DOCKERFILE = DEPLOY / "Dockerfile"
 
@@ -61,7 +61,8 @@ def test_image_runs_as_the_non_root_user_the_pods_declare(recipe: Dockerfile, ov
     uid, gid = (int(part) for part in user.split(":"))
     assert uid != 0
     assert gid != 0
-    templates = [overlay.server["spec"]["template"], *(t for _, t in etl_templates(overlay))]
+    templates = [overlay.server["spec"]["template"], *(t for _, t in etl_templates(overlay)),
+                 *(t for _, t in verify_templates(overlay))]
     for template in templates:
         context = template["spec"]["securityContext"]
         assert (context["runAsUser"], context["runAsGroup"]) == (uid, gid)
@@ -90,20 +91,24 @@ def test_image_writes_only_under_tmp(recipe: Dockerfile, overlay: Rendered) -> N
 
 
 def test_every_overlay_runs_the_release_tag_of_this_version(overlay: Rendered) -> None:
-    images = {c["image"] for _, t in [("server", overlay.server["spec"]["template"]), *etl_templates(overlay)]
-              for c in t["spec"]["containers"]}
-    assert len(images) == 1, f"server and ETL run one image: {images}"
-    name, tag = images.pop().rsplit(":", 1)
+    templates = [("server", overlay.server["spec"]["template"]), *etl_templates(overlay), *verify_templates(overlay)]
+    images = {c["image"] for _, t in templates for c in t["spec"]["containers"]}
+    assert len(images) == 1, f"server, ETL and verify run one image: {images}"
+    # The prod overlays pin the digest too (name:tag@sha256:...): the tag still says which release.
+    name, tag = images.pop().split("@", 1)[0].rsplit(":", 1)
     assert name.rsplit("/", 1)[-1] == "rodata"
     assert tag == project_version()
 
 
 def test_docs_build_the_image_the_overlays_run(rendered_overlays: dict[str, Rendered]) -> None:
+    # The build makes the tag; prod runs that tag pinned by the digest the push gives (name:tag@sha256:...).
     docs = (REPO / "docs" / "deploy.md").read_text()
+    tag, _, digest = rendered_overlays["prod"].server_container["image"].partition("@")
+    assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest)
     built = set(re.findall(r"docker build -f deploy/Dockerfile -t (\S+) \.", docs))
-    assert built == {rendered_overlays["prod"].server_container["image"]}
+    assert built == {tag}
     header = DOCKERFILE.read_text()
-    assert f"-t {rendered_overlays['prod'].server_container['image']} ." in header
+    assert f"-t {tag} ." in header
 
 
 def test_dockerignore_sends_the_sources_and_nothing_else() -> None:
