@@ -302,3 +302,11 @@ def test_a_part_unreadable_while_served_is_retried_not_refused(tmp_path: Path) -
     now[0] += 0.6
     assert [(e.kind, e.version) for e in catalog.refresh()] == [("swapped", v.name)]
     assert catalog.get("d").get(3)["v"] == 30  # type: ignore[union-attr,index]
+
+
+def test_verify_record_all_records_every_kept_version(tmp_path: Path) -> None:
+    versions = [publish(tmp_path, "d", gen=g) for g in range(2)]
+    done = cli("verify", "--deep", "--record", "--all", "d", "--data-root", tmp_path)
+    assert done.returncode == 0, done.stderr
+    for v in versions:
+        assert [doc["verdict"] for name, doc in verdicts(v.path).items() if name.startswith("verify-")] == ["pass"]
