@@ -16,6 +16,7 @@ from rodata.batch import Batch
 from rodata.dataset import Dataset, open
 from rodata.errors import (
     BadInputError,
+    BuildInProgressError,
     ClientError,
     DatasetNotFoundError,
     DuplicateKeyError,
@@ -69,6 +70,7 @@ __all__ = [
     "AsyncClient",
     "BadInputError",
     "Batch",
+    "BuildInProgressError",
     "BuildReport",
     "Client",
     "ClientError",

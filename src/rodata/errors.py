@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadInputError",
+    "BuildInProgressError",
     "ClientError",
     "DatasetNotFoundError",
     "DuplicateKeyError",
@@ -60,6 +61,11 @@ class DatasetNotFoundError(RodataError, FileNotFoundError):
 
 class PublishError(RodataError):
     """A new version could not be published; the live version is untouched."""
+
+
+class BuildInProgressError(PublishError):
+    """Another process is building (or writing) this dataset: one build at a time per dataset.
+    Nothing was done; the command line's exit status 1."""
 
 
 class PublishGuardError(PublishError):

@@ -24,6 +24,7 @@ import orjson
 from rodata._files import read_regular
 from rodata._process import clean_locked_dirs, lock_file_of, locked_dir, pid_alive, try_lock
 from rodata.errors import (
+    BuildInProgressError,
     DatasetNotFoundError,
     FormatError,
     PublishError,
@@ -65,11 +66,6 @@ _LEGACY_RE = re.compile(r"\.staging-(\d+)-.*")
 _MAX_CURRENT_BYTES = 4096
 _MAX_HISTORY_BYTES = 16 * 1024 * 1024  # ~900,000 swaps
 _MAX_HOLDER_BYTES = 4096
-
-
-class BuildInProgressError(PublishError):
-    """Another process is building (or writing) this dataset: one build at a time per dataset.
-    Nothing was done; the command line's exit status 1."""
 
 
 @dataclass(frozen=True)
