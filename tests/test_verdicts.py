@@ -310,3 +310,18 @@ def test_verify_record_all_records_every_kept_version(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for v in versions:
         assert [doc["verdict"] for name, doc in verdicts(v.path).items() if name.startswith("verify-")] == ["pass"]
+
+
+def test_a_fail_recorded_for_the_served_version_stops_serving_it(tmp_path: Path) -> None:
+    from rodata.validation import record
+
+    v = publish(tmp_path, "d")
+    catalog, _ = recorded_catalog(tmp_path)
+    assert catalog.refresh() == [] and catalog.get("d") is not None
+    # a verifying job on another host found a fault in the live version (its bytes went bad there)
+    record(v.path, "verify-other-host", by="rodata verify", passed=False, fault="part-00000.seg: checksum mismatch")
+    events = catalog.refresh()
+    assert [(e.kind, e.version) for e in events] == [("refused", v.name)]
+    assert "checksum mismatch" in (events[0].reason or "")
+    assert catalog.get("d") is None
+    assert catalog.refresh() == []

@@ -32,7 +32,7 @@ from rodata.dataset import Dataset
 from rodata.dataset import open as open_dataset
 from rodata.errors import FormatError, RodataError, UsageError
 from rodata.store import CURRENT, current_version, is_dataset_name
-from rodata.validation import VerdictPending, check_recorded
+from rodata.validation import VERDICTS, VerdictPending, check_recorded
 
 __all__ = ["VERIFY_MODES", "Catalog", "CatalogEvent", "DatasetState", "verify_mode"]
 
@@ -78,6 +78,7 @@ class DatasetState:
     retries: dict[str, tuple[int, float]] = field(default_factory=dict)  # version -> (attempts, next try at)
     current: str | None = None  # the version CURRENT names, at the last poll
     waiting: str | None = None  # why the version CURRENT names is not served yet (no verdict recorded)
+    verdicts_seen: tuple[int, int] | None = None  # the served version's verdicts/ (inode, mtime) last checked
 
     @property
     def serving(self) -> bool:
@@ -249,6 +250,11 @@ class Catalog:
                     self._retry_later(state, str(serving.version), f"a part became unreadable while served: "
                                       f"{unreadable}", events)
                 serving = None
+        if serving is not None and self.mode == "recorded":
+            withdrawn = self._failed_since(state, serving)
+            if withdrawn is not None:  # a verifier recorded a fail for the served version: refused anywhere
+                self._unserve(state, serving, withdrawn, events)
+                serving = None
         try:
             version = current_version(self.data_root / name)
         except RodataError as exc:
@@ -280,6 +286,25 @@ class Catalog:
             self._retry_later(state, version, str(exc), events)
             return
         self._swap(state, ds, events)
+
+    def _failed_since(self, state: DatasetState, ds: Dataset) -> str | None:
+        """Why the served version's verdicts now refuse it (a fail recorded since it was swapped in),
+        or None.  The verdicts are read again only when their directory changed."""
+        try:
+            st = os.stat(ds.path / VERDICTS)
+        except OSError:
+            return None
+        seen = (st.st_ino, st.st_mtime_ns)
+        if state.verdicts_seen == seen:
+            return None
+        state.verdicts_seen = seen
+        try:
+            check_recorded(ds.path)
+        except FormatError as exc:
+            return str(exc)
+        except (OSError, RodataError):  # unreadable for now: the next change of the directory is looked at
+            return None
+        return None
 
     def _retry_later(self, state: DatasetState, version: str, reason: str, events: list[CatalogEvent]) -> None:
         """An I/O fault: `version` is tried again after a delay that doubles up to the cap."""
@@ -320,6 +345,7 @@ class Catalog:
         state.loaded_at = time.time()
         state.error = None
         state.waiting = None
+        state.verdicts_seen = None
         state.retries.clear()
         if not first:
             state.swaps += 1
