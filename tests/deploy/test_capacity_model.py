@@ -121,6 +121,22 @@ def test_pods_from_the_cores_at_the_target_utilisation(section: str) -> None:
     assert with_zone - math.ceil(with_zone / n_zones) >= base
 
 
+def test_requests_per_pod_at_the_target(section: str) -> None:
+    text = flat(section)
+    rows, total = routes(section)
+    match = re.search(r"this mix is ([0-9,]+) req/s \(([0-9,+ ]+)\) on ([0-9.]+) cores, so a pod at ([0-9]+) % "
+                      r"answers ([0-9,]+) / ([0-9.]+) \* ([0-9.]+) = ([0-9,]+) req/s", text)
+    assert match
+    mix, parts, cores, target, mix2, cores2, share, per_pod = match.groups()
+    # One request per lookup or slice: the loads of the table in requests.
+    loads = [line.split("|")[3] for line in section.splitlines() if line.startswith("| ")]
+    requests = [number(m) for m in re.findall(r"([0-9,]+) (?:req|lookups|slices)/s", " ".join(loads))]
+    assert sorted(number(p) for p in parts.split("+")) == sorted(requests) and len(requests) == len(rows)
+    assert number(mix) == number(mix2) == sum(requests)
+    assert cores == cores2 == total and float(share) == int(target) / 100
+    assert round(number(mix) / float(cores) * float(share)) == number(per_pod)
+
+
 def test_the_small_case(section: str) -> None:
     text = flat(section)
     rows, _ = routes(section)
@@ -161,20 +177,22 @@ def test_memory_from_the_hot_set(section: str, rendered_overlays: dict[str, Rend
 
 def test_cold_starts_within_the_filer(section: str, rendered_overlays: dict[str, Rendered]) -> None:
     text = flat(section)
-    match = re.search(r"With r = ([0-9]+) MiB/s .*? F = ([0-9,]+) MiB/s: C = ([0-9,]+) / ([0-9]+) = ([0-9]+) pods",
-                      text)
+    match = re.search(r"r = ([0-9]+) MiB/s and a filer that sustains F = ([0-9,]+) MiB/s: "
+                      r"C = ([0-9,]+) / ([0-9]+) = ([0-9]+) pods starting at once, the rollout's `maxSurge`", text)
     assert match
     r, f, f2, r2, c = (number(g) for g in match.groups())
     assert r == r2 and f == f2 and c == math.floor(f / r) and c * r <= f
-    # r is the read rate the startup probes are sized for (the Deployment says so beside them).
-    deployment = (REPO / "deploy" / "kustomize" / "base" / "deployment.yaml").read_text(encoding="utf-8")
-    assert f"at {int(r)} MiB/s" in deployment
+    # The figures are prod-large's: the Deployment's annotations and its surge.
+    large = rendered_overlays["prod-large"]
+    annotations = large.server["metadata"]["annotations"]
+    assert parse_quantity(annotations["rodata.io/cold-start-read-bytes-per-second"]) == r * MiB
+    assert parse_quantity(annotations["rodata.io/filer-read-bytes-per-second"]) == f * MiB
+    assert large.server["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == c
     full = re.search(r"prod-large's share, ([0-9]+) TiB for ([0-9]+) kept versions, holds about ([0-9.]+) GiB live: "
                      r"([0-9.]+) \* 1,024 / ([0-9]+) = ([0-9,]+) s, ([0-9]+) minutes per pod, and a rollout of "
                      r"([0-9]+) pods in waves of ([0-9]+) takes ([0-9]+) \* ([0-9]+) = ([0-9]+) minutes", text)
     assert full
     tib, kept, live, live2, r3, secs, minutes, fleet, wave, waves, minutes2, total = (number(g) for g in full.groups())
-    large = rendered_overlays["prod-large"]
     claim = large.one("PersistentVolumeClaim", "rodata-data")["spec"]["resources"]["requests"]["storage"]
     assert parse_quantity(claim) == tib * 2**40
     etl = large.one("CronJob", "rodata-build-daily")
