@@ -160,6 +160,13 @@ def _one_rule(rule: Obj, known_metrics: set[str]) -> list[str]:
         parsed = parse(str(rule["expr"]))
     except PromQLError as exc:
         return [*problems, str(exc)]
+    # The annotations are expanded with the labels of the expression's result: a label it aggregates
+    # away is empty in the alert.
+    named = {m for text in rule["annotations"].values() for m in re.findall(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)",
+                                                                           str(text))}
+    if parsed.labels is not None and named - parsed.labels:
+        problems.append(f"the annotations name {sorted(named - parsed.labels)}, which the result has not "
+                        f"(it keeps {sorted(parsed.labels)})")
     unknown = parsed.metrics - known_metrics - set(EXTERNAL_METRICS)
     if unknown:
         problems.append(f"no exporter publishes {sorted(unknown)}")

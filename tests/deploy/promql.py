@@ -6,7 +6,9 @@ precedence, `bool`, `on`/`ignoring` and `group_left`/`group_right`), types each 
 instant vector, range vector) and reports what Prometheus itself would refuse: a syntax error, an
 unknown function, a function given the wrong type (`rate` of an instant vector), an aggregation of a
 range vector, a bad duration, a matcher regex that does not compile.  It also returns the metric names
-the expression selects, so that a test can check each against what the exporters expose.
+the expression selects, so that a test can check each against what the exporters expose, and the labels
+its result has where the expression fixes them (an aggregation `by`, a match `on`), so that a test can
+check the labels an alert's annotations name.
 
 Not a full implementation (no subqueries' step checks, no `@` modifier, no histogram literals): an
 expression outside the subset is reported as an error, never accepted silently."""
@@ -16,7 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Parsed", "PromQLError", "parse"]
+__all__ = ["Labels", "Parsed", "PromQLError", "parse"]
+
+#: The labels of a result: a known set, or None where they are those of the series selected (any).
+Labels = frozenset[str] | None
 
 SCALAR, STRING, VECTOR, RANGE = "scalar", "string", "instant vector", "range vector"
 
@@ -70,6 +75,7 @@ class Parsed:
 
     metrics: set[str] = field(default_factory=set)
     result: str = VECTOR
+    labels: Labels = None
 
 
 def parse(text: str) -> Parsed:
@@ -78,7 +84,7 @@ def parse(text: str) -> Parsed:
     result = parser.expression()
     if parser.peek() is not None:
         parser.fail(f"unexpected {parser.peek()!r} after the expression")
-    return Parsed(parser.metrics, result)
+    return Parsed(parser.metrics, result, parser.out)
 
 
 class _Parser:
@@ -95,6 +101,8 @@ class _Parser:
                 self.tokens.append((match.lastgroup or "", match.group(), position))
             position = match.end()
         self.index = 0
+        #: The labels of the node parsed last (each parsing method sets it for the node it returns).
+        self.out: Labels = None
 
     # --- tokens -----------------------------------------------------------------------------------------
 
@@ -137,6 +145,7 @@ class _Parser:
             return self.unary()
         left = self.expression(level + 1)
         while self.peek() in _PRECEDENCE[level]:
+            left_labels = self.out
             op = self.take()
             returns_bool = False
             if self.peek() == "bool":
@@ -144,16 +153,20 @@ class _Parser:
                     self.fail("bool only follows a comparison")
                 self.take()
                 returns_bool = True
+            matching: tuple[str, frozenset[str], str | None, frozenset[str]] | None = None
             if self.peek() in ("on", "ignoring"):
-                self.take()
-                self.labels()
+                how, names = self.take(), frozenset(self.labels())
+                group, extra = None, frozenset[str]()
                 if self.peek() in ("group_left", "group_right"):
-                    self.take()
+                    group = self.take()
                     if self.peek() == "(":
-                        self.labels()
+                        extra = frozenset(self.labels())
+                matching = (how, names, group, extra)
             # `^` is right-associative: its right side is parsed at its own level.
             right = self.expression(level if op == "^" else level + 1)
-            left = self.binary(op, left, right, returns_bool)
+            result = self.binary(op, left, right, returns_bool)
+            self.out = _binary_labels(op, (left, left_labels), (right, self.out), returns_bool, matching)
+            left = result
         return left
 
     def binary(self, op: str, left: str, right: str, returns_bool: bool) -> str:
@@ -165,7 +178,7 @@ class _Parser:
             self.fail("a comparison of two scalars needs bool")
         return VECTOR if VECTOR in (left, right) else SCALAR
 
-    def unary(self) -> str:
+    def unary(self) -> str:  # the sign keeps the operand's labels
         if self.peek() in ("-", "+"):
             self.take()
             operand = self.unary()
@@ -205,9 +218,11 @@ class _Parser:
             if kind == "duration":
                 self.fail("a duration outside a range")
             self.take()
+            self.out = frozenset()
             return SCALAR
         if kind == "string":
             self.take()
+            self.out = frozenset()
             return STRING
         if token == "(":
             self.take("(")
@@ -216,6 +231,7 @@ class _Parser:
             return inner
         if token == "{":
             self.matchers()
+            self.out = None
             return VECTOR
         if kind != "ident" or token in _KEYWORDS or any(token in ops for ops in _PRECEDENCE):
             self.fail(f"unexpected {token!r}")
@@ -228,6 +244,7 @@ class _Parser:
         self.metrics.add(token)
         if self.peek() == "{":
             self.matchers()
+        self.out = None
         return VECTOR
 
     def matchers(self) -> None:
@@ -255,9 +272,9 @@ class _Parser:
 
     def aggregation(self, name: str) -> str:
         self.take()
+        grouping: tuple[str, list[str]] | None = None
         if self.peek() in ("by", "without"):
-            self.take()
-            self.labels()
+            grouping = (self.take(), self.labels())
         self.take("(")
         if name in _PARAM_AGGREGATIONS:
             parameter = self.expression()
@@ -265,12 +282,22 @@ class _Parser:
                 self.fail(f"{name} takes first: {_PARAM_AGGREGATIONS[name]}, not: {parameter}")
             self.take(",")
         operand = self.expression()
+        operand_labels = self.out
         if operand != VECTOR:
             self.fail(f"{name} of a {operand}")
         self.take(")")
         if self.peek() in ("by", "without"):
-            self.take()
-            self.labels()
+            grouping = (self.take(), self.labels())
+        if name in ("topk", "bottomk"):
+            self.out = operand_labels  # a selection of the operand's series, labels and all
+        elif name == "count_values":
+            self.out = None  # adds a label its parameter names
+        elif grouping is None:
+            self.out = frozenset()
+        elif grouping[0] == "by":
+            self.out = frozenset(grouping[1])
+        else:
+            self.out = None if operand_labels is None else operand_labels - set(grouping[1])
         return VECTOR
 
     def call(self, name: str) -> str:
@@ -280,8 +307,10 @@ class _Parser:
         self.take()
         self.take("(")
         given: list[str] = []
+        given_labels: list[Labels] = []
         while self.peek() != ")":
             given.append(self.expression())
+            given_labels.append(self.out)
             if self.peek() == ",":
                 self.take(",")
             elif self.peek() != ")":
@@ -294,4 +323,42 @@ class _Parser:
         for position, (have, want) in enumerate(zip(given, wanted, strict=False)):
             if have != want:
                 self.fail(f"argument {position + 1} of {name} must be: {want}, not: {have}")
+        self.out = _call_labels(name, given, given_labels)
         return result
+
+
+def _call_labels(name: str, given: list[str], labels: list[Labels]) -> Labels:
+    """The labels of a function's result: those of its vector argument (less `le` for a quantile of
+    buckets), none for a scalar's, unknown where the function makes or renames labels."""
+    if name in ("label_replace", "absent", "absent_over_time"):
+        return None
+    vectors = [lab for kind, lab in zip(given, labels, strict=True) if kind in (VECTOR, RANGE)]
+    if not vectors:
+        return frozenset()
+    if name == "histogram_quantile":
+        return None if vectors[0] is None else vectors[0] - {"le"}
+    return vectors[0]
+
+
+def _binary_labels(op: str, left: tuple[str, Labels], right: tuple[str, Labels], returns_bool: bool,
+                   matching: tuple[str, frozenset[str], str | None, frozenset[str]] | None) -> Labels:
+    """The labels of a binary operation's result, as Prometheus forms them."""
+    (left_kind, left_labels), (right_kind, right_labels) = left, right
+    if left_kind != VECTOR or right_kind != VECTOR:  # a vector and a scalar: the vector's labels
+        return left_labels if left_kind == VECTOR else right_labels if right_kind == VECTOR else frozenset()
+    if op in ("and", "unless"):
+        return left_labels
+    if op == "or":
+        return None
+    if op in _COMPARISONS and not returns_bool:  # a filter: the left side's series as they are
+        return left_labels
+    if matching is None:
+        return left_labels
+    how, names, group, extra = matching
+    if group == "group_left":
+        return None if left_labels is None else left_labels | extra
+    if group == "group_right":
+        return None if right_labels is None else right_labels | extra
+    if how == "on":
+        return names
+    return None if left_labels is None else left_labels - names

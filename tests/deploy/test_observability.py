@@ -156,6 +156,10 @@ def _rule(name: str, change: Callable[[dict[str, Any]], None]) -> Callable[[dict
         expr=r["expr"].replace("[5m]", "")))),
     ("unbalanced parentheses", _rule("RodataVersionSkew", lambda r: r.update(expr=r["expr"] + ")"))),
     ("a bad duration", _rule("RodataDatasetError", lambda r: r.update(**{"for": "10 minutes"}))),
+    ("a label aggregated away", _rule("RodataVersionSkew", lambda r: r["annotations"].update(
+        summary="{{ $labels.pod }} lags"))),
+    ("a label dropped by a match", _rule("RodataHigh5xxRate", lambda r: r.update(
+        expr=r["expr"].replace("/ sum by (namespace)", "/ on () sum by (namespace)")))),
 ])
 def test_rule_check_rejects(prod: Rendered, exposed: set[str], what: str,
                             change: Callable[[dict[str, Any]], None]) -> None:
@@ -204,3 +208,16 @@ def test_promql_checker_rejects(expr: str) -> None:
 ])
 def test_promql_checker_accepts(expr: str) -> None:
     assert parse(expr).metrics
+
+
+@pytest.mark.parametrize(("expr", "labels"), [
+    ("sum by (namespace, dataset) (increase(rodata_dataset_refused_versions_total[15m])) > 0",
+     {"namespace", "dataset"}),
+    ("sum by (namespace) (rate(rodata_requests_total[5m])) / on (namespace) sum(rate(rodata_requests_total[5m]))",
+     {"namespace"}),
+    ("histogram_quantile(0.99, sum by (le, route) (rate(rodata_request_duration_seconds_bucket[5m])))", {"route"}),
+    ("count(rodata_ready)", set()),
+    ("rodata_ready == 0", None),
+])
+def test_promql_checker_knows_the_result_labels(expr: str, labels: set[str] | None) -> None:
+    assert parse(expr).labels == (None if labels is None else frozenset(labels))
