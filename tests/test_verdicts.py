@@ -119,6 +119,43 @@ def test_parts_commit_records_its_verdict(tmp_path: Path) -> None:
     _check_writer_verdict(version.path, "rodata.parts")
 
 
+def test_the_writers_verdict_is_in_place_before_current_names_the_version(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import rodata.store as store
+
+    seen: list[bool] = []
+    swap = store.swap_current
+
+    def checked_swap(dataset_dir: Path, name: str) -> None:
+        seen.append((dataset_dir / name / "verdicts" / "writer.json").is_file())
+        swap(dataset_dir, name)
+
+    monkeypatch.setattr(store, "swap_current", checked_swap)
+    publish(tmp_path, "d")
+    staging = parts.begin(tmp_path, "d", key="k", schema={"k": "int64", "v": "int64"})
+    parts.write_part(staging, 0, {"k": np.arange(300), "v": np.arange(300) * 10})
+    parts.commit(staging)
+    assert seen == [True, True]
+
+
+def test_a_commit_during_another_build_is_refused_and_can_be_retried(tmp_path: Path) -> None:
+    publish(tmp_path, "d")
+    staging = parts.begin(tmp_path, "d", key="k", schema={"k": "int64", "v": "int64"})
+    parts.write_part(staging, 0, {"k": np.arange(300), "v": np.arange(300) * 10})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from rodata.store import build_lock\n"
+         "with build_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)", str(tmp_path / "d")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(rodata.BuildInProgressError):
+            parts.commit(staging)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert parts.commit(staging).rows == 300  # the staging was left as it was
+
+
 # -- rodata verify --deep --record ----------------------------------------------------------
 
 

@@ -42,7 +42,7 @@ from rodata.manifest import MANIFEST_FORMAT, PartEntry, new_manifest, parse_mani
 from rodata.parts_writer import write_part as write_ordered_part
 from rodata.parts_writer import write_rows
 from rodata.schema import MAX_DATE, MIN_DATE, Column, Schema, key_storage_type, parse_type
-from rodata.store import Version, check_dataset_name, clean_stale_staging, dataset_path, guard
+from rodata.store import Version, build_lock, check_dataset_name, clean_stale_staging, dataset_path, guard
 from rodata.writer import publish_parts
 
 __all__ = ["STALE_AFTER", "Staging", "abort", "attach", "begin", "clean_stale", "commit", "write_part"]
@@ -158,6 +158,15 @@ def commit(staging: Staging, *, keep_versions: int = 3, allow_schema_change: boo
     recorded = attach(path)
     if recorded.schema != schema or recorded.dataset != staging.dataset or path.parent.name != staging.dataset:
         raise PublishError(f"{path}: the staging area records another dataset or schema than this handle's")
+    # One build of a dataset at a time (rodata.store.build_lock), taken before the seal: a refusal
+    # (another build runs) leaves the staging as it was, to commit again.
+    with build_lock(path.parent):
+        return _commit(staging, path, schema, started, keep_versions=keep_versions,
+                       allow_schema_change=allow_schema_change, allow_shrink=allow_shrink, build=build)
+
+
+def _commit(staging: Staging, path: Path, schema: Schema, started: float, *, keep_versions: int,
+            allow_schema_change: bool, allow_shrink: bool, build: Mapping[str, Any] | None) -> Version:
     # Sealed first, by a rename: an attempt still running (a speculative one the engine gave up on)
     # can no longer add or replace a part by the staging's path while commit reads and moves them.
     sealed = path.with_name(f"{path.name}.sealed-{secrets.token_hex(4)}")

@@ -14,7 +14,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -367,6 +367,7 @@ def previous_live(dataset_dir: str | os.PathLike[str], live: str | None) -> str 
 def publish(
     staging: Path, dataset: str, manifest: dict[str, Any], *, keep_versions: int = 3,
     allow_schema_change: bool = False, allow_shrink: bool = False,
+    before_live: Callable[[Path, Manifest], None] | None = None,
 ) -> Version:
     """Move a fully written and verified staging directory into place and make it live.
 
@@ -375,7 +376,9 @@ def publish(
     `keep_versions` swaps of HISTORY, the live one and the one before it).  The publish guard
     refuses a version whose schema differs from the live one's or that holds fewer than
     half its rows (:class:`PublishGuardError`) unless `allow_schema_change` /
-    `allow_shrink` say it is meant."""
+    `allow_shrink` say it is meant.  `before_live(staging, manifest)` is called once the manifest
+    is written (durably) and before the version moves into place: what it writes into `staging`
+    (the writer's verdict) is there before anything can serve the version."""
     if keep_versions < 1:
         raise UsageError("keep_versions must be at least 1")
     d = staging.parent
@@ -390,6 +393,8 @@ def publish(
         guard(d, typed, allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
         _write_durably(staging / MANIFEST, raw)
         _fsync_dir(staging)
+        if before_live is not None:
+            before_live(staging, typed)
         try:
             os.rename(staging, d / name)
         except OSError as exc:

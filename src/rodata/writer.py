@@ -15,7 +15,7 @@ from rodata._columns import ColumnData, coerce_columns
 from rodata._core import FORMAT_CONSTANTS
 from rodata.errors import SchemaError, UsageError
 from rodata.keyorder import OnDuplicate
-from rodata.manifest import PartEntry, new_manifest
+from rodata.manifest import Manifest, PartEntry, new_manifest
 from rodata.parts_writer import order_rows, write_rows
 from rodata.schema import KEY_WIDENING_TYPES, Column, Schema
 from rodata.store import Version, publish, staging_dir
@@ -117,11 +117,13 @@ def publish_parts(
     through the reader's checks in :func:`rodata.store.publish`."""
     seconds = round(time.time() - started, 3) if started is not None else None
     manifest = new_manifest(schema, infos, build=build, seconds=seconds)
-    version = publish(staging, dataset, manifest, keep_versions=keep_versions,
-                      allow_schema_change=allow_schema_change, allow_shrink=allow_shrink)
     by = str((build or {}).get("source", "rodata.write"))
-    # After the rename of CURRENT (the manifest digest is known only once publish named the version):
-    # a server in the recorded mode waits for it for at most one poll.
-    record(version.path, WRITER_VERDICT, by=by, passed=True,
-           details={"parts": len(infos), "rows": version.rows, "bytes": version.manifest.bytes})
-    return version
+
+    def record_verdict(path: Path, typed: Manifest) -> None:
+        # Once the manifest is written (its digest is what the verdict vouches for) and before the
+        # version moves into place: a server in the recorded mode never sees it without its verdict.
+        record(path, WRITER_VERDICT, by=by, passed=True,
+               details={"parts": len(infos), "rows": typed.rows, "bytes": typed.bytes})
+
+    return publish(staging, dataset, manifest, keep_versions=keep_versions, allow_schema_change=allow_schema_change,
+                   allow_shrink=allow_shrink, before_live=record_verdict)
