@@ -120,6 +120,15 @@ def test_external_series_are_named_in_the_docs() -> None:
         assert metric in docs and exporter.split(",")[0] in docs, metric
 
 
+def test_documented_queries_parse_and_read_existing_series(exposed: set[str]) -> None:
+    # The runbook's convergence queries are typed into Prometheus as they are written.
+    docs = DEPLOY_DOCS.read_text(encoding="utf-8")
+    queries = [q for block in re.findall(r"```promql\n(.*?)```", docs, re.DOTALL) for q in block.splitlines() if q]
+    assert len(queries) >= 2
+    for query in queries:
+        assert parse(query).metrics <= exposed | set(EXTERNAL_METRICS), query
+
+
 # --- the checkers reject broken copies --------------------------------------------------------------
 
 
