@@ -298,7 +298,7 @@ def test_literal_checker_lets_an_image_pinned_by_digest_pass(prod: Rendered) -> 
     # The release pipeline pins the image by digest (docs/deploy.md): that digest is not a token's.
     objects = copy.deepcopy(prod.objects)
     container = _pod(objects)["containers"][0]
-    container["image"] = container["image"].rsplit(":", 1)[0] + "@sha256:" + FAKE_DIGEST
+    container["image"] = container["image"].partition("@")[0] + "@sha256:" + FAKE_DIGEST
     assert secret_literal_problems(objects) == []
     # As `kustomize edit set image` writes it into kustomization.yaml; a digest under a key is refused.
     assert text_secret_problems(f"    digest: sha256:{FAKE_DIGEST}", "kustomization.yaml") == []
