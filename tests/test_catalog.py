@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -163,7 +164,7 @@ def test_the_watcher_thread_swaps_by_itself(tmp_path: Path) -> None:
             ds = catalog.get("a")
             if ds is not None and ds.version == v2:
                 break
-            catalog._stop.wait(0.01)
+            time.sleep(0.01)
         assert catalog.get("a").version == v2  # type: ignore[union-attr]
     finally:
         catalog.stop()

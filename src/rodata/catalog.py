@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rodata._poller import Poller
 from rodata.dataset import Dataset
 from rodata.dataset import open as open_dataset
 from rodata.errors import FormatError, RodataError, UsageError
@@ -134,9 +135,9 @@ class Catalog:
         self._serving: dict[str, Dataset] = {}
         self._states: dict[str, DatasetState] = {}
         self._ready = threading.Event()
-        self._stop = threading.Event()
         self._lock = threading.Lock()  # one refresh at a time
-        self._thread: threading.Thread | None = None
+        self._poller = Poller("rodata-catalog", self.refresh, what="catalog refresh failed", log=log,
+                              first=lambda: None if self.ready else self.load())
         self._clock = clock
 
     # -- the read side (any thread; the hot path) ----------------------------------------
@@ -389,33 +390,11 @@ class Catalog:
 
     def start(self, poll_interval: float) -> None:
         """Load (if not done yet) and then poll every `poll_interval` seconds, in a background thread."""
-        if poll_interval <= 0:
-            raise UsageError("poll_interval must be positive")
-        if self._thread is not None:
-            raise RuntimeError("the catalog is already watching")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, args=(poll_interval,), name="rodata-catalog",
-                                        daemon=True)
-        self._thread.start()
+        self._poller.start(poll_interval)
 
     def stop(self, timeout: float | None = 5.0) -> None:
         """Stop the watcher thread (a verify in progress finishes first, up to `timeout`)."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-
-    def _watch(self, poll_interval: float) -> None:
-        if not self.ready:
-            self._guarded(self.load)
-        while not self._stop.wait(poll_interval):
-            self._guarded(self.refresh)
-
-    def _guarded(self, step: Callable[[], list[CatalogEvent]]) -> None:
-        try:
-            step()
-        except Exception:  # the watcher must outlive any one bad poll; the error is logged
-            log.exception("catalog refresh failed")
+        self._poller.stop(timeout)
 
 
 def _unreadable_part(ds: Dataset) -> OSError | None:

@@ -25,13 +25,13 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable
 from contextvars import ContextVar
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from rodata._poller import Poller
 from rodata.errors import UsageError
 from rodata.server.errors import Reply, error_reply
 
@@ -156,8 +156,8 @@ class Gate:
         self._key = key
         self._failed_key: tuple[int, ...] | None = None
         self._state = _Snapshot(principals)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Poller("rodata-tokens", self.refresh, what=f"tokens file {self.path}: watching failed",
+                              log=log)
 
     @property
     def tokens(self) -> int:
@@ -235,26 +235,11 @@ class Gate:
 
     def start(self, poll_interval: float) -> None:
         """Watch the file every `poll_interval` seconds, in a daemon thread."""
-        if self._thread is not None:
-            raise RuntimeError("the tokens file is already watched")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, args=(poll_interval,), name="rodata-tokens",
-                                        daemon=True)
-        self._thread.start()
+        self._poller.start(poll_interval)
 
     def stop(self, timeout: float | None = 5.0) -> None:
         """Stop watching."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-
-    def _watch(self, poll_interval: float) -> None:
-        while not self._stop.wait(poll_interval):
-            try:
-                self.refresh()
-            except Exception:  # the watcher must outlive any one bad poll; the error is logged
-                log.exception("tokens file %s: watching failed", self.path)
+        self._poller.stop(timeout)
 
 
 def _nothing(dataset: str) -> bool:
