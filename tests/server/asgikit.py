@@ -166,11 +166,11 @@ async def call_wire(wire: Any, method: str, raw_path: bytes, query: bytes = b"",
     headers = request_headers(method, body, headers, extra)
     protocol, transport, state = connect(wire)
     protocol.data_received(request_bytes(method, raw_path, query, body, headers))
-    for _ in range(10_000):  # a bound on the loop turns an answer through the application takes
+    for turn in range(100_000):  # a bound on waiting for an answer (the application's, or a thread's)
         parsed = parse_answer(bytes(transport.out), method)
-        if parsed is not None and not state.tasks:
+        if parsed is not None and not state.tasks and not wire.queued:
             break
-        await asyncio.sleep(0)
+        await asyncio.sleep(0 if turn < 1000 else 0.001)
     else:
         sent = bytes(transport.out)[:300]
         raise EscapedError(f"{method} {raw_path!r}: no complete answer from the protocol: {sent!r}")

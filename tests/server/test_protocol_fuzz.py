@@ -89,10 +89,11 @@ async def _drive(wire: Any, data: bytes, cuts: list[int]) -> tuple[bytes, bool]:
         for _ in range(3):
             await asyncio.sleep(0)
     quiet = 0
-    for _ in range(5_000):  # until no answer is being made and nothing more is written
+    for turn in range(50_000):  # until no answer is being made (by the application or a thread)
         before = len(transport.out)
-        await asyncio.sleep(0)
-        quiet = quiet + 1 if not state.tasks and len(transport.out) == before else 0
+        await asyncio.sleep(0 if turn < 1000 else 0.001)
+        idle = not state.tasks and not wire.queued
+        quiet = quiet + 1 if idle and len(transport.out) == before else 0
         if quiet > 20:
             break
     closed = transport.closed

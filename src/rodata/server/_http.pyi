@@ -21,6 +21,7 @@ class Wire:
 
     app: Any
     keep_alive_timeout: float
+    queued: int
     def __init__(self, app: Any, router: Any, counters: Counters, *, keep_alive_timeout: float,
                  fast: bool, row_target: Callable[..., Any], row_etag: Callable[..., Any], gate: Any = None,
                  dataset_name: Callable[[bytes | str], str] | None = None) -> None: ...

@@ -10,9 +10,11 @@ every other request to the ASGI application as uvicorn's own protocol would."""
 
 import asyncio
 import contextvars
+import functools
 import logging
 import sys
 import urllib.parse
+import weakref
 from collections import deque as collections_deque
 
 import httptools

@@ -234,6 +234,8 @@ def _endpoint(route: Route, ctx: Context, settings: Settings) -> Any:
                 return value
         return b""
 
+    offload = route.offload
+
     async def endpoint(request: Request, **raw: str) -> Response:
         if tail is not None and "/" in raw[tail]:
             return ReplyResponse(error_reply(404, "not_found", "no such route"))
@@ -248,7 +250,9 @@ def _endpoint(route: Route, ctx: Context, settings: Settings) -> Any:
             content_type = first(request.scope["headers"], b"content-type")  # a lookup's keys: JSON or binary
         if route.arrow:
             accept = first(request.scope["headers"], b"accept")  # which may ask for an Arrow answer
-        reply = handlers.guarded(invoke, ctx, [raw[p] for p in route.params], query, body, content_type, accept)
+        args = (invoke, ctx, [raw[p] for p in route.params], query, body, content_type, accept)
+        # An answer that may read many pages is made off the loop, within the time bound.
+        reply = await ctx.offload.run(handlers.guarded, *args) if offload else handlers.guarded(*args)
         if reply.etag is not None:
             reply = revalidated(reply, request.scope["headers"])
         return ReplyResponse(reply)

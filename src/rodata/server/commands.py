@@ -78,6 +78,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--max-concurrency", metavar="N", type=int, default=None,
                        help="requests in progress at once; more are answered 503 overloaded at once, probes "
                             "exempt (env RODATA_MAX_CONCURRENCY; 0 or unset: no limit)")
+    serve.add_argument("--request-timeout", metavar="SECONDS", type=float, default=None,
+                       help="a lookup, scan page or column slice not answered within this long is 503 timeout "
+                            "(answered off the event loop; env RODATA_REQUEST_TIMEOUT, 10)")
     serve.add_argument("--drain-seconds", metavar="SECONDS", type=float, default=None,
                        help="how long SIGTERM waits for requests in flight (env RODATA_DRAIN_SECONDS, 20)")
     serve.add_argument("--workers", metavar="N", type=int, default=None,
@@ -133,7 +136,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_column_bytes=args.max_column_bytes, max_response_bytes=args.max_response_bytes,
             prefault=args.prefault, access_log=args.access_log,
             log_level=args.log_level, drain_seconds=args.drain_seconds,
-            keep_alive_timeout=args.keep_alive_timeout, verify=args.verify,
+            keep_alive_timeout=args.keep_alive_timeout, request_timeout=args.request_timeout, verify=args.verify,
             require_all_datasets=args.require_all_datasets, max_concurrency=args.max_concurrency,
             fast_path=False if args.no_fast_path else None, tokens_file=args.tokens)
     except UsageError as exc:

@@ -24,6 +24,7 @@ from rodata.server import arrow, render
 from rodata.server.conditional import etag, row_etag
 from rodata.server.errors import JSON, HTTPError, Reply, error_reply, reply_for_exception
 from rodata.server.metrics import CONTENT_TYPE, Metrics
+from rodata.server.offload import Offload
 from rodata.server.routes import BY_NAME, Route
 from rodata.server.settings import Settings
 from rodata.server.tokens import READABLE
@@ -66,14 +67,16 @@ _LOOKUP_FORMATS = ("json", "npz", "arrow")
 
 
 class Context:
-    """What every route needs: the catalog, the settings, and the metrics (for ``/metrics``)."""
+    """What every route needs: the catalog, the settings, the metrics (for ``/metrics``) and the
+    pool of answers made off the event loop (:mod:`rodata.server.offload`)."""
 
-    __slots__ = ("catalog", "metrics", "settings")
+    __slots__ = ("catalog", "metrics", "offload", "settings")
 
     def __init__(self, catalog: Catalog, settings: Settings, metrics: Metrics | None = None) -> None:
         self.catalog = catalog
         self.settings = settings
         self.metrics = metrics
+        self.offload = Offload(settings.request_timeout)
 
 
 # -- inputs ------------------------------------------------------------------------------

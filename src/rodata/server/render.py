@@ -108,6 +108,8 @@ def plan_for(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
     return _plan(ds, columns)
 
 
+_PAGE = 4096  # the smallest page size: touching one byte in each touches every page
+
 # -- rows and lookups -------------------------------------------------------------------
 
 
@@ -338,6 +340,16 @@ def slice_rows(ds: Dataset, offset: int, limit: int | None) -> int:
     return total - offset if limit is None else min(limit, total - offset)
 
 
+def fault_in(array: np.ndarray[Any, Any]) -> None:
+    """Read one byte of every page of a view of the mapping, so that the pages are in memory before
+    the view is sent: a slice is answered off the event loop (rodata.server.offload), and the
+    kernel's copy of its bytes into the socket, on the loop, then finds them there instead of
+    blocking the loop on a read from storage.  (numpy's strided reduction releases the GIL.)"""
+    flat = as_bytes(array)
+    if flat.nbytes:
+        np.frombuffer(flat, np.uint8)[::_PAGE].max()
+
+
 def column_slice(ds: Dataset, name: str, offset: int = 0, limit: int | None = None,
                  fmt: str = "raw", *, max_bytes: int | None = None) -> ColumnSlice:
     """Rows [offset, offset + limit) of column `name`.
@@ -364,6 +376,7 @@ def column_slice(ds: Dataset, name: str, offset: int = 0, limit: int | None = No
         raise sizes.AnswerTooLarge(f"{nbytes} bytes in one column slice; the limit is {max_bytes} (use offset and "
                                    "limit)", bound=nbytes, limit=max_bytes, code="slice_too_large")
     array = ds.column(name, offset, rows)
+    fault_in(array)
     headers = _slice_headers(ds, offset, rows)
     headers["x-rodata-dtype"] = array.dtype.str
     headers["x-rodata-shape"] = ",".join(str(n) for n in array.shape)

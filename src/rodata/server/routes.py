@@ -61,6 +61,8 @@ class Route:
     `name` labels its metrics; `handler` names its function in :mod:`rodata.server.handlers`,
     called as ``handler(ctx, *path values, [body, content type,] query, [accept])``.  `body`: the
     handler takes the request body (read up to ``max_body_bytes``) and its content type.
+    `offload`: it is answered off the event loop, within ``--request-timeout``
+    (:mod:`rodata.server.offload`: its answers may read many pages of the mapping).
     `arrow`: it answers Arrow streams too, and its handler takes the request's ``Accept`` value
     last (``format=arrow`` or that header asks for them).  `etag`: its answers carry an ETag (documented
     as the 304 and the ``If-None-Match`` header).  `errors`: the error statuses it documents;
@@ -76,6 +78,7 @@ class Route:
     summary: str
     tag: str = "datasets"
     hot: bool = False
+    offload: bool = False
     query: tuple[Param, ...] = ()
     body: bool = False
     arrow: bool = False
@@ -175,7 +178,8 @@ ROUTES: tuple[Route, ...] = (
           "One dataset: schema, parts, build information", etag=True, errors=(404, 422, 503), model="DatasetDetail"),
     Route("row", ("GET",), "/v1/datasets/{name}/rows/{key:path}", "row", "One row by key", hot=True,
           query=(_COLUMNS,), etag=True, errors=(404, 422, 503), ok=_JSON_OBJECT),
-    Route("lookup", ("POST",), "/v1/datasets/{name}/lookup", "lookup", "Many rows by key", hot=True, body=True,
+    Route("lookup", ("POST",), "/v1/datasets/{name}/lookup", "lookup", "Many rows by key", hot=True, offload=True,
+          body=True,
           arrow=True, errors=(400, 404, 413, 422, 503), model="LookupRows", query=_LOOKUP_QUERY,
           responses={415: {"description": "Binary keys for a dataset whose key column is not int64",
                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
@@ -187,7 +191,8 @@ ROUTES: tuple[Route, ...] = (
                            "description": "Keys as little-endian int64, 8 bytes each (at most {max_lookup_keys} "
                                           "keys)"}}}},
                    "responses": {"200": {"content": {"application/x-npz": _BINARY, **_ARROW}}}}),
-    Route("scan", ("GET",), "/v1/datasets/{name}/scan", "scan", "Rows in key order, page by page", etag=True,
+    Route("scan", ("GET",), "/v1/datasets/{name}/scan", "scan", "Rows in key order, page by page", offload=True,
+          etag=True,
           arrow=True, errors=(404, 422, 503), model="ScanPage", responses=_NO_ARROW, query=(
               Param("start", "First key (inclusive)", _KEY_SCHEMA),
               Param("end", "Last key (exclusive)", _KEY_SCHEMA),
@@ -202,6 +207,7 @@ ROUTES: tuple[Route, ...] = (
                     {"type": "string", "enum": ["json", "arrow"]})),
           openapi={"responses": {"200": {"content": _ARROW}}}),
     Route("column", ("GET",), "/v1/datasets/{name}/columns/{column:path}", "column", "A slice of one column",
+          offload=True,
           hot=True, arrow=True, etag=True, errors=(404, 413, 422, 503), responses=_NO_ARROW, query=(
               Param("offset", "First row (an offset past the end is 422)", {"type": "integer", "minimum": 0}),
               Param("limit", "Rows (a limit past the end is clipped)", {"type": "integer", "minimum": 0}),

@@ -41,6 +41,8 @@ class Settings:
     - ``prefault`` (off): read each version into the page cache before it is served.
     - ``drain_seconds`` (20 s): how long SIGTERM waits for requests in flight.
     - ``keep_alive_timeout`` (5 s): an idle keep-alive connection is closed after this long.
+    - ``request_timeout`` (10 s): a lookup, scan page or column slice (answered off the event loop)
+      not made within this long is 503 ``timeout``.
     - ``access_log`` (off), ``log_level`` (info).
     - ``fast_path`` (on): answer row, lookup and column requests on the connection (the compiled
       protocol), not through the ASGI application.
@@ -61,6 +63,7 @@ class Settings:
     prefault: bool = False
     drain_seconds: float = 20.0
     keep_alive_timeout: float = 5.0
+    request_timeout: float = 10.0
     access_log: bool = False
     log_level: str = "info"
     fast_path: bool = True

@@ -14,6 +14,8 @@ cdef class HttpProtocol:
     cdef object config, server_state, app_state, loop, app, parser, transport, flow
     cdef object server, client, scheme, root_path, asgi_version
     cdef object connections, tasks, pending, running, cycle, idle_timer
+    cdef _Hot offloaded  # the hot request whose answer a thread is making (the line waits for it)
+    cdef object offload_timer
     cdef object _write, _is_closing, _get_method, _get_version, _keep_alive  # bound methods, looked up once
     cdef bint reset_contextvars
     cdef _Hot hot
@@ -81,6 +83,7 @@ cdef class HttpProtocol:
                 cycle.message_event.set()
         self._clear_pending()
         self.running = None
+        self._drop_offloaded()
         self.hot = None
         if self.flow is not None:
             self.flow.resume_writing()
@@ -142,7 +145,7 @@ cdef class HttpProtocol:
     def shutdown(self):
         """Graceful shutdown (SIGTERM): answer what was received, then close."""
         self.draining = True
-        if self.running is None and not self.pending and not self.in_message:
+        if self._free() and not self.pending and not self.in_message:
             self.transport.close()
         elif self.running is not None and not self.pending:
             self.running.keep_alive = False
@@ -202,7 +205,7 @@ cdef class HttpProtocol:
             self._overloaded(method, version == "1.1" and self._keep_alive())
             return
         cdef bint keep_alive = version == "1.1" and self._keep_alive()
-        if (keep_alive and not self.has_inm and method == b"GET" and self.wire.fast and self.running is None
+        if (keep_alive and not self.has_inm and method == b"GET" and self.wire.fast and self._free()
                 and not self.pending and not self.write_paused and not self.draining):
             started = monotonic()
             try:
@@ -250,7 +253,7 @@ cdef class HttpProtocol:
             if cycle is not None and not cycle.response_complete:
                 cycle.more_body = False
                 cycle.message_event.set()
-        if self.running is None and not self.pending:
+        if self._free() and not self.pending:
             self._idle()
 
     # -- hot requests -----------------------------------------------------------------------
@@ -277,6 +280,7 @@ cdef class HttpProtocol:
         cdef _Hot hot = _Hot.__new__(_Hot)
         hot.started = monotonic()
         hot.route, hot.invoke, hot.params = found
+        hot.offload = hot.route.offload
         hot.route_number = self.wire.route_index[hot.route.name]
         hot.method = name
         hot.head = name == "HEAD"
@@ -359,30 +363,75 @@ cdef class HttpProtocol:
 
     cdef void _continue_if_due(self, _Hot hot) except *:
         """``100 Continue`` for a request that asked for it, once every answer before it is out."""
-        if hot.continue_due and self.running is None and not self.pending and not self.write_paused:
+        if hot.continue_due and self._free() and not self.pending and not self.write_paused:
             hot.continue_due = False
             if not self.transport.is_closing():
                 self.transport.write(CONTINUE)
 
     cdef void _ready(self, _Hot hot) except *:
-        if self.running is None and not self.pending and not self.write_paused:
-            self._answer(hot)
+        if self._free() and not self.pending and not self.write_paused:
+            self._answer_or_offload(hot)
         else:
             self.pending.append(hot)
             self.wire.queued += 1
             self.flow.pause_reading()
 
     cdef object _reply(self, _Hot hot):
+        return _hot_reply(self.wire.ctx, hot)
+
+    cdef inline bint _free(self) noexcept:
+        """No answer is being made for this connection (an ASGI cycle, or a thread's)."""
+        return self.running is None and self.offloaded is None
+
+    cdef void _answer_or_offload(self, _Hot hot) except *:
+        if hot.offload and hot.preset is None:
+            self._offload(hot)
+        else:
+            self._answer(hot)
+
+    cdef void _offload(self, _Hot hot) except *:
+        """Have a thread make `hot`'s answer (rodata.server.offload); the line waits for it, the
+        loop does not.  Counted as in progress (``--max-concurrency``) until answered."""
+        self.offloaded = hot
+        self.wire.queued += 1
+        offload = self.wire.ctx.offload
+        made = offload.submit(_hot_reply, self.wire.ctx, hot)
+        self.offload_timer = self.loop.call_later(offload.timeout, self._offload_late, hot)
+        made.add_done_callback(functools.partial(self._offload_made_threadsafe, hot))
+
+    def _offload_made_threadsafe(self, hot, made):
+        # In the thread that made the answer: hand it to the loop.
         try:
-            if hot.route.body:
-                return hot.invoke(self.wire.ctx, hot.params, hot.query, hot.body, hot.content_type, hot.accept)
-            return hot.invoke(self.wire.ctx, hot.params, hot.query, None, b"", hot.accept)
-        except Exception as exc:  # as the application maps them; a bug must still answer (500)
-            mapped = reply_for_exception(exc)
-            if mapped is not None:
-                return mapped
-            _log.error("internal error: %s", exc, exc_info=exc, extra={"event": "internal_error"})
-            return error_reply(500, "internal", "internal error")
+            self.loop.call_soon_threadsafe(self._offload_made, hot, made)
+        except RuntimeError:
+            pass  # the loop is closed: the server is gone, and the answer with it
+
+    def _offload_made(self, _Hot hot, made):
+        if self.offloaded is not hot:
+            return  # answered 503 timeout already, or the connection is gone
+        self._end_offload()
+        hot.preset = made.result()  # _hot_reply never raises
+        self._answer(hot)
+        self._drain()
+
+    def _offload_late(self, _Hot hot):
+        if self.offloaded is not hot:
+            return
+        self._end_offload()
+        hot.preset = self.wire.ctx.offload.late
+        self._answer(hot)
+        self._drain()
+
+    cdef void _end_offload(self) except *:
+        self.offloaded = None
+        self.wire.queued -= 1
+        if self.offload_timer is not None:
+            self.offload_timer.cancel()
+            self.offload_timer = None
+
+    cdef void _drop_offloaded(self) except *:
+        if self.offloaded is not None:
+            self._end_offload()
 
     cdef void _answer(self, _Hot hot) except *:
         transport = self.transport
@@ -416,26 +465,8 @@ cdef class HttpProtocol:
     # -- requests for the application ----------------------------------------------------------
 
     cdef void _to_application(self, bytes url, bytes method, str version, bint keep_alive) except *:
-        parsed = httptools.parse_url(url)
-        raw_path = parsed.path
-        path = raw_path.decode("ascii")
-        if "%" in path:
-            path = urllib.parse.unquote(path)
-        scope = {
-            "type": "http",
-            "asgi": {"version": self.asgi_version, "spec_version": "2.3"},
-            "http_version": version,
-            "server": self.server,
-            "client": self.client,
-            "scheme": self.scheme,
-            "root_path": self.root_path,
-            "headers": _lowered(self.headers),
-            "state": self.app_state.copy(),
-            "method": method.decode("ascii"),
-            "path": self.root_path + path,
-            "raw_path": self.root_path.encode("ascii") + raw_path,
-            "query_string": parsed.query or b"",
-        }
+        scope = asgi_scope(url, method, version, self.asgi_version, self.server, self.client, self.scheme,
+                           self.root_path, _lowered(self.headers), self.app_state)
         cycle = RequestResponseCycle(
             scope=scope,
             transport=self.transport,
@@ -450,7 +481,7 @@ cdef class HttpProtocol:
             on_response=self._application_done,
         )
         self.cycle = cycle
-        if self.running is None and not self.pending and not self.write_paused:
+        if self._free() and not self.pending and not self.write_paused:
             self._start(cycle)
         else:
             self.pending.append(cycle)
@@ -480,18 +511,18 @@ cdef class HttpProtocol:
 
     cdef void _drain(self) except *:
         """Answer what waits, in order, until an ASGI cycle runs or the write buffer fills."""
-        while self.pending and self.running is None and not self.write_paused:
+        while self.pending and self._free() and not self.write_paused:
             item = self.pending.popleft()
             if type(item) is not bytes:
                 self.wire.queued -= 1
             if type(item) is _Hot:
-                self._answer(<_Hot>item)
+                self._answer_or_offload(<_Hot>item)
             elif type(item) is bytes:
                 self._write_and_close(<bytes>item)
                 return
             else:
                 self._start(item)
-        if self.running is not None or self.pending or self.write_paused or self.transport.is_closing():
+        if not self._free() or self.pending or self.write_paused or self.transport.is_closing():
             return
         if self.draining and not self.in_message:
             self.transport.close()
@@ -516,7 +547,7 @@ cdef class HttpProtocol:
             cycle.disconnected = True
             cycle.message_event.set()
             self.running = None
-        if self.running is None and not self.pending:
+        if self._free() and not self.pending:
             self._write_and_close(answer)
         else:
             self.pending.append(answer)
@@ -549,7 +580,7 @@ cdef class HttpProtocol:
         if self.transport is None or self.transport.is_closing():
             return
         timeout = self.wire.keep_alive_timeout
-        if self.idle_since < 0 or self.running is not None or self.pending or self.in_message:
+        if self.idle_since < 0 or not self._free() or self.pending or self.in_message:
             self.idle_timer = self.loop.call_later(timeout, self._idle_check)  # busy: look again later
             return
         left = self.idle_since + timeout - monotonic()

@@ -19,7 +19,8 @@ cdef int _MAX_CACHED = 4096
 cdef class _RowTarget:
     """What the answers of one dataset version and one projection share."""
 
-    cdef object ds, seg, plan, columns_text
+    cdef object ds_ref, plan, columns_text  # the dataset by a weak reference: a version swapped out
+    cdef bint single                          # is unmapped when its last answer is gone, not kept here
     cdef str name
     cdef bint string_key
     cdef bytes version_header  # b"\r\nx-rodata-version: V\r\n", after the content-length digits
@@ -41,28 +42,32 @@ cdef class Rows:
         self.etag = etag
         self.targets = {}
 
-    cdef _RowTarget _target(self, bytes name, bytes columns):
-        """The target for dataset `name` (raw, without '%') and ``columns=`` (raw, or None),
-        remade when the dataset's version changed; None when the handler must answer."""
+    cdef tuple _target(self, bytes name, bytes columns):
+        """The target for dataset `name` (raw, without '%') and ``columns=`` (raw, or None) and the
+        dataset being served, the target remade when the dataset's version changed; None when the
+        handler must answer."""
         cdef object key = (name, columns)
         cdef _RowTarget target = self.targets.get(key)
         if target is not None:
-            if self._serving(target.name) is target.ds:
-                return target
+            ds = target.ds_ref()
+            if ds is not None and self._serving(target.name) is ds:
+                return target, ds
             del self.targets[key]
         return self._make(key, name, columns)
 
-    cdef _RowTarget _make(self, object key, bytes name, bytes columns):
+    cdef tuple _make(self, object key, bytes name, bytes columns):
         made = self.make(self.catalog, name, columns)
         if made is None:
             return None
         cdef _RowTarget target = _RowTarget.__new__(_RowTarget)
-        (target.ds, target.name, target.plan, target.columns_text, target.string_key, target.seg,
+        (ds, target.name, target.plan, target.columns_text, target.string_key, seg,
          target.version_header, target.etag_prefix) = made
+        target.ds_ref = weakref.ref(ds)
+        target.single = seg is not None
         if len(self.targets) >= _MAX_CACHED:
             self.targets.clear()
         self.targets[key] = target
-        return target
+        return target, ds
 
     cdef bytes answer(self, bytes url, bytes defaults, object gate, bytes authorization):
         """The whole answer (200) to a GET of `url`, or None when the row handler must answer
@@ -93,9 +98,11 @@ cdef class Rows:
                 if u[i] == b'&' or u[i] == b'%' or u[i] == b'+' or u[i] == b'=':
                     return None
             columns = url[key_end + 9:]
-        cdef _RowTarget target = self._target(url[13:name_end], columns)
-        if target is None:
+        found = self._target(url[13:name_end], columns)
+        if found is None:
             return None
+        cdef _RowTarget target = <_RowTarget>found[0]
+        ds = found[1]
         if gate is not None and gate.decide(authorization, "row", target.name) is not None:
             return None
         cdef bytes raw = url[key_start:key_end]
@@ -109,11 +116,9 @@ cdef class Rows:
             key = _decimal_int64(u + key_start, key_end - key_start)
             if key is None:
                 return None
-        cdef object seg = target.seg
+        cdef object seg = ds.single_part if target.single else ds.part_for(key)
         if seg is None:
-            seg = target.ds.part_for(key)
-            if seg is None:
-                return None
+            return None
         body = get_json(seg, key, target.plan)
         if body is None:
             return None
@@ -122,7 +127,7 @@ cdef class Rows:
             if columns is None and PyBytes_GET_SIZE(raw) <= 40 and _alnum(u + key_start, key_end - key_start):
                 tag = target.etag_prefix + raw + b'"'
             else:
-                tag = self.etag(target.ds, raw.decode("utf-8"), target.columns_text)
+                tag = self.etag(ds, raw.decode("utf-8"), target.columns_text)
         return _row_answer(defaults, target.version_header, tag, <bytes>body)
 
 

@@ -68,7 +68,7 @@ cdef class Wire:
     cdef object gate, dataset_name  # access control (None: open), and how it names a {name} segment
     cdef dict name_at  # route name -> the position of its {name} parameter
     cdef Py_ssize_t max_concurrency  # 0: no limit
-    cdef Py_ssize_t queued  # requests waiting their turn, on every connection
+    cdef readonly Py_ssize_t queued  # requests in progress off the loop or waiting their turn, on every connection
     cdef object overloaded
     cdef int other_number
 
@@ -118,7 +118,47 @@ cdef class _Hot:
     cdef bytes query, path, content_type, authorization, accept
     cdef list headers
     cdef str method
-    cdef bint head, keep_alive, continue_due, has_inm
+    cdef bint head, keep_alive, continue_due, has_inm, offload
     cdef object body  # None (no body taken), a bytearray while it arrives, then bytes
     cdef object preset  # an answer decided before the body (413), or None
     cdef double started
+
+
+def _hot_reply(ctx, _Hot hot):
+    """The reply to a matched hot request, as the application would make it (never raises: a
+    request's fault is its 4xx, a bug a logged 500); on the loop, or in an offload thread."""
+    try:
+        if hot.route.body:
+            return hot.invoke(ctx, hot.params, hot.query, hot.body, hot.content_type, hot.accept)
+        return hot.invoke(ctx, hot.params, hot.query, None, b"", hot.accept)
+    except Exception as exc:  # as the application maps them; a bug must still answer (500)
+        mapped = reply_for_exception(exc)
+        if mapped is not None:
+            return mapped
+        _log.error("internal error: %s", exc, exc_info=exc, extra={"event": "internal_error"})
+        return error_reply(500, "internal", "internal error")
+
+
+cdef dict asgi_scope(bytes url, bytes method, str version, asgi_version, server, client, scheme, str root_path,
+                     list headers, dict app_state):
+    """The ASGI scope of a request for the application: the one uvicorn's own protocol builds."""
+    parsed = httptools.parse_url(url)
+    raw_path = parsed.path
+    path = raw_path.decode("ascii")
+    if "%" in path:
+        path = urllib.parse.unquote(path)
+    return {
+        "type": "http",
+        "asgi": {"version": asgi_version, "spec_version": "2.3"},
+        "http_version": version,
+        "server": server,
+        "client": client,
+        "scheme": scheme,
+        "root_path": root_path,
+        "headers": headers,
+        "state": app_state.copy(),
+        "method": method.decode("ascii"),
+        "path": root_path + path,
+        "raw_path": root_path.encode("ascii") + raw_path,
+        "query_string": parsed.query or b"",
+    }
