@@ -354,7 +354,8 @@ def test_generated_bodies_reach_the_compiled_reader_and_every_answer(ctx: Contex
         statuses.add(lookup(ctx, "ints", body).status)
 
     sample()
-    assert compiled > 30 and fallback > 30, (compiled, fallback)
+    # Both readers are reached (how often depends on the generator's version: a floor, not a share).
+    assert compiled >= 5 and fallback >= 5, (compiled, fallback)
     assert {200, 400, 413, 422} <= statuses, statuses
 
 

@@ -58,10 +58,16 @@ def server(root: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
     app.catalog.stop()
 
 
-def turns(loop: asyncio.AbstractEventLoop, n: int = 50) -> None:
-    loop.run_until_complete(asyncio.sleep(0))
-    for _ in range(n):
-        loop.run_until_complete(asyncio.sleep(0))
+def settle(loop: asyncio.AbstractEventLoop, wire: Any, state: ServerState) -> None:
+    """Run the loop until no answer is being made (by the application, or off the loop by a
+    thread): a bound on waiting, 30 s, not a speed check."""
+    async def quiet() -> None:
+        for turn in range(30_000):
+            if turn > 3 and not state.tasks and not wire.queued:
+                return
+            await asyncio.sleep(0 if turn < 100 else 0.001)
+
+    loop.run_until_complete(quiet())
 
 
 def test_requests_over_the_limit_are_503_and_probes_are_not(server: Any) -> None:
@@ -80,9 +86,9 @@ def test_requests_over_the_limit_are_503_and_probes_are_not(server: Any) -> None
     assert json.loads(got.body)["error"]["code"] == "overloaded"
     probe = Conn(wire, config, state)
     probe.send(b"GET /healthz HTTP/1.1\r\nhost: t\r\n\r\n")
-    turns(loop)
+    settle(loop, wire, state)
     assert probe.answer().status == 200
-    turns(loop)  # the load ends: both answered, in order
+    settle(loop, wire, state)  # the load ends: both answered, in order
     out = bytes(busy.transport.out)
     first = parse_answer(out, "GET")
     assert first is not None and first[0].status == 200 and b'"rows"' in first[0].body
@@ -90,7 +96,7 @@ def test_requests_over_the_limit_are_503_and_probes_are_not(server: Any) -> None
     assert second is not None and second[0].status == 200 and not state.tasks
     again = Conn(wire, config, state)
     again.send(b"GET /v1/datasets/d/rows/3 HTTP/1.1\r\nhost: t\r\n\r\n")
-    turns(loop)
+    settle(loop, wire, state)
     assert again.answer().status == 200
 
 
@@ -107,7 +113,7 @@ def test_without_a_limit_nothing_is_refused(root: Path) -> None:
         conns = [Conn(wire, config, state) for _ in range(5)]
         for conn in conns:
             conn.send(b"GET /v1/datasets/d/scan?limit=2 HTTP/1.1\r\nhost: t\r\n\r\n")
-        turns(loop)
+        settle(loop, wire, state)
         assert [conn.answer().status for conn in conns] == [200] * 5
     finally:
         loop.close()
