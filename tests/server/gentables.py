@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+import rodata
 
 INT_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 
@@ -86,3 +91,26 @@ def _python_time(type_: str, v: np.datetime64) -> Any:
     if type_ == "date":
         return dt.date(1970, 1, 1) + dt.timedelta(days=int(v.astype(np.int64)))
     return v  # a datetime64[ns] scalar keeps the nanoseconds
+
+
+#: A generated dataset: (name, rows, seed, string key, nulls, rows per part (0: one part)).
+TableSpec = tuple[str, int, int, bool, bool, int]
+
+
+def write_tables(root: Path, specs: Sequence[TableSpec]) -> Path:
+    """Publish one generated dataset (:func:`table`) per spec under `root`; returns `root`."""
+    for name, n, seed, string_key, nulls, per_part in specs:
+        cols, schema = table(n, seed, string_key=string_key, nulls=nulls)
+        rodata.write(root, name, cols, key="id", schema=schema, rows_per_part=per_part or None)
+    return root
+
+
+@contextmanager
+def opened_tables(root: Path, specs: Sequence[TableSpec]) -> Iterator[dict[str, rodata.Dataset]]:
+    """The datasets of `specs` opened with the library (the oracle), closed afterwards."""
+    opened = {name: rodata.open(root / name) for name, *_ in specs}
+    try:
+        yield opened
+    finally:
+        for ds in opened.values():
+            ds.close()

@@ -22,7 +22,7 @@ from rodata.server import arrow, render
 from rodata.server.settings import Settings
 from rodata.sizes import AnswerTooLarge
 from tests.server.asgikit import Answer, Apps, apps
-from tests.server.gentables import table
+from tests.server.gentables import opened_tables, write_tables
 from tests.server.httpkit import Server
 
 ARROW = "application/vnd.apache.arrow.stream"
@@ -32,11 +32,7 @@ DATASETS = [("ints", 240, 31, False, True, 90), ("strs", 150, 32, True, True, 64
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("arrow")
-    for name, n, seed, string_key, nulls, per_part in DATASETS:
-        cols, schema = table(n, seed, string_key=string_key, nulls=nulls)
-        rodata.write(root, name, cols, key="id", schema=schema, rows_per_part=per_part or None)
-    return root
+    return write_tables(tmp_path_factory.mktemp("arrow"), DATASETS)
 
 
 @pytest.fixture(scope="module")
@@ -47,10 +43,8 @@ def pair(root: Path) -> Iterator[Apps]:
 
 @pytest.fixture(scope="module")
 def library(root: Path) -> Iterator[dict[str, rodata.Dataset]]:
-    opened = {name: rodata.open(root / name) for name, *_ in DATASETS}
-    yield opened
-    for ds in opened.values():
-        ds.close()
+    with opened_tables(root, DATASETS) as opened:
+        yield opened
 
 
 # -- reading answers back, and the library's values to compare them with ------------------------------

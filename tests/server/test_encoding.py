@@ -16,7 +16,7 @@ import pytest
 import rodata
 from rodata.encode import dumps, value_json
 from tests.server.asgikit import Apps, apps
-from tests.server.gentables import table
+from tests.server.gentables import opened_tables, write_tables
 
 #: The generated datasets: (name, rows, seed, string key, nulls, rows per part).
 DATASETS = [("ints", 240, 11, False, True, 90), ("strs", 150, 12, True, True, 64), ("plain", 40, 13, False, False, 0)]
@@ -24,11 +24,7 @@ DATASETS = [("ints", 240, 11, False, True, 90), ("strs", 150, 12, True, True, 64
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("encoding")
-    for name, n, seed, string_key, nulls, per_part in DATASETS:
-        cols, schema = table(n, seed, string_key=string_key, nulls=nulls)
-        rodata.write(root, name, cols, key="id", schema=schema, rows_per_part=per_part or None)
-    return root
+    return write_tables(tmp_path_factory.mktemp("encoding"), DATASETS)
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +35,8 @@ def pair(root: Path) -> Iterator[Apps]:
 
 @pytest.fixture(scope="module")
 def library(root: Path) -> Iterator[dict[str, rodata.Dataset]]:
-    opened = {name: rodata.open(root / name) for name, *_ in DATASETS}
-    yield opened
-    for ds in opened.values():
-        ds.close()
+    with opened_tables(root, DATASETS) as opened:
+        yield opened
 
 
 # -- the expected bodies, cell by cell, from the library and the one encoder -------------------------

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from rodata.server.errors import HTTPError, Reply, error_reply
+from rodata.server.errors import Reply, body_too_large, error_reply
 
 __all__ = ["ASGIApp", "Receive", "Scope", "Send", "internal_error", "read_body", "send_reply"]
 
@@ -29,7 +29,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     for name, value in scope["headers"]:
         if name == b"content-length":
             if not value.isdigit() or int(value) > limit:
-                raise HTTPError(413, "body_too_large", f"the request body is larger than {limit} bytes")
+                raise body_too_large(limit)
             break
     chunks: list[bytes] = []
     size = 0
@@ -40,7 +40,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise HTTPError(413, "body_too_large", f"the request body is larger than {limit} bytes")
+            raise body_too_large(limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

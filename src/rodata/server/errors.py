@@ -9,7 +9,7 @@ import orjson
 from rodata.errors import KeyTypeError, SchemaError, UnknownColumnError
 from rodata.sizes import AnswerTooLarge
 
-__all__ = ["HTTPError", "Reply", "error_reply", "reply_for_exception"]
+__all__ = ["HTTPError", "Reply", "body_too_large", "error_reply", "reply_for_exception"]
 
 JSON = b"application/json"
 
@@ -71,6 +71,11 @@ class HTTPError(Exception):
     def reply(self) -> Reply:
         """This error as an HTTP answer."""
         return error_reply(self.status, self.code, self.message)
+
+
+def body_too_large(limit: int) -> HTTPError:
+    """The 413 of a request body over `limit` bytes (whichever path reads the body)."""
+    return HTTPError(413, "body_too_large", f"the request body is larger than {limit} bytes")
 
 
 def error_reply(status: int, code: str, message: str) -> Reply:

@@ -22,7 +22,7 @@ from rodata.catalog import Catalog
 from rodata.dataset import Dataset
 from rodata.server import arrow, render
 from rodata.server.conditional import etag, row_etag
-from rodata.server.errors import JSON, HTTPError, Reply, error_reply, reply_for_exception
+from rodata.server.errors import JSON, HTTPError, Reply, body_too_large, error_reply, reply_for_exception
 from rodata.server.metrics import CONTENT_TYPE, Metrics
 from rodata.server.offload import Offload
 from rodata.server.routes import BY_NAME, Route
@@ -309,7 +309,7 @@ def _binary_lookup(ctx: Context, name: str, body: bytes, query: bytes, accept: b
         raise HTTPError(415, "unsupported_media_type", f"binary keys (application/octet-stream) are int64: the "
                         f"key column of {name[:200]!r} is {ds.schema.key_column.type} (send JSON keys)")
     if len(body) > settings.max_body_bytes:
-        raise body_too_large(settings)
+        raise body_too_large(settings.max_body_bytes)
     if len(body) % 8:
         raise HTTPError(400, "malformed_keys", f"the body is {len(body)} bytes: binary keys are little-endian "
                         "int64, 8 bytes each")
@@ -338,7 +338,7 @@ def _lookup_request(settings: Settings, body: bytes, string_keys: bool,
     With `arrow_wanted` (Accept asked for Arrow), a body without ``format`` answers Arrow: orjson
     reads it, since the compiled reader does not tell a missing format from ``"json"``."""
     if len(body) > settings.max_body_bytes:
-        raise body_too_large(settings)
+        raise body_too_large(settings.max_body_bytes)
     if type(body) is bytes and not arrow_wanted:
         plain = parse_lookup_body(body, string_keys, settings.max_lookup_keys)
         if plain is not None:
@@ -372,11 +372,6 @@ def _lookup_document(settings: Settings, body: bytes) -> tuple[list[Any], list[s
     if fmt is not None and fmt not in _LOOKUP_FORMATS:
         raise HTTPError(422, "bad_request", '"format" must be "json", "npz" or "arrow"')
     return keys, columns, fmt
-
-
-def body_too_large(settings: Settings) -> HTTPError:
-    """The 413 for a request body over the limit."""
-    return HTTPError(413, "body_too_large", f"the request body is larger than {settings.max_body_bytes} bytes")
 
 
 def column(ctx: Context, name: str, column_name: str, query: bytes, accept: bytes = b"") -> Reply:

@@ -55,12 +55,6 @@ class Offload:
             made.add_done_callback(_drop)  # its late result (or fault) is not waited for
             return self.late
 
-    def close(self) -> None:
-        """Stop the threads (an answer being made finishes first)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
 
 def _drop(done: asyncio.Future[Reply]) -> None:
     if not done.cancelled():

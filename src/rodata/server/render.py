@@ -87,7 +87,8 @@ class _Plan:
 _PLANS: dict[int, tuple[Schema, dict[tuple[str, ...] | None, _Plan]]] = {}
 
 
-def _plan(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
+def plan_for(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
+    """The rendering plan of `ds`'s rows with `columns` (all when None), cached; checks the names."""
     schema = ds.schema
     entry = _PLANS.get(id(schema))
     if entry is None or entry[0] is not schema:
@@ -103,11 +104,6 @@ def _plan(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
     return plan
 
 
-def plan_for(ds: Dataset, columns: Sequence[str] | None) -> _Plan:
-    """The rendering plan of `ds`'s rows with `columns` (all when None), cached; checks the names."""
-    return _plan(ds, columns)
-
-
 _PAGE = 4096  # the smallest page size: touching one byte in each touches every page
 
 # -- rows and lookups -------------------------------------------------------------------
@@ -117,7 +113,7 @@ def row_json(ds: Dataset, key: Any, columns: Sequence[str] | None = None) -> byt
     """The row with `key` as a JSON object, or None when there is no such row: written by the
     compiled renderer from the mapped columns (no Python object per value), as ``Dataset.get``'s
     row encoded by :mod:`rodata.encode` would be."""
-    plan = _plan(ds, columns)  # which checks the column names, as Dataset.get does
+    plan = plan_for(ds, columns)  # which checks the column names, as Dataset.get does
     if not plan.compiled:
         row = ds.get(key, columns)
         return None if row is None else dumps(_fixed(row, plan))
@@ -138,7 +134,7 @@ def lookup_json(ds: Dataset, keys: Sequence[Any], columns: Sequence[str] | None 
                 max_bytes: int | None = None) -> bytes:
     """``{"rows": [row or null, ...]}`` aligned with `keys`; :class:`~rodata.sizes.AnswerTooLarge`
     (nothing built) when its size bound is over `max_bytes`."""
-    plan = _plan(ds, columns)
+    plan = plan_for(ds, columns)
     batch = ds.get_many(keys, columns)  # which checks the keys (rodata._keys)
     if max_bytes is not None:
         sizes.lookup_tally(batch, plan.shape).check(max_bytes, f"the answer to {len(keys)} keys", _TOO_LARGE)
@@ -259,7 +255,7 @@ def scan_page(
     over `max_bytes`."""
     batches, cursor = scan_batches(ds, limit=limit, start=start, end=end, prefix=prefix, after=after,
                                    columns=columns)
-    plan = _plan(ds, columns)
+    plan = plan_for(ds, columns)
     if max_bytes is not None:
         sizes.scan_tally(batches, plan.shape, cursor).check(max_bytes, "the scan page", _TOO_LARGE)
     rows: list[dict[str, Any] | None] = []

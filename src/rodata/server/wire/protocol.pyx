@@ -472,7 +472,7 @@ cdef class HttpProtocol:
             transport=self.transport,
             flow=self.flow,
             logger=_uvicorn_log,
-            access_logger=logging.getLogger("uvicorn.access"),
+            access_logger=_uvicorn_access_log,
             access_log=False,  # rodata writes the access log itself (rodata.server.logs)
             default_headers=self.server_state.default_headers,
             message_event=asyncio.Event(),

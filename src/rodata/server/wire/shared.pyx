@@ -3,7 +3,7 @@
 # raise to stop a request, and a hot request waiting for its turn (`_Hot`).
 
 from rodata.server.conditional import revalidated
-from rodata.server.errors import error_reply, reply_for_exception
+from rodata.server.errors import body_too_large, error_reply, reply_for_exception
 from rodata.server.logs import log_access
 
 #: The most bytes a request head (request line and headers) may have; more is 431.
@@ -11,6 +11,7 @@ HEAD_LIMIT = 64 * 1024
 
 cdef Py_ssize_t _HEAD_LIMIT = HEAD_LIMIT
 cdef object _uvicorn_log = logging.getLogger("uvicorn.error")
+cdef object _uvicorn_access_log = logging.getLogger("uvicorn.access")
 cdef object _log = logging.getLogger("rodata.server")
 cdef dict _HOT_METHODS = {b"GET": "GET", b"HEAD": "HEAD", b"POST": "POST"}
 
@@ -102,8 +103,7 @@ cdef class Wire:
         self.overloaded = error_reply(503, "overloaded", f"more than {self.max_concurrency} requests in progress: "
                                       "retry, or ask another replica")
         self.other_number = counters.route_index("other")
-        self.body_too_large = error_reply(413, "body_too_large",
-                                          f"the request body is larger than {self.max_body} bytes")
+        self.body_too_large = body_too_large(self.max_body).reply()
 
     def protocol(self, config, server_state, app_state, _loop=None):
         """A protocol for one new connection (uvicorn calls this as its protocol class)."""
