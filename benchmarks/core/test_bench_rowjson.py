@@ -164,7 +164,7 @@ def test_vector_row_json_baseline_orjson(benchmark: Any, embeddings: rodata.Data
 def test_vector_row_json_compiled_renderer(benchmark: Any, embeddings: rodata.Dataset) -> None:
     # What render.row_json would cost if it kept such rows on the compiled renderer (it does not:
     # from 256 vector values a row goes to orjson; this row shows why).
-    plan = render._plan(embeddings, None)
+    plan = render.plan_for(embeddings, None)
     assert not plan.compiled
     seg = embeddings.part_for(0)
     assert seg is not None

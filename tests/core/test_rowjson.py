@@ -261,7 +261,7 @@ def test_long_vector_rows_take_the_orjson_path_with_the_same_text(tmp_path: Path
     rodata.write(tmp_path, "v", cols, key="id")
     with rodata.open(tmp_path / "v") as ds:
         for columns in (None, ["emb", "name"], ["small", "b", "b"]):
-            plan = render._plan(ds, columns)
+            plan = render.plan_for(ds, columns)
             assert plan.compiled == (columns is not None and "emb" not in columns)
             seg = ds.part_for(7)
             assert seg is not None
